@@ -1,0 +1,172 @@
+"""The `mukaika` command: run, sanitize, check-config.
+
+Exit codes: 0 success (released / config ok), 1 rejected (or config invalid for
+check-config), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from gateway import __version__
+from gateway.config import Config, ConfigError, load_config
+from gateway.fsutil import place_file
+from gateway.logsetup import configure_logging
+from sanitizers.base import Registry
+from sanitizers.pipeline import Outcome, output_name, process_file
+from sanitizers.registry import default_registry
+from sanitizers.types import TYPES
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    registry = default_registry()
+    if args.command == "check-config":
+        return check_config(args.path, registry)
+    try:
+        config = load_config(args.config, registry)
+    except ConfigError as exc:
+        print(f"mukaika: invalid configuration\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(config.gateway.log_format, config.gateway.log_level)
+    if args.command == "sanitize":
+        return sanitize_command(args, config, registry)
+    from gateway.daemon import run_daemon  # the daemon pulls in asyncio, watchdog, sqlite
+
+    return run_daemon(config, args.config, registry)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mukaika", description="File-sanitisation (無害化) gateway")
+    parser.add_argument("--version", action="version", version=f"mukaika {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the gateway in the foreground")
+    run.add_argument("--config", metavar="PATH", help="config file (default: see README)")
+
+    sanitize = commands.add_parser("sanitize", help="sanitise one file")
+    sanitize.add_argument("input", type=Path, metavar="INPUT")
+    sanitize.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT",
+                          help="output file, or a directory to write into")  # fmt: skip
+    sanitize.add_argument("--config", metavar="PATH")
+    sanitize.add_argument(
+        "--channel", metavar="NAME", help="use this channel's rules (default: global rules)"
+    )
+    sanitize.add_argument("--json", action="store_true", help="print one JSON object")
+
+    check = commands.add_parser("check-config", help="validate a config file and summarise it")
+    check.add_argument("path", nargs="?", metavar="PATH")
+    return parser
+
+
+def check_config(path: str | None, registry: Registry) -> int:
+    try:
+        config = load_config(path, registry)
+    except ConfigError as exc:
+        print(f"{len(exc.problems)} error(s) in {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_REJECTED
+    print("ok")
+    print(config_summary(config, registry))
+    return EXIT_OK
+
+
+def config_summary(config: Config, registry: Registry) -> str:
+    lines = [f"config: {config.source}", f"spool: {config.gateway.spool_dir}",
+             f"workers: {config.gateway.worker_count()}", "channels:"]  # fmt: skip
+    for ch in config.channels:
+        lines.append(f"  {ch.name}: {ch.inbox} -> {ch.outbox} (rejected: {ch.rejected})")
+    lines.append("rules:")
+    for type_name in sorted(config.rules):
+        rule = config.rules[type_name]
+        available = registry.methods_for(type_name)
+        methods = [m if m == "reject" or m in available else f"{m} (not available yet)" for m in rule.methods]
+        options = "".join(f" {k}={v!r}" for k, v in sorted(rule.options.items()))
+        known = sorted(registry.option_specs(type_name))
+        hint = f"  [options: {', '.join(known)}]" if known else ""
+        lines.append(f"  {type_name}: {' -> '.join(methods)}{options}{hint}")
+    unruled = sorted(set(TYPES) - set(config.rules))
+    lines.append(f"rejected (no rule): {', '.join(unruled)}")
+    return "\n".join(lines)
+
+
+def sanitize_command(args: argparse.Namespace, config: Config, registry: Registry) -> int:
+    log = structlog.get_logger("mukaika.sanitize")
+    src: Path = args.input
+    if not src.is_file():
+        print(f"mukaika: {src}: not a regular file", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        policy = config.policy(args.channel)
+    except KeyError as exc:
+        print(f"mukaika: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    with tempfile.TemporaryDirectory(prefix="mukaika-") as scratch:
+        outcome = process_file(src, src.name, Path(scratch), policy, config.limits, registry)
+        final = _place_output(outcome, args.output) if outcome.output_path is not None else None
+    log.info("transfer", **_outcome_fields(outcome, final))
+    if args.json:
+        print(json.dumps(_outcome_json(outcome, final), ensure_ascii=False))
+    elif final is not None:
+        print(f"released: {final} (method {outcome.method}, {len(outcome.findings)} finding(s))")
+        for f in outcome.findings:
+            print(f"  {f.construct}: {f.action} x{f.count}" + (f" ({f.location})" if f.location else ""))
+    elif outcome.reason is not None:
+        print(f"rejected: {outcome.reason.code}: {outcome.reason.message}")
+    return EXIT_OK if final is not None else EXIT_REJECTED
+
+
+def _place_output(outcome: Outcome, requested: Path) -> Path:
+    """Write into a directory under the output name, or to OUTPUT with the output type's extension."""
+    assert outcome.output_path is not None and outcome.output is not None
+    if requested.is_dir():
+        return place_file(outcome.output_path, requested, outcome.output.name, overwrite=True)
+    name = output_name(requested.name, outcome.output.type or "")
+    return place_file(outcome.output_path, requested.parent, name, overwrite=True)
+
+
+def _outcome_json(outcome: Outcome, final: Path | None) -> dict[str, object]:
+    output = None
+    if outcome.output is not None and final is not None:
+        output = {"path": str(final), "size": outcome.output.size, "sha256": outcome.output.sha256,
+                  "type": outcome.output.type}  # fmt: skip
+    return {
+        "verdict": outcome.verdict,
+        "reason": outcome.reason.as_dict() if outcome.reason else None,
+        "input": outcome.input.as_dict(),
+        "output": output,
+        "method": outcome.method,
+        "findings": [f.as_dict() for f in outcome.findings],
+        "duration_ms": outcome.duration_ms,
+    }
+
+
+def _outcome_fields(outcome: Outcome, final: Path | None) -> dict[str, object]:
+    return {
+        "verdict": outcome.verdict,
+        "reason": outcome.reason.code if outcome.reason else None,
+        "name_in": outcome.input.name,
+        "size_in": outcome.input.size,
+        "sha256_in": outcome.input.sha256,
+        "file_type": outcome.input.type,
+        "method": outcome.method,
+        "path_out": str(final) if final else None,
+        "sha256_out": outcome.output.sha256 if outcome.output else None,
+        "findings": [f.as_dict() for f in outcome.findings],
+        "duration_ms": outcome.duration_ms,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,343 @@
+"""Configuration: find the TOML file, validate every key, build immutable settings.
+
+Reading and checking live here, apart from the runtime objects that use the result.
+Every problem is collected (not just the first) and named by its key path, so an admin
+fixes a broken file in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sanitizers.base import METHODS, Limits, MiB, OptionValue, Registry
+from sanitizers.pipeline import Rule
+from sanitizers.types import TYPES
+
+SYSTEM_CONFIG = Path("/etc/mukaika/mukaika.toml")
+ENV_VAR = "MUKAIKA_CONFIG"
+EMBEDDED_NAME = "<embedded default config>"
+MIN_WORKER_MEMORY = 256 * MiB
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
+_CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_SIZE_LIMITS = {"max_file_size", "worker_memory", "max_stream_size", "archive_total_size",
+                "archive_member_size"}  # fmt: skip
+
+
+class ConfigError(Exception):
+    """The file at ``source`` has ``problems``, each "key.path: what is wrong"."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+        self.source = source
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    spool_dir: Path = Path("./var/mukaika/spool")
+    workers: int = 0
+    settle_seconds: float = 2.0
+    rescan_seconds: float = 60.0
+    retention_days: int = 30
+    shutdown_timeout_seconds: float = 30.0
+    log_format: str = "auto"
+    log_level: str = "info"
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+_GATEWAY_CHOICES = {"log_format": ("auto", "json", "console"),
+                    "log_level": ("debug", "info", "warning", "error")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    inbox: Path
+    outbox: Path
+    rejected: Path
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    gateway: GatewaySettings
+    limits: Limits
+    rules: Mapping[str, Rule]
+    channels: tuple[Channel, ...]
+
+    def policy(self, channel: str | None = None) -> ChannelPolicy:
+        if channel is None:
+            return ChannelPolicy(self.rules)
+        for ch in self.channels:
+            if ch.name == channel:
+                return ChannelPolicy(ch.rules)
+        raise KeyError(f"no channel named {channel!r}")
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """The rules in force for one channel (global rules with its overrides applied)."""
+
+    rules: Mapping[str, Rule]
+
+    def rule_for(self, type_name: str) -> Rule | None:
+        return self.rules.get(type_name)
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """--config, else $MUKAIKA_CONFIG, else /etc/mukaika/mukaika.toml, else None (embedded)."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    if SYSTEM_CONFIG.exists():
+        return SYSTEM_CONFIG
+    return None
+
+
+def embedded_config_text() -> str:
+    return resources.files("mukaika_config").joinpath("mukaika.toml").read_text(encoding="utf-8")
+
+
+def load_config(explicit: str | None, registry: Registry) -> Config:
+    path = config_path(explicit)
+    if path is None:
+        return parse_config(embedded_config_text(), EMBEDDED_NAME, registry)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc}"]) from None
+    return parse_config(text, str(path), registry)
+
+
+def parse_config(text: str, source: str, registry: Registry) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    checker = _Checker(registry)
+    config = checker.config(raw, source)
+    if checker.problems:
+        raise ConfigError(source, checker.problems)
+    return config
+
+
+class _Checker:
+    """Walks the raw TOML, collecting problems instead of stopping at the first."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.problems: list[str] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def table(self, raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = raw.get(key.rsplit(".", 1)[-1], {})
+        if not isinstance(value, dict):
+            self.problem(key, f"must be a table, got {type(value).__name__}")
+            return {}
+        return value
+
+    def unknown_keys(self, table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in sorted(set(table) - allowed):
+            self.problem(f"{prefix}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def config(self, raw: Mapping[str, Any], source: str) -> Config:
+        self.unknown_keys(raw, "(top level)", {"gateway", "limits", "rules", "channels"})
+        gateway = self.gateway(self.table(raw, "gateway"))
+        limits = self.limits(self.table(raw, "limits"))
+        rules = self.rules(self.table(raw, "rules"), "rules", base={})
+        channels = self.channels(raw.get("channels", []), rules)
+        self.directories_apart(gateway, channels)
+        return Config(source, gateway, limits, rules, channels)
+
+    def gateway(self, table: Mapping[str, Any]) -> GatewaySettings:
+        defaults = GatewaySettings()
+        self.unknown_keys(table, "gateway", {f.name for f in fields(GatewaySettings)})
+        values: dict[str, Any] = {}
+        for f in fields(GatewaySettings):
+            if f.name not in table:
+                continue
+            key, value, default = f"gateway.{f.name}", table[f.name], getattr(defaults, f.name)
+            if isinstance(default, Path):
+                if self.string(key, value) and value:
+                    values[f.name] = Path(value)
+                elif not value:
+                    self.problem(key, "must not be empty")
+            elif isinstance(default, str):
+                choices = _GATEWAY_CHOICES[f.name]
+                if self.string(key, value) and value in choices:
+                    values[f.name] = value
+                elif isinstance(value, str):
+                    self.problem(key, f"must be one of {', '.join(choices)}")
+            elif self.number(key, value, integer=isinstance(default, int), minimum=0):
+                values[f.name] = value
+        if "rescan_seconds" in values and values["rescan_seconds"] < 1:
+            self.problem("gateway.rescan_seconds", "must be at least 1")
+        return GatewaySettings(**values)
+
+    def limits(self, table: Mapping[str, Any]) -> Limits:
+        defaults = Limits()
+        self.unknown_keys(table, "limits", {f.name for f in fields(Limits)})
+        values: dict[str, Any] = {}
+        for f in fields(Limits):
+            if f.name not in table:
+                continue
+            key, value = f"limits.{f.name}", table[f.name]
+            if f.name in _SIZE_LIMITS:
+                size = self.size(key, value)
+                if size is not None:
+                    values[f.name] = size
+            elif self.number(key, value, integer=isinstance(getattr(defaults, f.name), int), minimum=1):
+                values[f.name] = value
+        limits = Limits(**values)
+        if limits.worker_memory < MIN_WORKER_MEMORY:
+            self.problem(
+                "limits.worker_memory", f"must be at least {MIN_WORKER_MEMORY // MiB} MiB to load parsers"
+            )
+        if limits.archive_member_size > limits.archive_total_size:
+            self.problem("limits.archive_member_size", "cannot exceed limits.archive_total_size")
+        return limits
+
+    def rules(self, table: Mapping[str, Any], prefix: str, base: Mapping[str, Rule]) -> dict[str, Rule]:
+        rules = dict(base)
+        for type_name, raw_rule in table.items():
+            key = f"{prefix}.{type_name}"
+            if type_name not in TYPES:
+                self.problem(key, f"unknown file type (known: {', '.join(sorted(TYPES))})")
+                continue
+            if not isinstance(raw_rule, dict):
+                self.problem(key, "must be a table with at least `method`")
+                continue
+            rule = self.rule(key, type_name, raw_rule, base.get(type_name))
+            if rule is not None:
+                rules[type_name] = rule
+        return rules
+
+    def rule(self, key: str, type_name: str, raw: Mapping[str, Any], base: Rule | None) -> Rule | None:
+        methods = base.methods if base is not None else ()
+        if "method" in raw:
+            methods = self.methods(f"{key}.method", raw["method"])
+        elif base is None:
+            self.problem(f"{key}.method", "missing (a method name or a list tried in order)")
+            return None
+        options: dict[str, OptionValue] = dict(base.options) if base is not None else {}
+        specs = self.registry.option_specs(type_name)
+        for name, value in raw.items():
+            if name == "method":
+                continue
+            if name not in specs:
+                known = ", ".join(sorted(specs)) or "none"
+                self.problem(f"{key}.{name}", f"unknown option for {type_name} (known: {known})")
+                continue
+            why = specs[name].check(value)
+            if why is not None:
+                self.problem(f"{key}.{name}", why)
+            else:
+                options[name] = value
+        return Rule(methods, options)
+
+    def methods(self, key: str, value: object) -> tuple[str, ...]:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            self.problem(key, "must be a method name or a non-empty list of them")
+            return ()
+        for name in names:
+            if name not in METHODS:
+                self.problem(key, f"unknown method {name!r} (allowed: {', '.join(METHODS)})")
+        if len(set(names)) != len(names):
+            self.problem(key, "names a method twice")
+        if "reject" in names and names[-1] != "reject":
+            self.problem(key, "`reject` can only be the last method of a chain")
+        return tuple(names)
+
+    def channels(self, raw: object, rules: Mapping[str, Rule]) -> tuple[Channel, ...]:
+        if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+            self.problem("channels", "must be an array of tables ([[channels]])")
+            return ()
+        result: list[Channel] = []
+        seen: set[str] = set()
+        for index, table in enumerate(raw):
+            prefix = f"channels[{index}]"
+            self.unknown_keys(table, prefix, {"name", "inbox", "outbox", "rejected", "rules"})
+            name = table.get("name")
+            if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
+                self.problem(f"{prefix}.name", "must be lower-case letters, digits, - or _ (1-64)")
+                continue
+            if name in seen:
+                self.problem(f"{prefix}.name", f"channel {name!r} is defined twice")
+            seen.add(name)
+            dirs = {}
+            for key in ("inbox", "outbox", "rejected"):
+                value = table.get(key)
+                if not isinstance(value, str) or not value:
+                    self.problem(f"{prefix}.{key}", "must be a directory path")
+                else:
+                    dirs[key] = Path(value)
+            overrides = self.table(table, f"{prefix}.rules")
+            channel_rules = self.rules(overrides, f"{prefix}.rules", base=rules)
+            if len(dirs) == 3:
+                result.append(Channel(name, dirs["inbox"], dirs["outbox"], dirs["rejected"], channel_rules))
+        return tuple(result)
+
+    def directories_apart(self, gateway: GatewaySettings, channels: tuple[Channel, ...]) -> None:
+        """No directory may equal or contain another: a release must never be re-ingested."""
+        named = [("gateway.spool_dir", gateway.spool_dir.absolute())]
+        for i, ch in enumerate(channels):
+            named += [
+                (f"channels[{i}].{k}", getattr(ch, k).absolute()) for k in ("inbox", "outbox", "rejected")
+            ]
+        for a in range(len(named)):
+            for b in range(a + 1, len(named)):
+                (key_a, path_a), (key_b, path_b) = named[a], named[b]
+                if path_a == path_b or path_a in path_b.parents or path_b in path_a.parents:
+                    self.problem(key_b, f"overlaps {key_a} ({path_a}); every directory must stand apart")
+
+    def string(self, key: str, value: object) -> bool:
+        if not isinstance(value, str):
+            self.problem(key, f"expected a string, got {type(value).__name__}")
+            return False
+        return True
+
+    def number(self, key: str, value: object, *, integer: bool, minimum: float) -> bool:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (integer and isinstance(value, float))
+        ):
+            self.problem(
+                key, f"expected {'an integer' if integer else 'a number'}, got {type(value).__name__}"
+            )
+            return False
+        if value < minimum:
+            self.problem(key, f"must be at least {minimum:g}, got {value}")
+            return False
+        return True
+
+    def size(self, key: str, value: object) -> int | None:
+        """Sizes are byte counts or strings like "100 MiB"."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and (match := _SIZE.match(value)):
+            number = int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
+        else:
+            self.problem(key, f'expected a size such as 104857600 or "100 MiB", got {value!r}')
+            return None
+        if number <= 0:
+            self.problem(key, f"must be a positive size, got {value!r}")
+            return None
+        return number

@@ -1,0 +1,1 @@
+"""mukaika sanitisers: one module per format family, usable without the daemon."""

@@ -1,0 +1,289 @@
+"""Type detection: content decides, the extension must agree.
+
+Three witnesses are consulted: libmagic, a structural probe of our own (PDF header
+offset, OLE stream names and root CLSID, OOXML main content type, ZIP central directory,
+RTF header) and the file name's extension.  A contradiction between any two is a refusal
+with its own code; detection never guesses.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import NoReturn
+
+import magic
+import olefile
+from defusedxml import ElementTree as SafeET
+
+from sanitizers.errors import DetectionError, EncryptedError
+from sanitizers.types import EXTENSION_DECIDES, TEXT_TYPES, TYPES
+
+PDF_HEADER_WINDOW = 1024  # readers accept %PDF- anywhere in the first KiB
+MAX_CONTENT_TYPES_SIZE = 1024 * 1024
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+#: Signatures that own offset 0; a PDF header behind one of them makes a polyglot.
+STRONG_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"MZ", "Windows executable"),
+    (b"\x7fELF", "ELF executable"),
+    (OLE_MAGIC, "OLE compound file"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"Rar!", "RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"\x89PNG", "PNG image"),
+    (b"GIF8", "GIF image"),
+)
+
+_OOXML_MAIN_TYPES: dict[str, str] = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": "docx",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": "docx",
+    "application/vnd.ms-word.document.macroenabled.main+xml": "docm",
+    "application/vnd.ms-word.template.macroenabledtemplate.main+xml": "docm",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": "xlsx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": "xlsx",
+    "application/vnd.ms-excel.sheet.macroenabled.main+xml": "xlsm",
+    "application/vnd.ms-excel.template.macroenabled.main+xml": "xlsm",
+    "application/vnd.ms-excel.sheet.binary.macroenabled.main": "xlsb",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "pptx",
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml": "pptx",
+    "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml": "pptx",
+    "application/vnd.ms-powerpoint.presentation.macroenabled.main+xml": "pptm",
+    "application/vnd.ms-powerpoint.slideshow.macroenabled.main+xml": "pptm",
+    "application/vnd.ms-powerpoint.template.macroenabled.main+xml": "pptm",
+    "application/vnd.ms-package.xps-fixeddocumentsequence+xml": "xps",
+}
+_WITH_MACROS = {"docx": "docm", "xlsx": "xlsm", "pptx": "pptm"}
+
+# Root storage CLSIDs of the OLE applications we know (lower case, as olefile prints them).
+_OLE_CLSIDS: dict[str, str] = {
+    "00020906-0000-0000-c000-000000000046": "doc",
+    "00020900-0000-0000-c000-000000000046": "doc",
+    "00020820-0000-0000-c000-000000000046": "xls",
+    "00020810-0000-0000-c000-000000000046": "xls",
+    "64818d10-4f9b-11cf-86ea-00aa00b929e8": "ppt",
+    "64818d11-4f9b-11cf-86ea-00aa00b929e8": "ppt",
+    "000c1084-0000-0000-c000-000000000046": "exe",  # Windows Installer package
+    "000c1086-0000-0000-c000-000000000046": "exe",  # Windows Installer patch
+}
+
+_MAGIC_TO_TYPE: dict[str, str] = {
+    "application/pdf": "pdf",
+    "text/rtf": "rtf",
+    "application/rtf": "rtf",
+    "image/jpeg": "jpeg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/tiff": "tiff",
+    "image/bmp": "bmp",
+    "image/x-ms-bmp": "bmp",
+    "image/webp": "webp",
+    "image/svg+xml": "svg",
+    "text/html": "html",
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "text/plain": "txt",
+    "text/xml": "xml",
+    "application/xml": "xml",
+    "message/rfc822": "eml",
+    "application/x-7z-compressed": "7z",
+    "application/x-rar": "rar",
+    "application/vnd.rar": "rar",
+    "application/x-tar": "tar",
+    "application/gzip": "gzip",
+    "application/x-gzip": "gzip",
+    "application/x-lha": "lzh",
+    "application/x-lharc": "lzh",
+    "application/x-iso9660-image": "iso",
+    "application/java-archive": "jar",
+    "application/x-dosexec": "exe",
+    "application/vnd.microsoft.portable-executable": "exe",
+    "application/x-msdownload": "exe",
+    "application/x-executable": "elf",
+    "application/x-sharedlib": "elf",
+    "application/x-pie-executable": "elf",
+    "text/x-shellscript": "script",
+    "text/x-script.python": "script",
+    "application/javascript": "script",
+}
+
+#: MIME types libmagic answers when it does not really know; they contradict nothing.
+_MAGIC_UNSURE = frozenset({"application/octet-stream", "text/plain"})
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The agreed canonical type of a file, with what each witness said."""
+
+    type: str
+    magic_mime: str
+    magic_description: str
+    extension: str
+    pdf_header_offset: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "type": self.type,
+            "magic_mime": self.magic_mime,
+            "magic_description": self.magic_description,
+            "extension": self.extension,
+        }
+
+
+def extension_of(name: str) -> str:
+    suffix = PurePath(name).suffix
+    return suffix[1:].lower() if suffix else ""
+
+
+def detect(untrusted_path: Path, name: str | None = None) -> Detection:
+    """Return the canonical type of the file at ``untrusted_path``, named ``name``.
+
+    Raises DetectionError (``type.*``) or EncryptedError (``office.encrypted``).
+    """
+    name = name if name is not None else untrusted_path.name
+    extension = extension_of(name)
+    size = untrusted_path.stat().st_size
+    if size == 0:
+        raise DetectionError("type.empty", "the file has no content")
+    with untrusted_path.open("rb") as f:
+        head = f.read(8192)
+    magic_mime = magic.from_file(str(untrusted_path), mime=True).lower()
+    magic_description = magic.from_file(str(untrusted_path))
+
+    def found(type_name: str, pdf_offset: int = 0) -> Detection:
+        return Detection(type_name, magic_mime, magic_description, extension, pdf_offset)
+
+    if extension in EXTENSION_DECIDES:
+        return found(EXTENSION_DECIDES[extension])
+
+    probed, pdf_offset = _probe_structure(untrusted_path, head)
+    if probed is None:
+        probed = _MAGIC_TO_TYPE.get(magic_mime)
+        if probed is None:
+            _refuse_unrecognised(magic_mime, magic_description, extension)
+        if head.startswith(b"#!"):
+            probed = "script"
+    elif magic_mime not in TYPES[probed].magic_mimes and magic_mime not in _MAGIC_UNSURE:
+        raise DetectionError(
+            "type.polyglot",
+            f"structure says {TYPES[probed].description} but libmagic says {magic_description[:120]}",
+        )
+    return found(_reconcile_extension(probed, extension), pdf_offset)
+
+
+def _refuse_unrecognised(magic_mime: str, magic_description: str, extension: str) -> NoReturn:
+    """Content we do not accept: a disguise when it is named as something we do accept."""
+    claimed = next((t for t in TYPES.values() if extension and extension in t.extensions), None)
+    if claimed is not None and magic_mime != "application/octet-stream":
+        raise DetectionError(
+            "type.mismatch", f"content is {magic_description[:120]} but the name ends in .{extension}"
+        )
+    raise DetectionError("type.unknown", f"unrecognised content ({magic_description[:120]})")
+
+
+def _reconcile_extension(content_type: str, extension: str) -> str:
+    """The content's type if the name agrees with it; text may carry any text name."""
+    if not extension or extension in TYPES[content_type].extensions:
+        return content_type
+    if content_type in TEXT_TYPES:
+        for text_type in sorted(TEXT_TYPES):
+            if extension in TYPES[text_type].extensions:
+                return text_type
+    raise DetectionError(
+        "type.mismatch",
+        f"content is {TYPES[content_type].description} but the name ends in .{extension}",
+    )
+
+
+def _probe_structure(path: Path, head: bytes) -> tuple[str | None, int]:
+    """Our own structural look at the bytes: (type or None, PDF header offset)."""
+    if head.startswith(OLE_MAGIC):
+        return _probe_ole(path), 0
+    if head.startswith(ZIP_MAGICS):
+        return _probe_zip(path), 0
+    pdf_offset = head.find(b"%PDF-", 0, PDF_HEADER_WINDOW)
+    if pdf_offset >= 0:
+        for signature, description in STRONG_SIGNATURES:
+            if head.startswith(signature):
+                raise DetectionError("type.polyglot", f"a PDF header follows a {description} signature")
+        return "pdf", pdf_offset
+    if head.startswith(b"{\\rt"):
+        return "rtf", 0
+    return None, 0
+
+
+def _probe_ole(path: Path) -> str:
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
+            clsid = (ole.root.clsid or "").lower() if ole.root is not None else ""
+    except Exception as exc:  # olefile raises many kinds of errors on hostile input
+        raise DetectionError("type.malformed", f"OLE compound file cannot be read: {exc}") from None
+    if {"encryptioninfo", "encryptedpackage"} <= streams or "\x06dataspaces" in streams:
+        raise EncryptedError("office.encrypted", "encrypted or rights-protected Office package")
+    by_streams = None
+    if "worddocument" in streams:
+        by_streams = "doc"
+    elif "workbook" in streams or "book" in streams:
+        by_streams = "xls"
+    elif "powerpoint document" in streams:
+        by_streams = "ppt"
+    elif any(s.startswith("__substg1.0_") for s in streams):
+        by_streams = "msg"
+    by_clsid = _OLE_CLSIDS.get(clsid)
+    if by_clsid is not None and by_streams is not None and by_clsid != by_streams:
+        raise DetectionError(
+            "type.polyglot", f"OLE root CLSID says {by_clsid} but the streams say {by_streams}"
+        )
+    result = by_streams or by_clsid
+    if result is None:
+        raise DetectionError("type.unknown", "OLE compound file of an unknown application")
+    return result
+
+
+def _probe_zip(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            if "[Content_Types].xml" in infos:
+                return _ooxml_type(archive, infos)
+            mimetype = infos.get("mimetype")
+            if (
+                mimetype
+                and mimetype.file_size < 100
+                and archive.read(mimetype).startswith(b"application/vnd.oasis")
+            ):
+                return "odf"
+            if "META-INF/MANIFEST.MF" in infos or any(n.endswith(".class") for n in infos):
+                return "jar"
+            return "zip"
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise DetectionError("type.malformed", f"ZIP structure cannot be read: {exc}") from None
+
+
+def _ooxml_type(archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]) -> str:
+    info = infos["[Content_Types].xml"]
+    if info.file_size > MAX_CONTENT_TYPES_SIZE or info.compress_size > MAX_CONTENT_TYPES_SIZE:
+        raise DetectionError("type.malformed", "[Content_Types].xml is implausibly large")
+    try:
+        root = SafeET.fromstring(archive.read(info))
+    except Exception as exc:  # defusedxml raises on entities and DTDs; ParseError on junk
+        raise DetectionError("type.malformed", f"[Content_Types].xml cannot be parsed: {exc}") from None
+    declared = [
+        el.attrib.get("ContentType", "").lower()
+        for el in root
+        if el.tag.endswith("}Override") or el.tag.endswith("}Default")
+    ]
+    mains = {_OOXML_MAIN_TYPES[ct] for ct in declared if ct in _OOXML_MAIN_TYPES}
+    if len(mains) != 1:
+        what = "no" if not mains else "several"
+        raise DetectionError("type.malformed", f"OOXML package declares {what} main document part(s)")
+    main = mains.pop()
+    has_vba = "application/vnd.ms-office.vbaproject" in declared or any(
+        name.lower().endswith("vbaproject.bin") for name in infos
+    )
+    return _WITH_MACROS.get(main, main) if has_vba else main

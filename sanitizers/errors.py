@@ -1,0 +1,299 @@
+"""Failure taxonomy: every refusal carries a stable dotted code.
+
+Codes are looked up in ``REASONS`` so that a reason file can explain them to staff in
+Japanese and English.  Raising an unknown code is a programming error (``ValueError``),
+which keeps the catalogue and the code in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReasonText:
+    """What staff read: the problem and what to do next, in Japanese and English."""
+
+    ja: str
+    en: str
+    advice_ja: str
+    advice_en: str
+
+
+_ASK_SENDER_JA = "送信者に、問題のない形式で送り直すよう依頼してください。"
+_ASK_SENDER_EN = "Ask the sender to send the file again in a plain format."
+_ASK_ADMIN_JA = "解決しない場合は、システム管理者に転送IDを伝えて連絡してください。"
+_ASK_ADMIN_EN = "If this persists, contact the administrator with the transfer id."
+_UNLOCKED_COPY_JA = "パスワードを外したファイルを送ってもらってください。"
+_UNLOCKED_COPY_EN = "Ask the sender for a copy without a password."
+
+REASONS: dict[str, ReasonText] = {
+    # detection
+    "type.empty": ReasonText("ファイルが空です。", "The file is empty.", _ASK_SENDER_JA, _ASK_SENDER_EN),
+    "type.unknown": ReasonText(
+        "ファイルの形式を判別できません。",
+        "The file type could not be recognised.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "type.mismatch": ReasonText(
+        "ファイルの中身と拡張子が一致しません（偽装の可能性があります）。",
+        "The file's content does not match its extension (possible disguise).",
+        "正しい拡張子のファイルを送ってもらってください。",
+        "Ask the sender for the file with its correct extension.",
+    ),
+    "type.polyglot": ReasonText(
+        "ファイルが複数の形式として解釈できます（ポリグロット）。",
+        "The file can be read as more than one format (polyglot).",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "type.malformed": ReasonText(
+        "ファイルの構造が壊れているため読み取れません。",
+        "The file's structure is damaged and cannot be read.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "type.no_rule": ReasonText(
+        "この形式のファイルは通過させない設定です。",
+        "Files of this type are not allowed through by the configuration.",
+        "必要な場合はシステム管理者に相談してください。",
+        "If you need this type, ask the administrator.",
+    ),
+    "type.unsupported": ReasonText(
+        "この形式の無害化にはまだ対応していません。",
+        "Sanitising this file type is not supported yet.",
+        "PDFなど対応している形式で送ってもらってください。",
+        "Ask the sender for a supported format such as PDF.",
+    ),
+    "policy.reject": ReasonText(
+        "この形式のファイル（実行ファイル、スクリプト、一太郎、DocuWorks等）は受け付けない設定です。",
+        "This file type (executables, scripts, Ichitaro, DocuWorks, ...) is never released.",
+        "PDFなど別の形式で送ってもらってください。",
+        "Ask the sender for another format such as PDF.",
+    ),
+    "input.too_large": ReasonText(
+        "ファイルが大きすぎます。",
+        "The file is larger than the configured limit.",
+        "分割するか、小さくして送ってもらってください。",
+        "Ask the sender to split or shrink the file.",
+    ),
+    # office / shared
+    "office.encrypted": ReasonText(
+        "パスワードで保護（暗号化）されたOfficeファイルは中身を検査できません。",
+        "Password-protected (encrypted) Office files cannot be inspected.",
+        _UNLOCKED_COPY_JA,
+        _UNLOCKED_COPY_EN,
+    ),
+    # pdf
+    "pdf.encrypted": ReasonText(
+        "パスワードで保護されたPDFは中身を検査できません。",
+        "Password-protected PDFs cannot be inspected.",
+        _UNLOCKED_COPY_JA,
+        _UNLOCKED_COPY_EN,
+    ),
+    "pdf.malformed": ReasonText(
+        "PDFの構造が壊れていて修復できません。",
+        "The PDF is damaged beyond repair.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "pdf.limit": ReasonText(
+        "PDFが処理の上限（ページ数、オブジェクト数、サイズ等）を超えています。",
+        "The PDF exceeds a processing limit (pages, objects, size, ...).",
+        "分割して送ってもらってください。",
+        "Ask the sender to split the document.",
+    ),
+    "pdf.verify_failed": ReasonText(
+        "無害化後の検証で危険な要素が残っていたため、送信を止めました。",
+        "Verification after sanitising found a dangerous construct; the file was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
+    # images
+    "image.malformed": ReasonText(
+        "画像が壊れているか、途中で切れています。",
+        "The image is damaged or truncated.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "image.limit": ReasonText(
+        "画像の大きさ（画素数・フレーム数）が上限を超えています（画像爆弾の可能性）。",
+        "The image exceeds the pixel or frame limit (possible decompression bomb).",
+        "縮小して送ってもらってください。",
+        "Ask the sender for a smaller image.",
+    ),
+    # text
+    "text.encoding": ReasonText(
+        "文字コードを判別できないテキストです。",
+        "The text's character encoding could not be determined.",
+        "UTF-8 または Shift_JIS で保存し直して送ってもらってください。",
+        "Ask the sender to save it as UTF-8 or Shift_JIS.",
+    ),
+    # html / svg
+    "html.malformed": ReasonText(
+        "HTMLを解析できません。", "The HTML could not be parsed.", _ASK_SENDER_JA, _ASK_SENDER_EN
+    ),
+    "svg.malformed": ReasonText(
+        "SVGを解析できません。", "The SVG could not be parsed.", _ASK_SENDER_JA, _ASK_SENDER_EN
+    ),
+    "xml.attack": ReasonText(
+        "XMLに外部実体参照や実体展開（XXE・XML爆弾）が含まれています。",
+        "The XML contains external or expanding entities (XXE, XML bomb).",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    # archives
+    "archive.encrypted": ReasonText(
+        "パスワード付きの圧縮ファイルは中身を検査できないため、通過させられません。",
+        "Password-protected archives cannot be inspected, so they cannot pass.",
+        "パスワードを外した圧縮ファイル、または中のファイルを個別に送ってもらってください。",
+        "Ask the sender for an archive without a password, or for the files one by one.",
+    ),
+    "archive.bomb": ReasonText(
+        "圧縮ファイルの展開サイズ・個数・圧縮率・階層が上限を超えています（圧縮爆弾の可能性）。",
+        "The archive exceeds the size, member, ratio or depth limit (possible zip bomb).",
+        "分割して送ってもらってください。",
+        "Ask the sender to split the archive.",
+    ),
+    "archive.unsafe_path": ReasonText(
+        "圧縮ファイルに危険なパス（../ や絶対パス、シンボリックリンク）が含まれています。",
+        "The archive contains unsafe paths (../, absolute paths or symbolic links).",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "archive.malformed": ReasonText(
+        "圧縮ファイルの構造が壊れているか、曖昧です（重複名・重なり合うエントリ・分割書庫）。",
+        "The archive is damaged or ambiguous (duplicate names, overlapping entries, split archive).",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "archive.member_rejected": ReasonText(
+        "圧縮ファイル内のファイルが無害化できなかったため、圧縮ファイル全体を止めました。",
+        "A file inside the archive could not be sanitised, so the whole archive was stopped.",
+        "問題のファイルを除いて送ってもらってください。",
+        "Ask the sender to leave the offending file out.",
+    ),
+    "archive.unsupported": ReasonText(
+        "この種類の圧縮ファイル（7z、RAR、LZH、tar、gzip、ISO等）は受け付けない設定です。",
+        "This archive format (7z, RAR, LZH, tar, gzip, ISO, ...) is not accepted.",
+        "ZIP形式で送ってもらってください。",
+        "Ask the sender for a ZIP archive instead.",
+    ),
+    # office
+    "ooxml.malformed": ReasonText(
+        "Officeファイル（OOXML）の構造が壊れています。",
+        "The Office (OOXML) file is damaged.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "ooxml.xlsb": ReasonText(
+        "バイナリ形式のExcelブック（.xlsb）は無害化できません。",
+        "Binary Excel workbooks (.xlsb) cannot be sanitised.",
+        ".xlsx 形式で保存し直して送ってもらってください。",
+        "Ask the sender to save it as .xlsx.",
+    ),
+    "ole.malformed": ReasonText(
+        "Office 97-2003形式のファイルの構造が壊れています。",
+        "The Office 97-2003 file is damaged.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "ole.xlm_macro": ReasonText(
+        "Excel 4.0マクロ（XLM）を含むブックは無害化できません。",
+        "Workbooks with Excel 4.0 (XLM) macros cannot be sanitised.",
+        "マクロを削除して .xlsx 形式で送ってもらってください。",
+        "Ask the sender to remove the macros and send an .xlsx.",
+    ),
+    "ole.active_content": ReasonText(
+        "取り除けない動的な要素（マクロ・埋め込みオブジェクト）を含んでいます。",
+        "The file contains active content (macros, embedded objects) that cannot be removed.",
+        "マクロ等を削除して保存し直したファイルを送ってもらってください。",
+        "Ask the sender to remove macros and objects and save again.",
+    ),
+    "rtf.malformed": ReasonText(
+        "RTFの構造（括弧の対応や入れ子）が壊れています。",
+        "The RTF structure (brace balance or nesting) is damaged.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "convert.failed": ReasonText(
+        "PDFへの変換に失敗しました。",
+        "Conversion to PDF failed.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    # antivirus
+    "av.infected": ReasonText(
+        "ウイルス対策ソフトがマルウェアを検出しました。",
+        "The antivirus scanner detected malware.",
+        "送信者に連絡し、ファイルを開かないでください。",
+        "Contact the sender and do not open the file.",
+    ),
+    # pipeline
+    "sanitizer.crash": ReasonText(
+        "無害化処理中に予期しないエラーが発生しました。",
+        "An unexpected error occurred while sanitising.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
+    "verify.type_changed": ReasonText(
+        "無害化後のファイル形式が想定と異なるため、送信を止めました。",
+        "The sanitised file is not of the promised type; it was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
+    "worker.timeout": ReasonText(
+        "処理が制限時間内に終わりませんでした。",
+        "Processing did not finish within the time limit.",
+        "ファイルを小さくするか分割して送ってもらってください。",
+        "Ask the sender to shrink or split the file.",
+    ),
+    "worker.crash": ReasonText(
+        "無害化処理が異常終了しました（ファイルが攻撃的な構造を持つ可能性があります）。",
+        "The sanitiser process died (the file may be crafted to attack parsers).",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
+    "worker.memory": ReasonText(
+        "処理に必要なメモリが上限を超えました。",
+        "Processing needed more memory than allowed.",
+        "ファイルを小さくするか分割して送ってもらってください。",
+        "Ask the sender to shrink or split the file.",
+    ),
+}
+
+
+class SanitizeError(Exception):
+    """A refusal with a stable code (``pdf.encrypted``) and a technical detail."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        if code not in REASONS:
+            raise ValueError(f"unknown reason code {code!r}")
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class DetectionError(SanitizeError):
+    """The content's type is unknown, disguised or contradictory."""
+
+
+class MalformedError(SanitizeError):
+    """The structure cannot be parsed safely."""
+
+
+class EncryptedError(SanitizeError):
+    """The content is encrypted and cannot be inspected."""
+
+
+class LimitError(SanitizeError):
+    """A configured limit (size, pages, pixels, members, ratio, depth) was hit."""
+
+
+class PolicyError(SanitizeError):
+    """The configuration does not allow this file through."""
+
+
+class VerifyError(SanitizeError):
+    """Independent verification found a construct the method promised to remove: a bug."""

@@ -1,0 +1,188 @@
+"""Canonical file types: the names rules are written against.
+
+Each type lists the extensions a correctly named file of that type may carry (the first
+is the one given to outputs of that type) and the libmagic MIME types that agree with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FileType:
+    name: str
+    extensions: tuple[str, ...]
+    magic_mimes: frozenset[str]
+    description: str
+
+    @property
+    def output_extension(self) -> str:
+        return self.extensions[0] if self.extensions else ""
+
+
+_OOXML_WORD = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-word.document.macroenabled.12",
+        "application/zip",
+        "application/octet-stream",
+    }
+)
+_OOXML_EXCEL = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-excel.sheet.macroenabled.12",
+        "application/zip",
+        "application/octet-stream",
+    }
+)
+_OOXML_POWERPOINT = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.ms-powerpoint.presentation.macroenabled.12",
+        "application/zip",
+        "application/octet-stream",
+    }
+)
+_OLE = frozenset({"application/x-ole-storage", "application/cdfv2", "application/octet-stream"})
+_TEXT = frozenset({"text/plain", "text/csv", "text/html", "text/xml", "application/csv"})
+_EXECUTABLE = frozenset(
+    {
+        "application/x-dosexec",
+        "application/vnd.microsoft.portable-executable",
+        "application/x-msdownload",
+        "application/x-ms-ne-executable",
+    }
+)
+_ELF = frozenset(
+    {
+        "application/x-executable",
+        "application/x-sharedlib",
+        "application/x-pie-executable",
+        "application/x-object",
+        "application/x-coredump",
+    }
+)
+
+
+def _t(name: str, extensions: str, mimes: frozenset[str] | set[str], description: str) -> FileType:
+    return FileType(name, tuple(extensions.split()), frozenset(mimes), description)
+
+
+TYPES: dict[str, FileType] = {
+    t.name: t
+    for t in (
+        _t("pdf", "pdf", {"application/pdf", "application/octet-stream", "text/plain"}, "PDF document"),
+        _t("docx", "docx dotx", _OOXML_WORD, "Word document"),
+        _t("docm", "docm dotm docx dotx", _OOXML_WORD, "Word document with macros"),
+        _t("xlsx", "xlsx xltx", _OOXML_EXCEL, "Excel workbook"),
+        _t("xlsm", "xlsm xltm xlsx xltx", _OOXML_EXCEL, "Excel workbook with macros"),
+        _t("xlsb", "xlsb", _OOXML_EXCEL, "Excel binary workbook"),
+        _t("pptx", "pptx potx ppsx", _OOXML_POWERPOINT, "PowerPoint presentation"),
+        _t("pptm", "pptm potm ppsm pptx potx ppsx", _OOXML_POWERPOINT, "PowerPoint presentation with macros"),
+        _t("doc", "doc dot", _OLE | {"application/msword"}, "Word 97-2003 document"),
+        _t("xls", "xls xlt", _OLE | {"application/vnd.ms-excel"}, "Excel 97-2003 workbook"),
+        _t("ppt", "ppt pot pps", _OLE | {"application/vnd.ms-powerpoint"}, "PowerPoint 97-2003 presentation"),
+        _t("msg", "msg", _OLE | {"application/vnd.ms-outlook"}, "Outlook message"),
+        _t("rtf", "rtf", {"text/rtf", "text/plain", "application/rtf"}, "Rich Text Format"),
+        _t(
+            "odf",
+            "odt ods odp odg",
+            {
+                "application/vnd.oasis.opendocument.text",
+                "application/vnd.oasis.opendocument.spreadsheet",
+                "application/vnd.oasis.opendocument.presentation",
+                "application/vnd.oasis.opendocument.graphics",
+                "application/zip",
+                "application/octet-stream",
+            },
+            "OpenDocument",
+        ),
+        _t(
+            "xps",
+            "xps oxps",
+            {
+                "application/octet-stream",
+                "application/zip",
+                "application/vnd.ms-xpsdocument",
+                "application/oxps",
+            },
+            "XPS document",
+        ),
+        _t("jpeg", "jpg jpeg jpe jfif", {"image/jpeg"}, "JPEG image"),
+        _t("png", "png", {"image/png"}, "PNG image"),
+        _t("gif", "gif", {"image/gif"}, "GIF image"),
+        _t("tiff", "tif tiff", {"image/tiff"}, "TIFF image"),
+        _t("bmp", "bmp dib", {"image/bmp", "image/x-ms-bmp"}, "BMP image"),
+        _t("webp", "webp", {"image/webp"}, "WebP image"),
+        _t("svg", "svg", {"image/svg+xml"}, "SVG image"),
+        _t("html", "html htm", _TEXT, "HTML document"),
+        _t("csv", "csv tsv", _TEXT, "CSV text"),
+        _t("txt", "txt text log md json", _TEXT, "plain text"),
+        _t("xml", "xml", {"text/xml", "application/xml", "text/plain"}, "XML document"),
+        _t("eml", "eml", {"message/rfc822", "text/plain"}, "e-mail message"),
+        _t(
+            "zip",
+            "zip",
+            {"application/zip", "application/octet-stream"} | _OOXML_WORD | _OOXML_EXCEL | _OOXML_POWERPOINT,
+            "ZIP archive",
+        ),
+        _t("7z", "7z", {"application/x-7z-compressed"}, "7-Zip archive"),
+        _t(
+            "rar",
+            "rar",
+            {"application/x-rar", "application/vnd.rar", "application/x-rar-compressed"},
+            "RAR archive",
+        ),
+        _t("tar", "tar", {"application/x-tar", "application/x-gtar"}, "tar archive"),
+        _t("gzip", "gz tgz", {"application/gzip", "application/x-gzip"}, "gzip data"),
+        _t(
+            "lzh",
+            "lzh lha",
+            {"application/x-lha", "application/x-lharc", "application/x-lzh-compressed"},
+            "LHA archive",
+        ),
+        _t("iso", "iso img", {"application/x-iso9660-image"}, "disk image"),
+        _t(
+            "jar",
+            "jar",
+            {"application/java-archive", "application/zip", "application/x-java-archive"},
+            "Java archive",
+        ),
+        _t(
+            "exe",
+            "exe dll scr com cpl msi sys ocx pif lnk",
+            _EXECUTABLE | {"application/octet-stream"},
+            "Windows executable",
+        ),
+        _t("elf", "elf so", _ELF, "Unix executable"),
+        _t(
+            "script",
+            "js jse vbs vbe wsf wsh hta bat cmd ps1 psm1 sh py pl rb reg scf inf url iqy slk",
+            _TEXT | {"application/javascript", "text/x-shellscript", "text/x-script.python"},
+            "script or shortcut",
+        ),
+        _t("jtd", "jtd jtdc jtt jttc jaw jbw", _OLE, "Ichitaro (一太郎) document"),
+        _t("xdw", "xdw xbd", {"application/octet-stream"}, "DocuWorks document"),
+    )
+}
+
+#: Types decided by their extension alone, whatever the content: none of them is ever
+#: sanitised, so naming is enough to refuse them and no parser needs to touch the bytes.
+REFUSED_BY_EXTENSION: frozenset[str] = frozenset({"exe", "script", "jtd", "xdw"})
+
+#: Extension (without dot, lower case) → type, for the extension-decided types above.
+EXTENSION_DECIDES: dict[str, str] = {
+    ext: name for name in sorted(REFUSED_BY_EXTENSION) for ext in TYPES[name].extensions
+}
+
+#: Types whose content is plain text; a text file may carry any of these names.
+TEXT_TYPES: frozenset[str] = frozenset({"txt", "csv", "html", "xml"})
+
+
+def type_named(name: str) -> FileType:
+    try:
+        return TYPES[name]
+    except KeyError:
+        raise KeyError(f"unknown file type {name!r}") from None

@@ -1,0 +1,25 @@
+"""Shared test helpers: the corpus location and small file builders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def corpus_manifest() -> list[dict[str, str]]:
+    """Rows of ../shared/corpus/MANIFEST.tsv as dicts (empty when the corpus is absent)."""
+    manifest = CORPUS / "MANIFEST.tsv"
+    if not manifest.exists():
+        return []
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:] if line]
+
+
+def require_corpus() -> None:
+    """Module-level skip for corpus tests when the shared corpus is not on this machine."""
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is absent", allow_module_level=True)

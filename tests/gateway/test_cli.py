@@ -1,0 +1,93 @@
+"""`mukaika` command behaviour: exit codes, one JSON object, readable errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+
+BROKEN_CONFIG = """
+[gateway]
+workers = "many"
+[rules.pdf]
+method = "shred"
+"""
+
+
+def test_check_config_on_the_embedded_default_prints_ok_and_a_summary(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MUKAIKA_CONFIG", raising=False)
+    monkeypatch.setattr("gateway.config.SYSTEM_CONFIG", Path("/nonexistent.toml"))
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok\n")
+    assert "internet-to-lgwan" in out and "pdf: rebuild" in out and "exe: reject" in out
+
+
+def test_check_config_lists_every_error_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(BROKEN_CONFIG)
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"2 error(s) in {path}" in err
+    assert "gateway.workers: expected an integer" in err and "rules.pdf.method: unknown method 'shred'" in err
+
+
+def test_sanitize_with_invalid_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(BROKEN_CONFIG)
+    src = tmp_path / "a.txt"
+    src.write_text("x")
+    assert main(["sanitize", str(src), "-o", str(tmp_path / "o"), "--config", str(path)]) == 2
+    assert "invalid configuration" in capsys.readouterr().err
+
+
+def test_sanitize_refused_type_prints_one_json_object_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "invoice.pdf.exe"
+    src.write_bytes(b"MZ" + b"\0" * 200)
+    out = tmp_path / "out"
+    assert main(["sanitize", str(src), "-o", str(out), "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["verdict"] == "rejected"
+    assert result["reason"]["code"] == "policy.reject"
+    assert result["input"]["type"] == "exe" and len(result["input"]["sha256"]) == 64
+    assert result["output"] is None and not out.exists()
+
+
+def test_sanitize_mismatch_gets_a_reason_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "photo.jpg"
+    src.write_bytes(b"%!PS-Adobe-3.0\nshowpage\n")
+    assert main(["sanitize", str(src), "-o", str(tmp_path / "o.jpg")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("rejected: type.mismatch:")
+    assert "Traceback" not in captured.err
+
+
+def test_sanitize_of_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
+    assert main(["sanitize", str(tmp_path / "nope.pdf"), "-o", str(tmp_path / "o")]) == 2
+
+
+def test_console_script_runs_and_logs_json_to_stderr(tmp_path: Path) -> None:
+    src = tmp_path / "a.bat"
+    src.write_text("echo hi\n")
+    mukaika = Path(sys.executable).parent / "mukaika"
+    proc = subprocess.run(
+        [str(mukaika), "sanitize", str(src), "-o", str(tmp_path / "o"), "--json"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["reason"]["code"] == "policy.reject"
+    log = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert log["event"] == "transfer" and log["verdict"] == "rejected" and log["file_type"] == "script"

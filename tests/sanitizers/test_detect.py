@@ -1,0 +1,130 @@
+"""Detection on files the tests build themselves: content decides, the name must agree."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sanitizers.detect import detect
+from sanitizers.errors import DetectionError
+
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000005000157a8e3e50000000049454e44ae426082"
+)
+WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+WORD_MACRO_MAIN = "application/vnd.ms-word.document.macroEnabled.main+xml"
+
+
+def ooxml(main_type: str | None, extra: dict[str, bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        if main_type is not None:
+            z.writestr(
+                "[Content_Types].xml",
+                '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                f'<Override PartName="/word/document.xml" ContentType="{main_type}"/></Types>',
+            )
+        z.writestr("word/document.xml", "<w:document/>")
+        for name, data in (extra or {}).items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("report.pdf", MINIMAL_PDF, "pdf"),
+        ("REPORT.PDF", MINIMAL_PDF, "pdf"),
+        ("noext", MINIMAL_PDF, "pdf"),
+        ("image.png", PNG_1X1, "png"),
+        ("letter.docx", ooxml(WORD_MAIN), "docx"),
+        ("macro.docm", ooxml(WORD_MACRO_MAIN), "docm"),
+        ("plain.zip", ooxml(None), "zip"),
+        ("memo.txt", "全角テキスト\r\n".encode("cp932"), "txt"),
+        ("table.csv", b"a,b\n1,2\n", "csv"),
+        ("table.txt", b"a,b\n1,2\n", "txt"),
+        ("run.ps1", b"Write-Host hi\n", "script"),
+        ("setup.exe", b"not even an executable", "exe"),
+        ("doc.jtd", b"anything", "jtd"),
+        ("paper.xdw", b"anything", "xdw"),
+        ("tool", b"#!/bin/sh\necho hi\n", "script"),
+    ],
+)
+def test_content_and_name_agree(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
+    assert detect(write(tmp_path, name, data)).type == expected
+
+
+def test_pdf_header_offset_within_first_kib_is_recorded(tmp_path: Path) -> None:
+    detection = detect(write(tmp_path, "x.pdf", b"\x00" * 500 + MINIMAL_PDF))
+    assert (detection.type, detection.pdf_header_offset) == ("pdf", 500)
+
+
+def test_docx_secretly_carrying_vba_is_detected_as_macro_enabled(tmp_path: Path) -> None:
+    data = ooxml(WORD_MAIN, {"word/vbaProject.bin": b"\xd0\xcf\x11\xe0"})
+    assert detect(write(tmp_path, "innocent.docx", data)).type == "docm"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("empty.pdf", b"", "type.empty"),
+        ("program.pdf", b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" + b"\x00" * 200, "type.mismatch"),
+        ("polyglot.pdf", b"MZ" + b"\x00" * 100 + MINIMAL_PDF, "type.polyglot"),
+        ("zip.pdf", b"PK\x03\x04" + b"\x00" * 40 + MINIMAL_PDF, "type.malformed"),
+        ("archive.docx", ooxml(None), "type.mismatch"),
+        ("image.jpg", PNG_1X1, "type.mismatch"),
+        ("doc.pdf", ooxml(WORD_MAIN), "type.mismatch"),
+        ("text.pdf", b"just some text\n", "type.mismatch"),
+        ("postscript.jpg", b"%!PS-Adobe-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n", "type.mismatch"),
+        ("blob.dat", bytes(range(256)) * 8, "type.unknown"),
+        ("broken.docx", b"PK\x03\x04" + b"\x00" * 100, "type.malformed"),
+    ],
+)
+def test_disagreement_is_refused_with_its_own_code(tmp_path: Path, name: str, data: bytes, code: str) -> None:
+    with pytest.raises(DetectionError) as caught:
+        detect(write(tmp_path, name, data))
+    assert caught.value.code == code
+
+
+def test_two_main_parts_in_one_package_is_malformed(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Override PartName="/a.xml" ContentType="{WORD_MAIN}"/>'
+            '<Override PartName="/b.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"/>'
+            "</Types>",
+        )
+    with pytest.raises(DetectionError, match="several main document"):
+        detect(write(tmp_path, "two.docx", buffer.getvalue()))
+
+
+def test_content_types_with_an_entity_declaration_is_refused(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">&x;</Types>',
+        )
+    with pytest.raises(DetectionError) as caught:
+        detect(write(tmp_path, "xxe.docx", buffer.getvalue()))
+    assert caught.value.code == "type.malformed"

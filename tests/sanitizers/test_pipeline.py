@@ -1,0 +1,152 @@
+"""The pipeline around sanitisers: policy, method chains, fail-closed handling, verification."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from sanitizers.base import Limits, Options, Registry, Report, Sanitizer
+from sanitizers.errors import MalformedError
+from sanitizers.pipeline import Outcome, Rule, output_name, process_file
+
+
+class Rules:
+    def __init__(self, rules: Mapping[str, Rule]) -> None:
+        self.rules = rules
+
+    def rule_for(self, type_name: str) -> Rule | None:
+        return self.rules.get(type_name)
+
+
+class CopyText(Sanitizer):
+    """Writes the input back unchanged, as text."""
+
+    types: ClassVar[frozenset[str]] = frozenset({"txt"})
+    method: ClassVar[str] = "rebuild"
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        dst.write_bytes(untrusted_src.read_bytes())
+        report = Report("txt")
+        report.add("txt.example", "removed", 2, "line 1")
+        return report
+
+
+class AlwaysMalformed(CopyText):
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        dst.write_bytes(b"partial")
+        raise MalformedError("type.malformed", "cannot parse")
+
+
+class Crashes(CopyText):
+    method: ClassVar[str] = "text"
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        dst.write_bytes(b"partial")
+        raise RuntimeError("parser bug")
+
+
+class LiesAboutType(CopyText):
+    method: ClassVar[str] = "image"
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        dst.write_bytes(untrusted_src.read_bytes())
+        return Report("pdf")
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / "note.txt"
+    path.parent.mkdir()
+    path.write_text("hello\n")
+    return path
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Path:
+    path = tmp_path / "scratch"
+    path.mkdir()
+    return path
+
+
+def run(
+    path: Path, scratch: Path, rules: dict[str, Rule], *sanitizers: Sanitizer, limits: Limits | None = None
+) -> Outcome:
+    return process_file(path, path.name, scratch, Rules(rules), limits or Limits(), Registry(sanitizers))
+
+
+def test_released_output_carries_findings_hashes_and_method(text_file: Path, scratch: Path) -> None:
+    outcome = run(text_file, scratch, {"txt": Rule(("rebuild",))}, CopyText())
+    assert outcome.verdict == "released" and outcome.method == "rebuild"
+    assert outcome.output_path is not None and outcome.output_path.parent == scratch
+    assert outcome.output is not None and outcome.output.sha256 == outcome.input.sha256
+    assert [(f.construct, f.count) for f in outcome.findings] == [("txt.example", 2)]
+
+
+def test_no_rule_rejects_with_type_no_rule(text_file: Path, scratch: Path) -> None:
+    outcome = run(text_file, scratch, {}, CopyText())
+    assert outcome.reason is not None and outcome.reason.code == "type.no_rule"
+
+
+def test_reject_method_rejects_with_policy_reject(text_file: Path, scratch: Path) -> None:
+    outcome = run(text_file, scratch, {"txt": Rule(("reject",))}, CopyText())
+    assert outcome.reason is not None and outcome.reason.code == "policy.reject"
+
+
+def test_missing_sanitiser_rejects_as_unsupported(text_file: Path, scratch: Path) -> None:
+    outcome = run(text_file, scratch, {"txt": Rule(("rebuild",))})
+    assert outcome.reason is not None and outcome.reason.code == "type.unsupported"
+
+
+def test_chain_falls_back_after_a_sanitize_error_and_cleans_the_partial_output(
+    text_file: Path, scratch: Path
+) -> None:
+    class Fallback(CopyText):
+        method: ClassVar[str] = "text"
+
+    outcome = run(text_file, scratch, {"txt": Rule(("rebuild", "text"))}, AlwaysMalformed(), Fallback())
+    assert outcome.verdict == "released" and outcome.method == "text"
+    assert sorted(p.name for p in scratch.iterdir()) == ["output-text"]
+
+
+def test_first_failure_is_the_reason_when_every_method_fails(text_file: Path, scratch: Path) -> None:
+    outcome = run(text_file, scratch, {"txt": Rule(("rebuild", "reject"))}, AlwaysMalformed())
+    assert outcome.reason is not None and outcome.reason.code == "policy.reject"
+    outcome = run(text_file, scratch, {"txt": Rule(("rebuild",))}, AlwaysMalformed())
+    assert outcome.reason is not None and outcome.reason.code == "type.malformed"
+    assert list(scratch.iterdir()) == []
+
+
+def test_unexpected_exception_rejects_at_once_without_trying_fallbacks(
+    text_file: Path, scratch: Path
+) -> None:
+    outcome = run(text_file, scratch, {"txt": Rule(("text", "rebuild"))}, Crashes(), CopyText())
+    assert outcome.verdict == "rejected"
+    assert outcome.reason is not None and outcome.reason.code == "sanitizer.crash"
+    assert "parser bug" in outcome.reason.message
+    assert list(scratch.iterdir()) == []
+
+
+def test_output_that_does_not_redetect_as_promised_is_stopped(text_file: Path, scratch: Path) -> None:
+    outcome = run(text_file, scratch, {"txt": Rule(("image",))}, LiesAboutType())
+    assert outcome.reason is not None and outcome.reason.code == "verify.type_changed"
+    assert list(scratch.iterdir()) == []
+
+
+def test_size_limit_is_checked_before_detection(text_file: Path, scratch: Path) -> None:
+    outcome = run(text_file, scratch, {"txt": Rule(("rebuild",))}, CopyText(), limits=Limits(max_file_size=3))
+    assert outcome.reason is not None and outcome.reason.code == "input.too_large"
+    assert outcome.input.type is None
+
+
+@pytest.mark.parametrize(
+    ("name", "output_type", "expected"),
+    [("report.docm", "docx", "report.docx"), ("a.b.pdf", "txt", "a.b.txt"), ("scan.PDF", "pdf", "scan.PDF"),
+     ("noext", "pdf", "noext.pdf")],
+)  # fmt: skip
+def test_output_name_takes_the_extension_of_the_output_type(
+    name: str, output_type: str, expected: str
+) -> None:
+    assert output_name(name, output_type) == expected
