@@ -68,6 +68,7 @@ class Channel:
     outbox: Path
     rejected: Path
     rules: Mapping[str, Rule] = field(default_factory=dict)
+    return_rejected: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,9 @@ class _Checker:
         seen: set[str] = set()
         for index, table in enumerate(raw):
             prefix = f"channels[{index}]"
-            self.unknown_keys(table, prefix, {"name", "inbox", "outbox", "rejected", "rules"})
+            self.unknown_keys(
+                table, prefix, {"name", "inbox", "outbox", "rejected", "rules", "return_rejected"}
+            )
             name = table.get("name")
             if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
                 self.problem(f"{prefix}.name", "must be lower-case letters, digits, - or _ (1-64)")
@@ -290,8 +293,12 @@ class _Checker:
                     dirs[key] = Path(value)
             overrides = self.table(table, f"{prefix}.rules")
             channel_rules = self.rules(overrides, f"{prefix}.rules", base=rules)
+            return_rejected = table.get("return_rejected", False)
+            if not isinstance(return_rejected, bool):
+                self.problem(f"{prefix}.return_rejected", "expected true or false")
             if len(dirs) == 3:
-                result.append(Channel(name, dirs["inbox"], dirs["outbox"], dirs["rejected"], channel_rules))
+                result.append(Channel(name, dirs["inbox"], dirs["outbox"], dirs["rejected"], channel_rules,
+                                      return_rejected is True))  # fmt: skip
         return tuple(result)
 
     def directories_apart(self, gateway: GatewaySettings, channels: tuple[Channel, ...]) -> None:

@@ -78,6 +78,18 @@ REASONS: dict[str, ReasonText] = {
         "分割するか、小さくして送ってもらってください。",
         "Ask the sender to split or shrink the file.",
     ),
+    "input.not_regular": ReasonText(
+        "通常のファイルではありません（ショートカット、シンボリックリンク、名前付きパイプ等）。",
+        "This is not a regular file (shortcut, symbolic link, named pipe, device, ...).",
+        "ファイルそのものを置いてください。",
+        "Drop the file itself, not a link to it.",
+    ),
+    "input.hard_link": ReasonText(
+        "別の場所と共有されたファイル（ハードリンク）は受け付けません。",
+        "Files that are hard-linked from elsewhere are not accepted.",
+        "ファイルをコピーしてから置いてください。",
+        "Drop a copy of the file instead.",
+    ),
     # office / shared
     "office.encrypted": ReasonText(
         "パスワードで保護（暗号化）されたOfficeファイルは中身を検査できません。",
@@ -110,6 +122,12 @@ REASONS: dict[str, ReasonText] = {
         _ASK_ADMIN_JA,
         _ASK_ADMIN_EN,
     ),
+    "pdf.no_text": ReasonText(
+        "PDFに文字情報がありません（スキャンした画像のみのPDF等）。テキスト化できません。",
+        "The PDF contains no text (for example, a scan without OCR); nothing can be extracted.",
+        "画像化など別の方法での受け取りを、システム管理者に相談してください。",
+        "Ask the administrator about receiving it another way, such as image conversion.",
+    ),
     # images
     "image.malformed": ReasonText(
         "画像が壊れているか、途中で切れています。",
@@ -123,6 +141,12 @@ REASONS: dict[str, ReasonText] = {
         "縮小して送ってもらってください。",
         "Ask the sender for a smaller image.",
     ),
+    "image.verify_failed": ReasonText(
+        "無害化後の画像の検証で、メタデータ等が残っていたため送信を止めました。",
+        "Verification after re-encoding found metadata or extra data left in the image; it was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
     # text
     "text.encoding": ReasonText(
         "文字コードを判別できないテキストです。",
@@ -130,12 +154,31 @@ REASONS: dict[str, ReasonText] = {
         "UTF-8 または Shift_JIS で保存し直して送ってもらってください。",
         "Ask the sender to save it as UTF-8 or Shift_JIS.",
     ),
+    "text.verify_failed": ReasonText(
+        "無害化後のテキストの検証で問題（制御文字・数式セルの残存等）が見つかったため、送信を止めました。",
+        "Verification of the sanitised text found a problem (control characters, formula cells); "
+        "the file was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
     # html / svg
     "html.malformed": ReasonText(
         "HTMLを解析できません。", "The HTML could not be parsed.", _ASK_SENDER_JA, _ASK_SENDER_EN
     ),
     "svg.malformed": ReasonText(
         "SVGを解析できません。", "The SVG could not be parsed.", _ASK_SENDER_JA, _ASK_SENDER_EN
+    ),
+    "html.verify_failed": ReasonText(
+        "無害化後のHTMLの検証で危険な要素が残っていたため、送信を止めました。",
+        "Verification of the sanitised HTML found a dangerous construct; the file was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
+    "svg.verify_failed": ReasonText(
+        "無害化後のSVGの検証で危険な要素が残っていたため、送信を止めました。",
+        "Verification of the sanitised SVG found a dangerous construct; the file was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
     ),
     "xml.attack": ReasonText(
         "XMLに外部実体参照や実体展開（XXE・XML爆弾）が含まれています。",
@@ -179,6 +222,24 @@ REASONS: dict[str, ReasonText] = {
         "This archive format (7z, RAR, LZH, tar, gzip, ISO, ...) is not accepted.",
         "ZIP形式で送ってもらってください。",
         "Ask the sender for a ZIP archive instead.",
+    ),
+    "archive.compression_unsupported": ReasonText(
+        "ZIP内のファイルが、読み取れない古い圧縮方式（Implode、Deflate64等）で圧縮されています。",
+        "A file in the ZIP uses a compression method that cannot be read (Implode, Deflate64, ...).",
+        "標準の圧縮方式（Deflate）で圧縮し直して送ってもらってください。",
+        "Ask the sender to re-create the ZIP with standard (Deflate) compression.",
+    ),
+    "archive.name_encoding": ReasonText(
+        "圧縮ファイル内のファイル名の文字コードを判別できません（UTF-8でもShift_JISでもありません）。",
+        "A file name inside the archive is in an unknown character encoding (neither UTF-8 nor Shift_JIS).",
+        "ファイル名を変えるか、UTF-8 のファイル名で圧縮し直して送ってもらってください。",
+        "Ask the sender to rename the files or re-create the archive with UTF-8 names.",
+    ),
+    "archive.verify_failed": ReasonText(
+        "無害化後の圧縮ファイルの検証で問題が見つかったため、送信を止めました。",
+        "Verification of the rebuilt archive found a problem; the file was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
     ),
     # office
     "ooxml.malformed": ReasonText(

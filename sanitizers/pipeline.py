@@ -112,6 +112,8 @@ def process_file(
         _run_chain(untrusted_src, detection, scratch_dir, policy, limits, registry, outcome)
     except SanitizeError as exc:
         outcome.reason = Reason(exc.code, exc.detail)
+    except MemoryError:
+        outcome.reason = Reason("worker.memory", "the sanitiser ran out of its memory limit")
     except Exception as exc:  # fail closed: any bug or parser blow-up rejects the file
         outcome.reason = Reason("sanitizer.crash", f"{type(exc).__name__}: {exc}")
     if outcome.reason is not None:

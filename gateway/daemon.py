@@ -1,0 +1,226 @@
+"""The gateway daemon: explicit lifecycle, signals as events, bounded work.
+
+    serve → startup (spool, journal, recovery, watchers, first scan)
+          → main loop (settle → admit/stage → queue → workers; rescans; purge)
+          → shutdown (stop intake, let in-flight work finish within a timeout, then cancel)
+
+Back-pressure: files are staged only while the work queue has room, so 10,000 files
+dropped at once wait in the inbox (as settled candidates) instead of in memory or spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import time
+from collections import deque
+
+import structlog
+
+from gateway.config import Channel, Config, ConfigError, load_config
+from gateway.intake import InboxWatcher, Settler, scan_inbox
+from gateway.isolation import WorkerPool
+from gateway.journal import FINAL_STATES, Journal
+from gateway.spool import Spool
+from gateway.transfers import TransferProcessor
+from sanitizers.base import Registry
+
+log = structlog.get_logger("mukaika.daemon")
+
+TICK_SECONDS = 0.2
+PURGE_INTERVAL_SECONDS = 3600.0
+RETRY_BASE_SECONDS = 2.0
+RETRY_MAX_SECONDS = 300.0
+
+
+class Gateway:
+    def __init__(self, config: Config, config_arg: str | None, registry: Registry) -> None:
+        self.config = config
+        self.config_arg = config_arg
+        self.registry = registry
+        self.spool = Spool(config.gateway.spool_dir.absolute())
+        self.journal: Journal | None = None
+        self.pool = WorkerPool(config.gateway.worker_count())
+        self.settler = Settler(config.gateway.settle_seconds)
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=self.pool.size * 2)
+        self.backlog: deque[str] = deque()  # recovered and retried transfers go first
+        self.in_flight: set[str] = set()
+        self.failures: dict[str, int] = {}
+        self.stopping = asyncio.Event()
+        self.processor: TransferProcessor | None = None
+        self.watcher: InboxWatcher | None = None
+
+    # ── lifecycle ──────────────────────────────────────────────────────────────────────
+    async def serve(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.startup(loop)
+        consumers = [
+            asyncio.create_task(self._consume(), name=f"consumer-{i}") for i in range(self.pool.size)
+        ]
+        try:
+            await self._main_loop()
+        finally:
+            await self.shutdown(consumers)
+        return 0
+
+    def startup(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.spool.create()
+        self.journal = Journal(self.spool.journal_path)
+        self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config)
+        self._create_channel_dirs(self.config.channels)
+        self._sweep_spool()
+        unfinished = self.journal.unfinished()
+        self.backlog.extend(t.id for t in unfinished)
+        self.watcher = InboxWatcher(loop, self.settler.offer)
+        self.watcher.start(self.config.channels)
+        self.rescan()
+        log.info("gateway started", config=self.config.source, spool=str(self.spool.root),
+                 workers=self.pool.size, channels=[c.name for c in self.config.channels],
+                 recovered=len(unfinished))  # fmt: skip
+
+    async def _main_loop(self) -> None:
+        next_rescan = time.monotonic() + self.config.gateway.rescan_seconds
+        next_purge = time.monotonic()
+        while not self.stopping.is_set():
+            self._feed_queue()
+            now = time.monotonic()
+            if now >= next_rescan:
+                self.rescan()
+                next_rescan = now + self.config.gateway.rescan_seconds
+            if now >= next_purge:
+                self.purge_originals()
+                next_purge = now + PURGE_INTERVAL_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), TICK_SECONDS)
+
+    async def shutdown(self, consumers: list[asyncio.Task[None]]) -> None:
+        """Finish what is in flight within the timeout; the rest is recovered at next start."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        log.info("gateway stopping", in_flight=len(self.in_flight))
+        deadline = time.monotonic() + self.config.gateway.shutdown_timeout_seconds
+        while self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(TICK_SECONDS)
+        for task in consumers:
+            task.cancel()
+        await asyncio.gather(*consumers, return_exceptions=True)
+        if self.journal is not None:
+            self.journal.close()
+        log.info("gateway stopped", interrupted=len(self.in_flight))
+
+    def reload(self) -> None:
+        """SIGHUP: adopt a valid new config; an invalid one is refused and the old one kept."""
+        try:
+            new = load_config(self.config_arg, self.registry)
+        except ConfigError as exc:
+            log.error("config reload refused", source=exc.source, problems=exc.problems)
+            return
+        if new.gateway.spool_dir.absolute() != self.spool.root:
+            log.error("config reload refused", problems=["gateway.spool_dir cannot change without a restart"])
+            return
+        self.config = new
+        self.settler.settle_seconds = new.gateway.settle_seconds
+        self._create_channel_dirs(new.channels)
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher.start(new.channels)
+        self.rescan()
+        log.info("config reloaded", config=new.source, channels=[c.name for c in new.channels])
+
+    # ── intake ─────────────────────────────────────────────────────────────────────────
+    def rescan(self) -> None:
+        for channel in self.config.channels:
+            for path in scan_inbox(channel.inbox):
+                self.settler.offer(channel, path)
+
+    def _feed_queue(self) -> None:
+        """Move retried work, then settled files, into the queue while it has room."""
+        assert self.processor is not None
+        while self.backlog and not self.queue.full():
+            self.queue.put_nowait(self.backlog.popleft())
+        if self.queue.full():
+            return
+        for channel, path in self.settler.ready():
+            if self.queue.full():
+                break
+            self.settler.discard(path)
+            try:
+                transfer_id = self.processor.admit(channel, path)
+            except OSError as exc:
+                log.error(
+                    "cannot stage file; left in the inbox for the next rescan", path=str(path), error=str(exc)
+                )
+                continue
+            if transfer_id is not None:
+                self.queue.put_nowait(transfer_id)
+
+    # ── work ───────────────────────────────────────────────────────────────────────────
+    async def _consume(self) -> None:
+        assert self.processor is not None
+        while True:
+            transfer_id = await self.queue.get()
+            self.in_flight.add(transfer_id)
+            try:
+                structlog.contextvars.bind_contextvars(transfer_id=transfer_id)
+                await self.processor.advance(transfer_id)
+                self.failures.pop(transfer_id, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # disk full, permissions, or a bug: keep the file, retry later
+                self._retry_later(transfer_id, exc)
+            finally:
+                structlog.contextvars.unbind_contextvars("transfer_id")
+                self.in_flight.discard(transfer_id)
+                self.queue.task_done()
+
+    def _retry_later(self, transfer_id: str, exc: Exception) -> None:
+        failures = self.failures[transfer_id] = self.failures.get(transfer_id, 0) + 1
+        delay = min(RETRY_BASE_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("transfer step failed; will retry", transfer_id=transfer_id, error=error,
+                  retry_in_seconds=delay, failures=failures)  # fmt: skip
+        asyncio.get_running_loop().call_later(delay, self.backlog.append, transfer_id)
+
+    # ── housekeeping ───────────────────────────────────────────────────────────────────
+    def _create_channel_dirs(self, channels: tuple[Channel, ...]) -> None:
+        for channel in channels:
+            for directory in (channel.inbox, channel.outbox, channel.rejected):
+                directory.mkdir(parents=True, exist_ok=True)
+
+    def _sweep_spool(self) -> None:
+        """Finish the bookkeeping of transfers that reached a final state just before a crash."""
+        assert self.journal is not None
+        for transfer_id in self.spool.pending_ids():
+            try:
+                state = self.journal.get(transfer_id).state
+            except KeyError:
+                state = "unknown"
+            if state in FINAL_STATES:
+                self.spool.retain_original(transfer_id)
+                self.spool.discard_work(transfer_id)
+            elif state == "unknown":
+                log.warning("spool entry without a journal row left in place", transfer_id=transfer_id)
+
+    def purge_originals(self) -> None:
+        assert self.journal is not None
+        cutoff = time.time() - self.config.gateway.retention_days * 86400
+        for transfer in self.journal.finished_before(cutoff):
+            path = self.spool.original_path(transfer.id)
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+            self.journal.update(transfer.id, original_purged=1)
+            log.info(
+                "original purged", transfer_id=transfer.id, retention_days=self.config.gateway.retention_days
+            )
+
+
+def run_daemon(config: Config, config_arg: str | None, registry: Registry) -> int:
+    """`mukaika run`: serve until SIGTERM/SIGINT."""
+    return asyncio.run(Gateway(config, config_arg, registry).serve())

@@ -1,0 +1,188 @@
+"""The private spool: staged inputs, worker scratch space, retained originals.
+
+    spool/journal.sqlite        the journal
+    spool/incoming/<id>/input   a staged file: from here the share cannot change it
+    spool/work/<id>/            the worker's scratch dir (output, result, reason text)
+    spool/originals/<id>        originals kept for retention_days, never released
+
+Every move inside the spool is a rename on one filesystem. Staging from a share on another
+filesystem copies, fsyncs, checks the source did not change meanwhile, then unlinks it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.fsutil import TEMP_PREFIX, candidate_names, fsync_dir, link_without_overwrite
+from gateway.journal import Placement
+from sanitizers.pipeline import sha256_of
+
+
+class StagingError(Exception):
+    """The inbox entry cannot be staged now (changed, vanished, not a plain file)."""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    path: Path
+    size: int
+    sha256: str
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.incoming = root / "incoming"
+        self.work = root / "work"
+        self.originals = root / "originals"
+        self.journal_path = root / "journal.sqlite"
+
+    def create(self) -> None:
+        for directory in (self.root, self.incoming, self.work, self.originals):
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o700)
+
+    def staged_path(self, transfer_id: str) -> Path:
+        return self.incoming / transfer_id / "input"
+
+    def work_dir(self, transfer_id: str) -> Path:
+        return self.work / transfer_id
+
+    def original_path(self, transfer_id: str) -> Path:
+        return self.originals / transfer_id
+
+    def stage(self, inbox_file: Path, transfer_id: str) -> StagedFile:
+        """Move ``inbox_file`` into the spool; afterwards check what arrived is a lone plain file."""
+        target = self.staged_path(transfer_id)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            inbox_file.rename(target)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise StagingError("the file vanished before it could be staged") from None
+            if exc.errno != errno.EXDEV:
+                raise
+            _copy_across_filesystems(inbox_file, target)
+        fsync_dir(target.parent)
+        return self.inspect_staged(transfer_id)
+
+    def inspect_staged(self, transfer_id: str) -> StagedFile:
+        """Hash the staged file, refusing anything but a regular file with one link.
+
+        The inbox entry was checked before the rename, but staff could have swapped it for a
+        symlink or hard link in between; only what is now in the private spool counts.
+        """
+        target = self.staged_path(transfer_id)
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise StagingError("the staged entry is a symbolic link") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                raise StagingError("the staged entry is not a plain file with a single link")
+            digest = hashlib.sha256()
+            with os.fdopen(os.dup(fd), "rb") as reader:
+                while chunk := reader.read(1 << 20):
+                    digest.update(chunk)
+        finally:
+            os.close(fd)
+        return StagedFile(target, info.st_size, digest.hexdigest())
+
+    def retain_original(self, transfer_id: str) -> None:
+        """Keep the staged input among the originals; idempotent."""
+        staged = self.staged_path(transfer_id)
+        if staged.exists():
+            staged.rename(self.original_path(transfer_id))
+            fsync_dir(self.originals)
+        shutil.rmtree(staged.parent, ignore_errors=True)
+
+    def discard_work(self, transfer_id: str) -> None:
+        shutil.rmtree(self.work_dir(transfer_id), ignore_errors=True)
+
+    def pending_ids(self) -> set[str]:
+        """Transfer ids with anything left in incoming/ or work/ (for the start-up sweep)."""
+        return {p.name for d in (self.incoming, self.work) if d.exists() for p in d.iterdir()}
+
+
+def _copy_across_filesystems(source: Path, target: Path) -> None:
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode) or before.st_nlink != 1:
+            raise StagingError("the inbox entry is not a plain file with a single link")
+        with os.fdopen(os.dup(fd), "rb") as reader, target.open("xb") as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+            writer.flush()
+            os.fsync(writer.fileno())
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+        target.stat().st_size != before.st_size
+    ):
+        target.unlink()
+        raise StagingError("the file changed while it was being copied into the spool")
+    source.unlink()
+
+
+def place_once(placement: Placement, temp_key: str) -> Path:
+    """Put ``placement.source`` into its directory under a free name, exactly once.
+
+    Crash-safe by construction: the copy goes to a temp name derived from ``temp_key``, is
+    hard-linked to the first free name, and the temp name is removed only after the caller
+    has recorded the final path.  If a crash interrupts, calling again finds the link by
+    inode (or rewrites a partial temp file) instead of placing a second copy.
+    """
+    directory = Path(placement.directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f"{TEMP_PREFIX}{temp_key}"
+    if not (tmp.exists() and sha256_of(tmp) == placement.sha256):
+        tmp.unlink(missing_ok=True)
+        _write_verified_copy(Path(placement.source), tmp, placement.sha256)
+    final = _existing_link(tmp, directory, placement.name) or link_without_overwrite(
+        tmp, directory, placement.name
+    )
+    fsync_dir(directory)
+    return final
+
+
+def finish_placement(directory: Path, temp_key: str) -> None:
+    (directory / f"{TEMP_PREFIX}{temp_key}").unlink(missing_ok=True)
+
+
+def _existing_link(tmp: Path, directory: Path, name: str) -> Path | None:
+    info = tmp.stat()
+    if info.st_nlink < 2:
+        return None
+    for candidate in candidate_names(name):
+        path = directory / candidate
+        try:
+            other = path.lstat()
+        except FileNotFoundError:
+            return None
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return path
+    return None
+
+
+def _write_verified_copy(source: Path, tmp: Path, expected_sha256: str) -> None:
+    digest = hashlib.sha256()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+    with source.open("rb") as reader, os.fdopen(fd, "wb") as writer:
+        while chunk := reader.read(1 << 20):
+            digest.update(chunk)
+            writer.write(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
+    if digest.hexdigest() != expected_sha256:
+        tmp.unlink()
+        raise OSError(errno.EIO, f"{source} no longer has the recorded hash")

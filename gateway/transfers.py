@@ -1,0 +1,280 @@
+"""One transfer, from inbox entry to a final journal state, resumable at every step.
+
+    admit:    lstat → refuse non-regular entries and hard links, or stage into the spool
+    sanitise: run the channel's rule in an isolated worker
+    place:    output → outbox, or reason file (and, if configured, the original) → rejected/
+    finish:   final state committed, original retained, scratch removed, one log line
+
+Every step first commits the journal state that allows it, so ``advance`` can be called
+again after a crash at any point and finishes the transfer without loss or duplication.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from gateway.config import Channel, Config
+from gateway.isolation import Job, WorkerPool, WorkerResult
+from gateway.journal import Journal, Placement, Transfer
+from gateway.names import clean_name, clean_relative_dir
+from gateway.reasons import reason_bytes
+from gateway.spool import Spool, StagingError, finish_placement, place_once
+from sanitizers.pipeline import output_name, sha256_of
+
+log = structlog.get_logger("mukaika.transfer")
+
+MAX_SANITISE_ATTEMPTS = 5  # a file in flight whenever the daemon dies is refused, not retried forever
+ENTRY_REFUSALS = ("input.not_regular", "input.hard_link")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a channel's results go; resolved from the config in force."""
+
+    outbox: Path
+    rejected: Path
+    return_rejected: bool
+
+
+def new_transfer_id() -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
+
+
+def printable(name: str) -> str:
+    """A file name from the disk as text the journal and logs can hold (undecodable bytes → U+FFFD)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class TransferProcessor:
+    def __init__(
+        self, spool: Spool, journal: Journal, pool: WorkerPool, config: Callable[[], Config]
+    ) -> None:
+        self.spool = spool
+        self.journal = journal
+        self.pool = pool
+        self.config = config
+        self.warned_no_network_namespace = False
+
+    # ── admit ──────────────────────────────────────────────────────────────────────────
+    def admit(self, channel: Channel, path: Path) -> str | None:
+        """Stage ``path`` and return its transfer id, or refuse/skip it and return None."""
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            return None
+        relative = path.relative_to(channel.inbox)
+        transfer_id = new_transfer_id()
+        self.journal.create(
+            transfer_id, channel.name, clean_relative_dir(relative.parent.parts), str(path),
+            printable(relative.name), clean_name(printable(relative.name)),
+        )  # fmt: skip
+        if not stat.S_ISREG(info.st_mode):
+            self.refuse_entry(
+                transfer_id, "input.not_regular", f"entry of mode {stat.filemode(info.st_mode)}"
+            )
+            return None
+        if info.st_nlink > 1:
+            self.refuse_entry(transfer_id, "input.hard_link", f"{info.st_nlink} hard links")
+            return None
+        try:
+            staged = self.spool.stage(path, transfer_id)
+        except StagingError as exc:
+            self._staging_failed(transfer_id, str(exc))
+            return None
+        except OSError:
+            self.journal.delete(transfer_id)  # still in the inbox: the next rescan retries
+            raise
+        self.journal.update(transfer_id, state="staged", size_in=staged.size, sha256_in=staged.sha256)
+        return transfer_id
+
+    def _staging_failed(self, transfer_id: str, why: str) -> None:
+        staged = self.spool.staged_path(transfer_id)
+        if staged.is_symlink() or staged.exists():  # swapped for a link after the check
+            staged.unlink()
+            self.refuse_entry(transfer_id, "input.not_regular", why, entry_gone=True)
+        else:
+            self.journal.delete(transfer_id)
+            log.info("staging deferred", transfer_id=transfer_id, why=why)
+
+    def refuse_entry(self, transfer_id: str, code: str, detail: str, *, entry_gone: bool = False) -> None:
+        """Refuse an inbox entry that is never staged: reason file, then remove the entry."""
+        transfer = self.journal.get(transfer_id)
+        reason = self._write_reason(transfer, code, detail)
+        placements = [self._reason_placement(transfer, reason)]
+        self.journal.plan_placements(transfer_id, placements, state="rejecting", reason_code=code,
+                                     reason_message=detail)  # fmt: skip
+        self._place_and_finish(self.journal.get(transfer_id))
+        if not entry_gone:
+            self._remove_refused_entry(transfer)
+
+    # ── advance ────────────────────────────────────────────────────────────────────────
+    async def advance(self, transfer_id: str) -> None:
+        """Take a transfer from whatever state it is in to a final one."""
+        transfer: Transfer | None = self.journal.get(transfer_id)
+        if transfer is not None and transfer.state == "admitted":
+            transfer = self._resume_admitted(transfer)
+        if transfer is None:
+            return
+        if transfer.state in ("staged", "sanitising"):
+            await self._sanitise(transfer)
+            transfer = self.journal.get(transfer_id)
+        if transfer.state in ("releasing", "rejecting"):
+            self._place_and_finish(transfer)
+            if transfer.reason_code in ENTRY_REFUSALS:
+                self._remove_refused_entry(transfer)
+
+    def _resume_admitted(self, transfer: Transfer) -> Transfer | None:
+        """A crash between the journal row and the rename: the file is in the spool or the inbox."""
+        staged = self.spool.staged_path(transfer.id)
+        if not (staged.exists() or staged.is_symlink()):
+            self.journal.delete(transfer.id)  # never staged; the inbox rescan takes it again
+            return None
+        try:
+            info = self.spool.inspect_staged(transfer.id)
+        except StagingError as exc:
+            self._staging_failed(transfer.id, str(exc))
+            return None
+        return self.journal.update(transfer.id, state="staged", size_in=info.size, sha256_in=info.sha256)
+
+    async def _sanitise(self, transfer: Transfer) -> None:
+        attempts = transfer.attempts + 1
+        self.journal.update(transfer.id, state="sanitising", attempts=attempts)
+        config = self.config()
+        if attempts > MAX_SANITISE_ATTEMPTS:
+            result = WorkerResult.refused(
+                "worker.crash", f"interrupted {transfer.attempts} times while sanitising"
+            )
+        else:
+            rules = config.policy(transfer.channel if self._channel(config, transfer) else None).rules
+            work_dir = self.spool.work_dir(transfer.id) / f"attempt-{attempts}"  # never shared with an orphan
+            job = Job(
+                transfer.id,
+                self.spool.staged_path(transfer.id),
+                transfer.name,
+                work_dir,
+                rules,
+                config.limits,
+            )
+            result = await self.pool.run(job)
+            if not result.network_isolated and not self.warned_no_network_namespace:
+                self.warned_no_network_namespace = True
+                log.warning("workers run without a private network namespace (the kernel refused one);"
+                            " rely on the service's IPAddressDeny/RestrictAddressFamilies")  # fmt: skip
+        if result.verdict == "released":
+            self._plan_release(transfer, result)
+        else:
+            self._plan_rejection(transfer, result)
+
+    def _plan_release(self, transfer: Transfer, result: WorkerResult) -> None:
+        assert result.output_path and result.output_type and result.output_sha256
+        destination = self._destination(transfer)
+        name = output_name(transfer.name, result.output_type)
+        placement = Placement("output", str(destination.outbox.joinpath(*transfer.folders)), name,
+                              str(result.output_path), result.output_sha256)  # fmt: skip
+        self.journal.plan_placements(
+            transfer.id, [placement], state="releasing", file_type=result.file_type, method=result.method,
+            findings=json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False), name_out=name,
+            size_out=result.output_size, sha256_out=result.output_sha256,
+        )  # fmt: skip
+
+    def _plan_rejection(self, transfer: Transfer, result: WorkerResult) -> None:
+        code, detail = result.reason_code or "sanitizer.crash", result.reason_message or ""
+        reason = self._write_reason(transfer, code, detail)
+        placements = [self._reason_placement(transfer, reason)]
+        destination = self._destination(transfer)
+        if destination.return_rejected:
+            staged = self.spool.staged_path(transfer.id)
+            placements.append(Placement("original", str(destination.rejected.joinpath(*transfer.folders)),
+                                        transfer.name, str(staged), transfer.sha256_in or ""))  # fmt: skip
+        self.journal.plan_placements(transfer.id, placements, state="rejecting", file_type=result.file_type,
+                                     reason_code=code, reason_message=detail)  # fmt: skip
+
+    # ── place and finish ───────────────────────────────────────────────────────────────
+    def _place_and_finish(self, transfer: Transfer) -> None:
+        finals: dict[str, str] = {}
+        for placement in self.journal.placements(transfer.id):
+            temp_key = f"{transfer.id}-{placement.key}"
+            if placement.final_path is None:
+                final = place_once(placement, temp_key)
+                self.journal.placement_done(transfer.id, placement.key, str(final))
+                finals[placement.key] = str(final)
+            else:
+                finals[placement.key] = placement.final_path
+            finish_placement(Path(placement.directory), temp_key)
+        state = "released" if transfer.state == "releasing" else "rejected"
+        done = self.journal.update(
+            transfer.id, state=state, path_out=finals.get("output", finals.get("reason"))
+        )
+        self.spool.retain_original(transfer.id)
+        self.spool.discard_work(transfer.id)
+        log_transfer(done)
+
+    def _write_reason(self, transfer: Transfer, code: str, detail: str) -> Path:
+        work_dir = self.spool.work_dir(transfer.id)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        path = work_dir / "reason.txt"
+        path.write_bytes(reason_bytes(name=transfer.name, transfer_id=transfer.id, code=code, detail=detail))
+        return path
+
+    def _reason_placement(self, transfer: Transfer, reason: Path) -> Placement:
+        directory = self._destination(transfer).rejected.joinpath(*transfer.folders)
+        return Placement(
+            "reason", str(directory), f"{transfer.name}.reason.txt", str(reason), sha256_of(reason)
+        )
+
+    def _remove_refused_entry(self, transfer: Transfer) -> None:
+        """Unlink a refused link/FIFO/hard link from the inbox, unless a plain file replaced it."""
+        path = Path(transfer.inbox_path)
+        with contextlib.suppress(FileNotFoundError):
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+                path.unlink()
+
+    def _destination(self, transfer: Transfer) -> Destination:
+        config = self.config()
+        channel = self._channel(config, transfer)
+        if channel is None:  # removed by a reload: finish in the spool's fallback area
+            fallback = self.spool.root / "orphaned" / transfer.channel
+            return Destination(fallback / "outbox", fallback / "rejected", False)
+        return Destination(channel.outbox, channel.rejected, channel.return_rejected)
+
+    @staticmethod
+    def _channel(config: Config, transfer: Transfer) -> Channel | None:
+        return next((c for c in config.channels if c.name == transfer.channel), None)
+
+
+def log_transfer(transfer: Transfer) -> None:
+    """The one canonical line per transfer (DESIGN principle 6)."""
+    findings = json.loads(transfer.findings) if transfer.findings else []
+    fields = {
+        "transfer_id": transfer.id,
+        "channel": transfer.channel,
+        "verdict": transfer.state,
+        "reason": transfer.reason_code,
+        "reason_message": transfer.reason_message,
+        "name_in": transfer.name_in,
+        "name": transfer.name,
+        "folders": transfer.folders,
+        "size_in": transfer.size_in,
+        "sha256_in": transfer.sha256_in,
+        "file_type": transfer.file_type,
+        "method": transfer.method,
+        "removed": [f"{f['construct']}×{f['count']}" for f in findings if f["action"] != "kept"],
+        "findings": findings,
+        "name_out": transfer.name_out,
+        "path_out": transfer.path_out,
+        "size_out": transfer.size_out,
+        "sha256_out": transfer.sha256_out,
+        "attempts": transfer.attempts,
+        "duration_ms": round(((transfer.finished or transfer.updated) - transfer.created) * 1000, 1),
+    }
+    log.info("transfer", **fields)

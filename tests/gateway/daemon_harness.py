@@ -1,0 +1,122 @@
+"""Runs the real daemon (`mukaika run`) as a subprocess on temporary directories."""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+MUKAIKA = Path(sys.executable).parent / "mukaika"
+
+
+def png_bytes(colour: tuple[int, int, int] = (200, 30, 30), text: str = "") -> bytes:
+    """A small PNG, optionally with a tEXt comment (metadata the sanitiser must drop)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if text:
+        info.add_text("Comment", text)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+class RunningGateway:
+    def __init__(self, root: Path, *, settle: float = 0.3, workers: int = 2, rescan: float = 2.0,
+                 extra: str = "", channel_extra: str = "") -> None:  # fmt: skip
+        self.root = root
+        self.inbox, self.outbox, self.rejected = root / "in", root / "out", root / "rejected"
+        self.spool = root / "spool"
+        self.config = root / "mukaika.toml"
+        self.log = root / "daemon.log"
+        self.config.write_text(
+            f"""
+[gateway]
+spool_dir = "{self.spool}"
+workers = {workers}
+settle_seconds = {settle}
+rescan_seconds = {rescan}
+shutdown_timeout_seconds = 10
+log_format = "json"
+{extra}
+[rules.png]
+method = "rebuild"
+[rules.jpeg]
+method = "rebuild"
+[rules.pdf]
+method = ["rebuild", "image"]
+[rules.txt]
+method = "rebuild"
+[rules.exe]
+method = "reject"
+[[channels]]
+name = "test"
+inbox = "{self.inbox}"
+outbox = "{self.outbox}"
+rejected = "{self.rejected}"
+{channel_extra}
+"""
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RunningGateway:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([str(MUKAIKA), "run", "--config", str(self.config)],
+                                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.wait_for(lambda: "gateway started" in self.log_text(), 30, "start-up")
+        return self
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        self.process = None
+
+    def __enter__(self) -> RunningGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.stop()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(
+                    f"daemon exited ({self.process.returncode}) waiting for {what}:\n{self.log_text()}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; log:\n{self.log_text()[-4000:]}")
+
+    def files(self, directory: Path) -> list[str]:
+        """Visible files below ``directory`` (our hidden temp names excluded), relative, sorted."""
+        if not directory.exists():
+            return []
+        return sorted(str(p.relative_to(directory)) for p in directory.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))  # fmt: skip
+
+    def wait_for_outputs(self, released: int, rejected: int, timeout: float = 60) -> None:
+        def done() -> bool:
+            reasons = [f for f in self.files(self.rejected) if f.endswith(".reason.txt")]
+            return len(self.files(self.outbox)) >= released and len(reasons) >= rejected
+
+        self.wait_for(done, timeout, f"{released} released and {rejected} rejected")

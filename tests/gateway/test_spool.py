@@ -1,0 +1,101 @@
+"""Staging and exactly-once placement, including the crash points in between."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from gateway.fsutil import TEMP_PREFIX
+from gateway.journal import Placement
+from gateway.spool import Spool, StagingError, finish_placement, place_once
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Spool:
+    s = Spool(tmp_path / "spool")
+    s.create()
+    return s
+
+
+def test_stage_moves_the_file_and_hashes_it(spool: Spool, tmp_path: Path) -> None:
+    inbox_file = tmp_path / "a.pdf"
+    inbox_file.write_bytes(b"data")
+    staged = spool.stage(inbox_file, "t1")
+    assert not inbox_file.exists()
+    assert staged.path.read_bytes() == b"data" and staged.sha256 == sha(b"data") and staged.size == 4
+    assert oct(spool.root.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_symlink_swapped_in_after_the_check_is_refused_not_followed(spool: Spool, tmp_path: Path) -> None:
+    link = tmp_path / "a.pdf"
+    link.symlink_to("/etc/hostname")
+    with pytest.raises(StagingError):
+        spool.stage(link, "t1")
+
+
+def test_a_hard_link_swapped_in_after_the_check_is_refused(spool: Spool, tmp_path: Path) -> None:
+    original = tmp_path / "secret"
+    original.write_bytes(b"secret")
+    os.link(original, tmp_path / "a.pdf")
+    with pytest.raises(StagingError):
+        spool.stage(tmp_path / "a.pdf", "t1")
+    assert original.read_bytes() == b"secret"
+
+
+def test_retain_original_is_idempotent(spool: Spool, tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"x")
+    spool.stage(tmp_path / "a", "t1")
+    spool.retain_original("t1")
+    spool.retain_original("t1")
+    assert spool.original_path("t1").read_bytes() == b"x"
+    assert spool.pending_ids() == set()
+
+
+def placement(tmp_path: Path, data: bytes = b"clean", name: str = "a.pdf") -> Placement:
+    source = tmp_path / "source"
+    source.write_bytes(data)
+    return Placement("output", str(tmp_path / "outbox"), name, str(source), sha(data))
+
+
+def test_place_once_never_overwrites(tmp_path: Path) -> None:
+    p = placement(tmp_path)
+    (tmp_path / "outbox").mkdir()
+    (tmp_path / "outbox" / "a.pdf").write_bytes(b"someone else's")
+    final = place_once(p, "t1-output")
+    assert final.name == "a (1).pdf" and final.read_bytes() == b"clean"
+    assert (tmp_path / "outbox" / "a.pdf").read_bytes() == b"someone else's"
+
+
+def test_crash_after_link_before_journal_does_not_duplicate(tmp_path: Path) -> None:
+    p = placement(tmp_path)
+    first = place_once(p, "t1-output")  # crash here: journal never learned the final path
+    again = place_once(p, "t1-output")
+    finish_placement(Path(p.directory), "t1-output")
+    assert again == first
+    assert sorted(os.listdir(p.directory)) == ["a.pdf"]
+
+
+def test_crash_during_the_temp_copy_is_redone(tmp_path: Path) -> None:
+    p = placement(tmp_path)
+    outbox = Path(p.directory)
+    outbox.mkdir()
+    (outbox / f"{TEMP_PREFIX}t1-output").write_bytes(b"cle")  # torn write
+    final = place_once(p, "t1-output")
+    finish_placement(outbox, "t1-output")
+    assert final.read_bytes() == b"clean"
+    assert sorted(os.listdir(outbox)) == ["a.pdf"]
+
+
+def test_a_source_that_changed_is_not_placed(tmp_path: Path) -> None:
+    p = placement(tmp_path)
+    Path(p.source).write_bytes(b"tampered")
+    with pytest.raises(OSError, match="recorded hash"):
+        place_once(p, "t1-output")
+    assert [n for n in os.listdir(p.directory) if not n.startswith(".")] == []
