@@ -16,11 +16,13 @@ import shutil
 import signal
 import time
 from collections import deque
+from pathlib import Path
 
 import structlog
 
 from gateway.config import Channel, Config, ConfigError, load_config
-from gateway.intake import InboxWatcher, Settler, scan_inbox
+from gateway.fsutil import TEMP_PREFIX
+from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation import WorkerPool
 from gateway.journal import FINAL_STATES, Journal
 from gateway.spool import Spool
@@ -29,7 +31,11 @@ from sanitizers.base import Registry
 
 log = structlog.get_logger("mukaika.daemon")
 
+#: A queued unit of work: an inbox path still to admit, or a transfer id to advance.
+WorkItem = tuple[Channel, Path] | str
+
 TICK_SECONDS = 0.2
+CONSUMERS_PER_WORKER = 4  # transfers in flight per worker: their staging and placing I/O overlaps
 PURGE_INTERVAL_SECONDS = 3600.0
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
@@ -44,11 +50,13 @@ class Gateway:
         self.journal: Journal | None = None
         self.pool = WorkerPool(config.gateway.worker_count())
         self.settler = Settler(config.gateway.settle_seconds)
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=self.pool.size * 2)
+        self.queue: asyncio.Queue[WorkItem] = asyncio.Queue(maxsize=self.pool.size * CONSUMERS_PER_WORKER)
+        self.admitting: set[Path] = set()  # queued inbox paths, so a rescan cannot queue them twice
         self.backlog: deque[str] = deque()  # recovered and retried transfers go first
         self.in_flight: set[str] = set()
         self.failures: dict[str, int] = {}
         self.stopping = asyncio.Event()
+        self.wakeup = asyncio.Event()  # set when the queue gets room, or to stop
         self.processor: TransferProcessor | None = None
         self.watcher: InboxWatcher | None = None
 
@@ -56,17 +64,22 @@ class Gateway:
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.startup(loop)
         consumers = [
-            asyncio.create_task(self._consume(), name=f"consumer-{i}") for i in range(self.pool.size)
+            asyncio.create_task(self._consume(), name=f"consumer-{i}")
+            for i in range(self.pool.size * CONSUMERS_PER_WORKER)
         ]
         try:
             await self._main_loop()
         finally:
             await self.shutdown(consumers)
         return 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wakeup.set()
 
     def startup(self, loop: asyncio.AbstractEventLoop) -> None:
         self.spool.create()
@@ -95,8 +108,9 @@ class Gateway:
             if now >= next_purge:
                 self.purge_originals()
                 next_purge = now + PURGE_INTERVAL_SECONDS
+            self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), TICK_SECONDS)
+                await asyncio.wait_for(self.wakeup.wait(), TICK_SECONDS)
 
     async def shutdown(self, consumers: list[asyncio.Task[None]]) -> None:
         """Finish what is in flight within the timeout; the rest is recovered at next start."""
@@ -109,6 +123,7 @@ class Gateway:
         for task in consumers:
             task.cancel()
         await asyncio.gather(*consumers, return_exceptions=True)
+        await asyncio.get_running_loop().shutdown_default_executor()  # let I/O threads finish their step
         if self.journal is not None:
             self.journal.close()
         log.info("gateway stopped", interrupted=len(self.in_flight))
@@ -135,7 +150,7 @@ class Gateway:
     # ── intake ─────────────────────────────────────────────────────────────────────────
     def rescan(self) -> None:
         for channel in self.config.channels:
-            for path in scan_inbox(channel.inbox):
+            for path in scan_tree(channel.inbox):
                 self.settler.offer(channel, path)
 
     def _feed_queue(self) -> None:
@@ -145,38 +160,50 @@ class Gateway:
             self.queue.put_nowait(self.backlog.popleft())
         if self.queue.full():
             return
-        for channel, path in self.settler.ready():
-            if self.queue.full():
-                break
+        for channel, path in self.settler.ready(self.queue.maxsize - self.queue.qsize()):
             self.settler.discard(path)
-            try:
-                transfer_id = self.processor.admit(channel, path)
-            except OSError as exc:
-                log.error(
-                    "cannot stage file; left in the inbox for the next rescan", path=str(path), error=str(exc)
-                )
-                continue
-            if transfer_id is not None:
-                self.queue.put_nowait(transfer_id)
+            if path not in self.admitting:
+                self.admitting.add(path)
+                self.queue.put_nowait((channel, path))
 
     # ── work ───────────────────────────────────────────────────────────────────────────
     async def _consume(self) -> None:
-        assert self.processor is not None
         while True:
-            transfer_id = await self.queue.get()
-            self.in_flight.add(transfer_id)
+            item = await self.queue.get()
+            self.wakeup.set()  # room in the queue: let the main loop admit the next file
             try:
-                structlog.contextvars.bind_contextvars(transfer_id=transfer_id)
-                await self.processor.advance(transfer_id)
-                self.failures.pop(transfer_id, None)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # disk full, permissions, or a bug: keep the file, retry later
-                self._retry_later(transfer_id, exc)
+                transfer_id = item if isinstance(item, str) else await self._admit(*item)
+                if transfer_id is not None:
+                    await self._advance(transfer_id, just_admitted=not isinstance(item, str))
             finally:
-                structlog.contextvars.unbind_contextvars("transfer_id")
-                self.in_flight.discard(transfer_id)
                 self.queue.task_done()
+
+    async def _admit(self, channel: Channel, path: Path) -> str | None:
+        assert self.processor is not None
+        try:
+            return await asyncio.to_thread(self.processor.admit, channel, path)
+        except OSError as exc:
+            log.error(
+                "cannot stage file; left in the inbox for the next rescan", path=str(path), error=str(exc)
+            )
+            return None
+        finally:
+            self.admitting.discard(path)
+
+    async def _advance(self, transfer_id: str, *, just_admitted: bool = False) -> None:
+        assert self.processor is not None
+        self.in_flight.add(transfer_id)
+        structlog.contextvars.bind_contextvars(transfer_id=transfer_id)
+        try:
+            await self.processor.advance(transfer_id, just_admitted=just_admitted)
+            self.failures.pop(transfer_id, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # disk full, permissions, or a bug: keep the file, retry later
+            self._retry_later(transfer_id, exc)
+        finally:
+            structlog.contextvars.unbind_contextvars("transfer_id")
+            self.in_flight.discard(transfer_id)
 
     def _retry_later(self, transfer_id: str, exc: Exception) -> None:
         failures = self.failures[transfer_id] = self.failures.get(transfer_id, 0) + 1
@@ -205,6 +232,19 @@ class Gateway:
                 self.spool.discard_work(transfer_id)
             elif state == "unknown":
                 log.warning("spool entry without a journal row left in place", transfer_id=transfer_id)
+        for channel in self.config.channels:
+            for directory in (channel.outbox, channel.rejected):
+                self._sweep_temp_names(directory)
+
+    def _sweep_temp_names(self, directory: Path) -> None:
+        """Remove placement temp names left by a crash after their transfer was recorded final."""
+        assert self.journal is not None
+        for path in scan_tree(directory):
+            if not path.name.startswith(TEMP_PREFIX):
+                continue
+            transfer_id = path.name.removeprefix(TEMP_PREFIX).rsplit("-", 1)[0]
+            if not self.journal.exists(transfer_id) or self.journal.get(transfer_id).state in FINAL_STATES:
+                path.unlink(missing_ok=True)
 
     def purge_originals(self) -> None:
         assert self.journal is not None

@@ -60,27 +60,31 @@ class Settler:
     def discard(self, path: Path) -> None:
         self._pending.pop(path, None)
 
-    def ready(self) -> list[tuple[Channel, Path]]:
-        """Paths whose size and mtime held still long enough (or that are not regular files)."""
+    def ready(self, limit: int) -> list[tuple[Channel, Path]]:
+        """Up to ``limit`` paths whose size and mtime held still for ``settle_seconds``.
+
+        Entries are kept in the order they last changed, so only those already due are
+        looked at: the cost per call does not grow with the number of waiting files.
+        """
         now = time.monotonic()
         ready: list[tuple[Channel, Path]] = []
         for path, pending in list(self._pending.items()):
+            if len(ready) >= limit or now - pending.still_since < self.settle_seconds:
+                break
             try:
                 info = path.lstat()
             except FileNotFoundError:
                 del self._pending[path]
                 continue
-            if not stat.S_ISREG(info.st_mode):
-                ready.append((pending.channel, path))  # refused at once; nothing to wait for
-            elif (info.st_size, info.st_mtime_ns) != (pending.size, pending.mtime_ns):
-                pending.size, pending.mtime_ns, pending.still_since = info.st_size, info.st_mtime_ns, now
-            elif now - pending.still_since >= self.settle_seconds:
+            if stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) != (
+                pending.size,
+                pending.mtime_ns,
+            ):
+                del self._pending[path]  # changed: back of the line, wait again
+                self._pending[path] = _Pending(pending.channel, info.st_size, info.st_mtime_ns, now)
+            else:
                 ready.append((pending.channel, path))
         return ready
-
-    def oldest_age(self) -> float:
-        now = time.monotonic()
-        return max((now - p.still_since for p in self._pending.values()), default=0.0)
 
 
 def wanted(path: Path) -> bool:
@@ -88,9 +92,9 @@ def wanted(path: Path) -> bool:
     return not (is_temporary(path.name) or path.name.startswith(TEMP_PREFIX))
 
 
-def scan_inbox(inbox: Path) -> Iterator[Path]:
-    """Every non-directory entry below ``inbox``; a symlinked folder is an entry, not followed."""
-    for root, dirs, files in os.walk(inbox, followlinks=False):
+def scan_tree(root_dir: Path) -> Iterator[Path]:
+    """Every non-directory entry below ``root_dir``; a symlinked folder is an entry, not followed."""
+    for root, dirs, files in os.walk(root_dir, followlinks=False):
         for name in files:
             yield Path(root) / name
         for name in dirs:
@@ -107,7 +111,7 @@ class _Handler(FileSystemEventHandler):
         if event.is_directory:
             if event.event_type in ("created", "moved"):  # a folder moved in brings files along
                 target = event.dest_path if event.event_type == "moved" else event.src_path
-                for path in scan_inbox(Path(os.fsdecode(target))):
+                for path in scan_tree(Path(os.fsdecode(target))):
                     self._notify(self._channel, path)
             return
         if event.event_type in ("closed", "created"):

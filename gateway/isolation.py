@@ -23,7 +23,7 @@ import re
 import resource
 import signal
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,19 +166,25 @@ class WorkerPool:
         self._target = target or run_job  # tests substitute misbehaving workers
         self._slots = asyncio.Semaphore(size)
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["sanitizers.registry", "gateway.isolation"])
+        self._context.set_forkserver_preload(["gateway.preload"])
         self.busy = 0
-        self.restarts = 0
 
-    async def run(self, job: Job) -> WorkerResult:
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``size`` worker places (callers may prepare the job inside it)."""
         async with self._slots:
             self.busy += 1
             try:
-                return await self._run(job)
+                yield
             finally:
                 self.busy -= 1
 
-    async def _run(self, job: Job) -> WorkerResult:
+    async def run(self, job: Job) -> WorkerResult:
+        async with self.slot():
+            return await self.run_in_slot(job)
+
+    async def run_in_slot(self, job: Job) -> WorkerResult:
+        """Run ``job`` in a fresh worker; the caller holds a ``slot()``."""
         job.work_dir.mkdir(parents=True, exist_ok=True)
         (job.work_dir / RESULT_NAME).unlink(missing_ok=True)
         process = self._context.Process(

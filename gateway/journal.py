@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -109,7 +110,9 @@ _TRANSFER_FIELDS = tuple(f.name for f in fields(Transfer))
 class Journal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # one connection shared by the daemon's I/O threads, serialised by a lock
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -117,10 +120,15 @@ class Journal:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def create(self, transfer_id: str, channel: str, folders: tuple[str, ...], inbox_path: str, name_in: str,
                name: str) -> Transfer:  # fmt: skip
@@ -148,10 +156,13 @@ class Journal:
         self._db.execute(f"UPDATE transfers SET {assignments} WHERE id = ?", (*values.values(), transfer_id))  # noqa: S608
 
     def get(self, transfer_id: str) -> Transfer:
-        row = self._db.execute("SELECT * FROM transfers WHERE id = ?", (transfer_id,)).fetchone()
-        if row is None:
+        rows = self._rows("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
+        if not rows:
             raise KeyError(transfer_id)
-        return Transfer(**dict(row))
+        return Transfer(**dict(rows[0]))
+
+    def exists(self, transfer_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)))
 
     def delete(self, transfer_id: str) -> None:
         with self._transaction():
@@ -159,19 +170,10 @@ class Journal:
             self._db.execute("DELETE FROM transfers WHERE id = ?", (transfer_id,))
 
     def unfinished(self) -> list[Transfer]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM transfers WHERE state NOT IN ('released', 'rejected', 'failed') ORDER BY created"
         )
         return [Transfer(**dict(row)) for row in rows]
-
-    def by_inbox_path(self, inbox_path: str) -> Transfer | None:
-        """The unfinished transfer that took this inbox path, if any."""
-        row = self._db.execute(
-            "SELECT * FROM transfers"
-            " WHERE inbox_path = ? AND state NOT IN ('released', 'rejected', 'failed')",
-            (inbox_path,),
-        ).fetchone()
-        return Transfer(**dict(row)) if row is not None else None
 
     def plan_placements(self, transfer_id: str, placements: list[Placement], **values: Any) -> None:
         """Record what will be placed, and the new state, in one commit."""
@@ -186,30 +188,30 @@ class Journal:
             self._update(transfer_id, values)
 
     def placements(self, transfer_id: str) -> list[Placement]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT key, directory, name, source, sha256, final_path FROM placements"
             " WHERE transfer_id = ? ORDER BY key",
             (transfer_id,),
         )
         return [Placement(**dict(row)) for row in rows]
 
-    def placement_done(self, transfer_id: str, key: str, final_path: str) -> None:
+    def placement_done(self, transfer_id: str, key: str, final_path: str, **values: Any) -> None:
+        """Record where a placement landed, with any new transfer values, in one commit."""
+        _check_values(values)
         with self._transaction():
             self._db.execute(
                 "UPDATE placements SET final_path = ? WHERE transfer_id = ? AND key = ?",
                 (final_path, transfer_id, key),
             )
+            if values:
+                self._update(transfer_id, values)
 
     def finished_before(self, cutoff: float) -> Iterator[Transfer]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM transfers WHERE finished IS NOT NULL AND finished < ? AND original_purged = 0",
             (cutoff,),
-        ).fetchall()
+        )
         return (Transfer(**dict(row)) for row in rows)
-
-    def counts_by_state(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT state, COUNT(*) AS n FROM transfers GROUP BY state")
-        return {row["state"]: row["n"] for row in rows}
 
 
 def _check_values(values: dict[str, Any]) -> None:
@@ -219,11 +221,16 @@ def _check_values(values: dict[str, Any]) -> None:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self._db = db
+        self._lock = lock
 
     def __enter__(self) -> None:
+        self._lock.acquire()
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        try:
+            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self._lock.release()

@@ -1,7 +1,7 @@
 """The private spool: staged inputs, worker scratch space, retained originals.
 
     spool/journal.sqlite        the journal
-    spool/incoming/<id>/input   a staged file: from here the share cannot change it
+    spool/incoming/<id>         a staged file: from here the share cannot change it
     spool/work/<id>/            the worker's scratch dir (output, result, reason text)
     spool/originals/<id>        originals kept for retention_days, never released
 
@@ -49,7 +49,7 @@ class Spool:
             directory.chmod(0o700)
 
     def staged_path(self, transfer_id: str) -> Path:
-        return self.incoming / transfer_id / "input"
+        return self.incoming / transfer_id
 
     def work_dir(self, transfer_id: str) -> Path:
         return self.work / transfer_id
@@ -60,7 +60,6 @@ class Spool:
     def stage(self, inbox_file: Path, transfer_id: str) -> StagedFile:
         """Move ``inbox_file`` into the spool; afterwards check what arrived is a lone plain file."""
         target = self.staged_path(transfer_id)
-        target.parent.mkdir(mode=0o700, exist_ok=True)
         try:
             inbox_file.rename(target)
         except OSError as exc:
@@ -98,12 +97,14 @@ class Spool:
         return StagedFile(target, info.st_size, digest.hexdigest())
 
     def retain_original(self, transfer_id: str) -> None:
-        """Keep the staged input among the originals; idempotent."""
+        """Keep the staged input among the originals; idempotent.
+
+        Not fsynced: if a crash loses this rename, the start-up sweep finds the staged file of
+        a finished transfer and does it again.
+        """
         staged = self.staged_path(transfer_id)
-        if staged.exists():
+        if staged.exists() or staged.is_symlink():
             staged.rename(self.original_path(transfer_id))
-            fsync_dir(self.originals)
-        shutil.rmtree(staged.parent, ignore_errors=True)
 
     def discard_work(self, transfer_id: str) -> None:
         shutil.rmtree(self.work_dir(transfer_id), ignore_errors=True)

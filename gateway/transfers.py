@@ -11,12 +11,13 @@ again after a crash at any point and finishes the transfer without loss or dupli
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from sanitizers.pipeline import output_name, sha256_of
 
 log = structlog.get_logger("mukaika.transfer")
 
-MAX_SANITISE_ATTEMPTS = 5  # a file in flight whenever the daemon dies is refused, not retried forever
+MAX_SANITISE_ATTEMPTS = 10  # a file in flight whenever the daemon dies is refused, not retried forever
 ENTRY_REFUSALS = ("input.not_regular", "input.hard_link")
 
 
@@ -93,7 +94,9 @@ class TransferProcessor:
         except OSError:
             self.journal.delete(transfer_id)  # still in the inbox: the next rescan retries
             raise
-        self.journal.update(transfer_id, state="staged", size_in=staged.size, sha256_in=staged.sha256)
+        # straight to its first sanitising attempt: one commit instead of two
+        values = {"size_in": staged.size, "sha256_in": staged.sha256}
+        self.journal.update(transfer_id, state="sanitising", attempts=1, **values)
         return transfer_id
 
     def _staging_failed(self, transfer_id: str, why: str) -> None:
@@ -117,17 +120,59 @@ class TransferProcessor:
             self._remove_refused_entry(transfer)
 
     # ── advance ────────────────────────────────────────────────────────────────────────
-    async def advance(self, transfer_id: str) -> None:
-        """Take a transfer from whatever state it is in to a final one."""
+    async def advance(self, transfer_id: str, *, just_admitted: bool = False) -> None:
+        """Take a transfer from whatever state it is in to a final one.
+
+        File and journal work (renames, copies, fsyncs, commits) runs in threads so that
+        many transfers' I/O overlaps; only the worker is awaited on the event loop.
+        """
+        async with self.pool.slot():  # an attempt is counted only once a worker is free for it
+            job = await asyncio.to_thread(self._prepare_sanitising, transfer_id, just_admitted)
+            result = await self.pool.run_in_slot(job) if job is not None else None
+        if result is not None:
+            if not result.network_isolated and not self.warned_no_network_namespace:
+                self.warned_no_network_namespace = True
+                log.warning("workers run without a private network namespace (the kernel refused one);"
+                            " rely on the service's IPAddressDeny/RestrictAddressFamilies")  # fmt: skip
+            await asyncio.to_thread(self._plan_outcome, transfer_id, result)
+        await asyncio.to_thread(self._finish, transfer_id)
+
+    def _prepare_sanitising(self, transfer_id: str, just_admitted: bool) -> Job | None:
+        """Resume staging if needed and count a sanitising attempt; None if no worker is due.
+
+        ``admit`` already recorded the first attempt; a resumed transfer records a new one.
+        """
         transfer: Transfer | None = self.journal.get(transfer_id)
         if transfer is not None and transfer.state == "admitted":
             transfer = self._resume_admitted(transfer)
-        if transfer is None:
-            return
-        if transfer.state in ("staged", "sanitising"):
-            await self._sanitise(transfer)
-            transfer = self.journal.get(transfer_id)
-        if transfer.state in ("releasing", "rejecting"):
+        if transfer is None or transfer.state not in ("staged", "sanitising"):
+            return None
+        attempts = transfer.attempts if just_admitted else transfer.attempts + 1
+        if not just_admitted:
+            self.journal.update(transfer.id, state="sanitising", attempts=attempts)
+        if attempts > MAX_SANITISE_ATTEMPTS:
+            failure = WorkerResult.refused(
+                "worker.crash", f"interrupted {transfer.attempts} times while sanitising"
+            )
+            self._plan_outcome(transfer_id, failure)
+            return None
+        config = self.config()
+        rules = config.policy(transfer.channel if self._channel(config, transfer) else None).rules
+        work_dir = self.spool.work_dir(transfer.id) / f"attempt-{attempts}"  # never shared with an orphan
+        return Job(
+            transfer.id, self.spool.staged_path(transfer.id), transfer.name, work_dir, rules, config.limits
+        )
+
+    def _plan_outcome(self, transfer_id: str, result: WorkerResult) -> None:
+        transfer = self.journal.get(transfer_id)
+        if result.verdict == "released":
+            self._plan_release(transfer, result)
+        else:
+            self._plan_rejection(transfer, result)
+
+    def _finish(self, transfer_id: str) -> None:
+        transfer = self.journal.get(transfer_id) if self.journal.exists(transfer_id) else None
+        if transfer is not None and transfer.state in ("releasing", "rejecting"):
             self._place_and_finish(transfer)
             if transfer.reason_code in ENTRY_REFUSALS:
                 self._remove_refused_entry(transfer)
@@ -144,35 +189,6 @@ class TransferProcessor:
             self._staging_failed(transfer.id, str(exc))
             return None
         return self.journal.update(transfer.id, state="staged", size_in=info.size, sha256_in=info.sha256)
-
-    async def _sanitise(self, transfer: Transfer) -> None:
-        attempts = transfer.attempts + 1
-        self.journal.update(transfer.id, state="sanitising", attempts=attempts)
-        config = self.config()
-        if attempts > MAX_SANITISE_ATTEMPTS:
-            result = WorkerResult.refused(
-                "worker.crash", f"interrupted {transfer.attempts} times while sanitising"
-            )
-        else:
-            rules = config.policy(transfer.channel if self._channel(config, transfer) else None).rules
-            work_dir = self.spool.work_dir(transfer.id) / f"attempt-{attempts}"  # never shared with an orphan
-            job = Job(
-                transfer.id,
-                self.spool.staged_path(transfer.id),
-                transfer.name,
-                work_dir,
-                rules,
-                config.limits,
-            )
-            result = await self.pool.run(job)
-            if not result.network_isolated and not self.warned_no_network_namespace:
-                self.warned_no_network_namespace = True
-                log.warning("workers run without a private network namespace (the kernel refused one);"
-                            " rely on the service's IPAddressDeny/RestrictAddressFamilies")  # fmt: skip
-        if result.verdict == "released":
-            self._plan_release(transfer, result)
-        else:
-            self._plan_rejection(transfer, result)
 
     def _plan_release(self, transfer: Transfer, result: WorkerResult) -> None:
         assert result.output_path and result.output_type and result.output_sha256
@@ -200,20 +216,20 @@ class TransferProcessor:
 
     # ── place and finish ───────────────────────────────────────────────────────────────
     def _place_and_finish(self, transfer: Transfer) -> None:
-        finals: dict[str, str] = {}
-        for placement in self.journal.placements(transfer.id):
-            temp_key = f"{transfer.id}-{placement.key}"
-            if placement.final_path is None:
-                final = place_once(placement, temp_key)
-                self.journal.placement_done(transfer.id, placement.key, str(final))
-                finals[placement.key] = str(final)
-            else:
-                finals[placement.key] = placement.final_path
-            finish_placement(Path(placement.directory), temp_key)
         state = "released" if transfer.state == "releasing" else "rejected"
-        done = self.journal.update(
-            transfer.id, state=state, path_out=finals.get("output", finals.get("reason"))
-        )
+        placements = self.journal.placements(transfer.id)
+        finals = {p.key: p.final_path for p in placements if p.final_path is not None}
+        for placement in placements:
+            if placement.final_path is None:
+                finals[placement.key] = str(place_once(placement, f"{transfer.id}-{placement.key}"))
+                closing = len(finals) == len(placements)  # the last placement also closes the transfer
+                values = {"state": state, "path_out": _main_output(finals)} if closing else {}
+                self.journal.placement_done(transfer.id, placement.key, finals[placement.key], **values)
+        for placement in placements:
+            finish_placement(Path(placement.directory), f"{transfer.id}-{placement.key}")
+        done = self.journal.get(transfer.id)
+        if done.state != state:  # every placement had been recorded before a crash
+            done = self.journal.update(transfer.id, state=state, path_out=_main_output(finals))
         self.spool.retain_original(transfer.id)
         self.spool.discard_work(transfer.id)
         log_transfer(done)
@@ -250,6 +266,10 @@ class TransferProcessor:
     @staticmethod
     def _channel(config: Config, transfer: Transfer) -> Channel | None:
         return next((c for c in config.channels if c.name == transfer.channel), None)
+
+
+def _main_output(finals: Mapping[str, str | None]) -> str | None:
+    return finals.get("output") or finals.get("reason")
 
 
 def log_transfer(transfer: Transfer) -> None:

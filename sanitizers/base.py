@@ -73,7 +73,7 @@ class Limits:
     max_frames: int = 500
     max_objects: int = 500_000
     max_stream_size: int = 256 * MiB
-    archive_depth: int = 3
+    archive_depth: int = 2
     archive_members: int = 1000
     archive_total_size: int = 1 * GiB
     archive_member_size: int = 512 * MiB

@@ -111,8 +111,34 @@ _MAGIC_TO_TYPE: dict[str, str] = {
     "application/javascript": "script",
 }
 
+# Loaded once per process (python-magic's own helpers keep per-thread instances, which a
+# forked worker would have to load again); each instance serialises its calls with a lock.
+_MAGIC_MIME = magic.Magic(mime=True)
+_MAGIC_TEXT = magic.Magic()
+
 #: MIME types libmagic answers when it does not really know; they contradict nothing.
 _MAGIC_UNSURE = frozenset({"application/octet-stream", "text/plain"})
+
+
+_WARM_UP_SAMPLES = (
+    b"%PDF-1.7\n1 0 obj\n",
+    "お知らせ\r\n市役所,2026年\r\n".encode("cp932"),
+    b"<!DOCTYPE html><html><head><title>x</title></head><body></body></html>\n",
+    b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg'/>",
+    b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40),
+    OLE_MAGIC + bytes(504),
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(40),
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(40),
+    b"{\\rtf1\\ansi hello}",
+    b"MZ\x90\x00" + bytes(60),
+)
+
+
+def warm_up() -> None:
+    """Classify a few typical heads so that libmagic compiles its patterns now, not per file."""
+    for sample in _WARM_UP_SAMPLES:
+        _MAGIC_MIME.from_buffer(sample)
+        _MAGIC_TEXT.from_buffer(sample)
 
 
 @dataclass(frozen=True)
@@ -151,8 +177,8 @@ def detect(untrusted_path: Path, name: str | None = None) -> Detection:
         raise DetectionError("type.empty", "the file has no content")
     with untrusted_path.open("rb") as f:
         head = f.read(8192)
-    magic_mime = magic.from_file(str(untrusted_path), mime=True).lower()
-    magic_description = magic.from_file(str(untrusted_path))
+    magic_mime = _MAGIC_MIME.from_file(str(untrusted_path)).lower()
+    magic_description = _MAGIC_TEXT.from_file(str(untrusted_path))
 
     def found(type_name: str, pdf_offset: int = 0) -> Detection:
         return Detection(type_name, magic_mime, magic_description, extension, pdf_offset)

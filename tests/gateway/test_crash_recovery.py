@@ -52,10 +52,14 @@ def test_random_sigkills_keep_the_no_loss_invariant(tmp_path: Path) -> None:
     # every input ends in exactly one final place, under its own name: nothing lost, nothing doubled
     assert sorted(released + reasons) == sorted(expected)
     assert all(expected[name] == "released" for name in released)
-    for name in reasons:  # a photo may be refused only for being in flight at too many kills
-        code = "policy.reject" if expected[name] == "rejected" else "worker.crash"
-        assert code in (gateway.rejected / f"{name}.reason.txt").read_text(encoding="utf-8-sig"), name
-    assert len(released) >= 0.9 * list(expected.values()).count("released")
+    interrupted = []
+    for name in reasons:  # refused by policy, or for being in flight at too many kills
+        reason = (gateway.rejected / f"{name}.reason.txt").read_text(encoding="utf-8-sig")
+        if "interrupted" in reason and "worker.crash" in reason:
+            interrupted.append(name)
+        else:
+            assert expected[name] == "rejected" and "policy.reject" in reason, name
+    assert len(interrupted) <= FILES // 10, interrupted
     # nothing reached the outbox unsanitised
     for name in released:
         assert SECRET.encode() not in (gateway.outbox / name).read_bytes()

@@ -1,0 +1,216 @@
+"""Daemon throughput, latency and memory.
+
+    .venv/bin/python bench/daemon.py [--files 300] [--small 1000,5000,10000]
+
+1. Mixed files (photos, PDFs, text, an executable) dropped at once into a running
+   `mukaika run` with two workers: files/s, drop→release latency p50/p95/p99, and the
+   throughput as a ratio to the same sanitisers called serially in this process.
+2. Many small files: the daemon's peak RSS and wall time per file at each batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pikepdf
+from PIL import Image
+
+from sanitizers.base import Limits
+from sanitizers.pipeline import Rule, process_file
+from sanitizers.registry import default_registry
+
+MUKAIKA = Path(sys.executable).parent / "mukaika"
+RULES = {
+    "jpeg": Rule(("rebuild",)),
+    "png": Rule(("rebuild",)),
+    "pdf": Rule(("rebuild", "image")),
+    "txt": Rule(("rebuild",)),
+    "csv": Rule(("rebuild",)),
+    "exe": Rule(("reject",)),
+}
+
+
+class Rules:
+    def rule_for(self, type_name: str) -> Rule | None:
+        return RULES.get(type_name)
+
+
+def make_photo(rng: random.Random, width: int = 1600, height: int = 1200) -> bytes:
+    image = Image.effect_noise((width, height), 40).convert("RGB")
+    image = Image.blend(image, Image.new("RGB", image.size, (rng.randrange(256), 90, 160)), 0.6)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88, exif=Image.Exif())
+    return buffer.getvalue()
+
+
+def make_pdf(pages: int) -> bytes:
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                BaseFont=pikepdf.Name.Helvetica))  # fmt: skip
+    for n in range(pages):
+        lines = "".join(f"BT /F1 10 Tf 50 {780 - 14 * i} Td (Page {n} line {i} of the budget report) Tj ET\n"
+                        for i in range(50))  # fmt: skip
+        page = pdf.add_blank_page(page_size=(612, 792))
+        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        page.Contents = pdf.make_stream(lines.encode())
+    pdf.Root.OpenAction = pdf.make_indirect(
+        pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)"))
+    )
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    return buffer.getvalue()
+
+
+def mixed_inputs(count: int) -> list[tuple[str, bytes]]:
+    rng = random.Random(7)
+    registry = default_registry()
+    makers = [("jpg", "jpeg", lambda: make_photo(rng)), ("pdf", "pdf", lambda: make_pdf(rng.randint(2, 20))),
+              ("txt", "txt", lambda: ("市役所からのお知らせ\r\n" * rng.randint(50, 2000)).encode("cp932")),
+              ("exe", "exe", lambda: b"MZ" + os.urandom(2000))]  # fmt: skip
+    usable = [m for m in makers if m[1] == "exe" or registry.methods_for(m[1])]
+    skipped = sorted({m[1] for m in makers} - {m[1] for m in usable})
+    if skipped:
+        print(f"(no sanitiser registered yet for: {', '.join(skipped)}; left out of the mix)")
+    cache = {ext: [make() for _ in range(5)] for ext, _, make in usable}
+    return [
+        (f"file-{i:05}.{usable[i % len(usable)][0]}", cache[usable[i % len(usable)][0]][i % 5])
+        for i in range(count)
+    ]
+
+
+def serial_seconds(inputs: list[tuple[str, bytes]], scratch: Path) -> float:
+    registry = default_registry()
+    started = time.perf_counter()
+    for name, data in inputs:
+        src = scratch / name
+        src.write_bytes(data)
+        work = scratch / f"work-{name}"
+        work.mkdir()
+        process_file(src, name, work, Rules(), Limits(), registry)
+    return time.perf_counter() - started
+
+
+class Daemon:
+    def __init__(self, root: Path, workers: int = 2) -> None:
+        self.root = root
+        self.inbox, self.outbox, self.rejected = root / "in", root / "out", root / "rej"
+        self.log = root / "daemon.log"
+        rules = "".join(f"[rules.{t}]\nmethod = {json.dumps(list(r.methods))}\n" for t, r in RULES.items())
+        (root / "bench.toml").write_text(
+            f'[gateway]\nspool_dir = "{root / "spool"}"\nworkers = {workers}\nsettle_seconds = 0.2\n'
+            f'rescan_seconds = 5\nlog_format = "json"\n{rules}'
+            f'[[channels]]\nname = "bench"\ninbox = "{self.inbox}"\noutbox = "{self.outbox}"\n'
+            f'rejected = "{self.rejected}"\n'
+        )
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen([str(MUKAIKA), "run", "--config", str(root / "bench.toml")],
+                                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        while "gateway started" not in self.log.read_text():
+            time.sleep(0.05)
+
+    def outcomes(self) -> int:
+        return sum(1 for line in self.log.read_text().splitlines() if '"event": "transfer"' in line)
+
+    def finish_times(self) -> dict[str, float]:
+        times = {}
+        for line in self.log.read_text().splitlines():
+            if '"event": "transfer"' in line:
+                record = json.loads(line)
+                times[record["name"]] = datetime.fromisoformat(record["timestamp"]).timestamp()
+        return times
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+
+
+def drop_all(inputs: list[tuple[str, bytes]], root: Path, inbox: Path) -> dict[str, float]:
+    """Write everything next to the inbox, then rename in (as a finished copy arrives)."""
+    staging = root / "staging"
+    staging.mkdir(exist_ok=True)
+    for name, data in inputs:
+        (staging / name).write_bytes(data)
+    dropped = {}
+    for name, _ in inputs:
+        (staging / name).rename(inbox / name)
+        dropped[name] = time.time()
+    return dropped
+
+
+def run_daemon(inputs: list[tuple[str, bytes]], root: Path) -> tuple[float, dict[str, float], float]:
+    daemon = Daemon(root)
+    started = time.perf_counter()
+    dropped = drop_all(inputs, root, daemon.inbox)
+    while daemon.outcomes() < len(inputs):
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    finished = daemon.finish_times()
+    rss = daemon.peak_rss_mb()
+    daemon.stop()
+    latencies = {name: finished[name] - dropped[name] for name in dropped}
+    return elapsed, latencies, rss
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--small", default="1000,5000,10000")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+
+    inputs = mixed_inputs(args.files)
+    with tempfile.TemporaryDirectory(prefix="mukaika-bench-") as tmp:
+        serial = serial_seconds(inputs, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="mukaika-bench-") as tmp:
+        elapsed, latencies, _ = run_daemon(inputs, Path(tmp))
+    lat = list(latencies.values())
+    total_mb = sum(len(d) for _, d in inputs) / 1e6
+    print(f"\n## mixed: {len(inputs)} files, {total_mb:.1f} MB, daemon with 2 workers")
+    print("| measure | value |\n|---|---|")
+    print(f"| serial in-process | {serial:.2f} s ({len(inputs) / serial:.1f} files/s) |")
+    print(f"| daemon | {elapsed:.2f} s ({len(inputs) / elapsed:.1f} files/s) |")
+    print(f"| throughput ratio daemon / serial | {serial / elapsed:.2f} (target >= 1.6) |")
+    print(f"| drop→release latency p50 / p95 / p99 | {percentile(lat, 50):.2f} / {percentile(lat, 95):.2f} / "
+          f"{percentile(lat, 99):.2f} s |")  # fmt: skip
+
+    print("\n## many small files (one daemon per batch)")
+    print("| files | wall s | ms per file | peak daemon RSS MB |\n|---|---|---|---|")
+    per_file = {}
+    for count in (int(c) for c in args.small.split(",")):
+        small = [(f"note-{i:05}.txt", f"お知らせ {i}\r\n".encode("cp932")) for i in range(count)]
+        with tempfile.TemporaryDirectory(prefix="mukaika-bench-") as tmp:
+            elapsed, _, rss = run_daemon(small, Path(tmp))
+        per_file[count] = elapsed / count
+        print(f"| {count} | {elapsed:.1f} | {per_file[count] * 1000:.1f} | {rss:.0f} |")
+    counts = sorted(per_file)
+    if len(counts) > 1:
+        print(f"\ncost per file at {counts[-1]} / at {counts[0]}: {per_file[counts[-1]] / per_file[counts[0]]:.2f} "
+              "(target <= 1.1)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Imported once by the workers' fork server, so that every forked worker starts warm.
+
+Importing the sanitisers loads their parsers and libmagic's compiled database
+(sanitizers.detect opens it at import). libmagic also compiles its patterns lazily on first
+use, so a few typical heads are classified here; each forked worker then shares all of it
+copy-on-write instead of paying for it again with every file.
+"""
+
+from __future__ import annotations
+
+import gateway.cli
+import gateway.isolation
+import sanitizers.registry
+from sanitizers.detect import warm_up
+
+warm_up()
+
+__all__ = ["gateway", "sanitizers"]
