@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from sanitizers.archives import ArchiveRefusal, ZipRebuild
 from sanitizers.base import Registry, Sanitizer
+from sanitizers.html import HtmlRebuild, HtmlText
+from sanitizers.images import ImageRebuild
+from sanitizers.svg import SvgRebuild
+from sanitizers.text import CsvRebuild, TextRebuild
 
 
 def shipped_sanitizers() -> list[Sanitizer]:
-    return []
+    return [
+        ImageRebuild(),
+        TextRebuild(),
+        CsvRebuild(),
+        HtmlRebuild(),
+        HtmlText(),
+        SvgRebuild(),
+        ZipRebuild(),
+        ArchiveRefusal(),
+    ]
 
 
 def default_registry() -> Registry:

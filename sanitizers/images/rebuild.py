@@ -1,0 +1,406 @@
+"""Image CDR: decode to pixels under limits, write a new file from the pixels alone.
+
+Only the pixels (and what they need to look right: palette, transparency, density, a
+valid colour profile, frame timing) reach the output, so every kind of metadata,
+trailing data and polyglot payload is left behind without having to be recognised.
+The structural scan in :mod:`sanitizers.images.scan` names what was left behind.
+"""
+
+from __future__ import annotations
+
+import io
+import numbers
+import struct
+import threading
+import warnings
+import zlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import ExifTags, Image, ImageCms, ImageFile, JpegImagePlugin, TiffImagePlugin
+
+from sanitizers.base import Limits, MiB, Options, OptionSpec, Report, Sanitizer
+from sanitizers.errors import DetectionError, LimitError, MalformedError, VerifyError
+from sanitizers.images.scan import ICC_PROFILE, OTHER_METADATA, Scan, scan_structure, scan_tiff_tags
+
+IMAGE_TYPES: tuple[str, ...] = ("jpeg", "png", "gif", "tiff", "bmp", "webp")
+_PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "tiff": "TIFF", "bmp": "BMP", "webp": "WEBP"}
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),  # BigTIFF
+    (b"MM\x00+", "tiff"),
+    (b"BM", "bmp"),
+)
+#: Formats holding one image: further pictures (MPO) are data behind the first image.
+_SINGLE_IMAGE = frozenset({"jpeg", "bmp"})
+#: Formats whose frames all share one canvas (TIFF pages each have their own size).
+_ONE_CANVAS = frozenset({"gif", "png", "webp"})
+#: Sources whose pixels are exact, so a WebP made from them is written lossless.
+_LOSSLESS_SOURCES = frozenset({"png", "gif", "tiff", "bmp"})
+_WRITABLE_MODES: dict[str, frozenset[str]] = {
+    "jpeg": frozenset({"L", "RGB", "CMYK"}),
+    "png": frozenset({"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}),
+    "gif": frozenset({"1", "L", "P", "RGB", "RGBA"}),  # the GIF writer builds palettes itself
+    "tiff": frozenset(TiffImagePlugin.SAVE_INFO),
+    "bmp": frozenset({"1", "L", "P", "RGB", "RGBA"}),
+    "webp": frozenset({"RGB", "RGBA"}),
+}
+_ICC_TARGETS = frozenset({"jpeg", "png", "tiff", "webp"})
+_DPI_TARGETS = frozenset({"jpeg", "png", "tiff", "bmp"})
+#: TIFF compressions re-used when the source has one (the sender's choice of size and speed).
+_TIFF_LOSSLESS = frozenset({"raw", "packbits", "tiff_lzw", "tiff_adobe_deflate"})
+#: The ICC colour space each pixel mode needs; a profile for another space is dropped.
+_ICC_SPACE = {
+    **dict.fromkeys(("RGB", "RGBA", "RGBX", "P", "PA"), "RGB"),
+    **dict.fromkeys(("1", "L", "LA", "I;16", "I", "F"), "GRAY"),
+    "CMYK": "CMYK",
+}
+_MAX_ICC_SIZE = 4 * MiB
+_DPI_RANGE = (1.0, 10_000.0)
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: What Pillow raises on damaged input besides its bomb error (UnidentifiedImageError is an OSError).
+_DAMAGE = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+
+# Pillow's bomb threshold and the warnings filter are process-wide: one call at a time sets them.
+_PILLOW_SETTINGS = threading.Lock()
+
+
+@dataclass
+class _Decoded:
+    """Pixels and the few properties the rebuild carries over."""
+
+    frames: list[Image.Image] = field(default_factory=list)
+    durations: list[int] = field(default_factory=list)
+    loop: int | None = None
+    icc_profile: object = None  # untrusted until _usable_icc has looked at it
+    dpi: tuple[float, float] | None = None
+    jpeg_subsampling: int = 2  # 4:2:0 unless the source says otherwise
+    tiff_compression: object = None
+    frames_dropped: int = 0
+
+
+class ImageRebuild(Sanitizer):
+    """Re-encode JPEG, PNG, GIF (animated too), TIFF, BMP and WebP from decoded pixels."""
+
+    types: ClassVar[frozenset[str]] = frozenset(IMAGE_TYPES)
+    method: ClassVar[str] = "rebuild"
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "apply_orientation": OptionSpec(
+            True, "turn the pixels as the EXIF orientation says, since the tag itself is removed"
+        ),
+        "keep_icc": OptionSpec(True, "keep an embedded ICC colour profile when it is valid"),
+        "quality": OptionSpec(90, "JPEG and lossy WebP quality", minimum=1, maximum=100),
+        "output_format": OptionSpec(
+            "same", "write this image type instead of the input's", choices=("same", *IMAGE_TYPES)
+        ),
+    }
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        settings = self.resolved_options(options)
+        untrusted_data = _read_within_limit(untrusted_src, limits)
+        source = _type_from_signature(untrusted_data)
+        target = source if settings["output_format"] == "same" else str(settings["output_format"])
+        scan = scan_structure(source, untrusted_data)
+        if scan.declared_size is not None:
+            width, height = scan.declared_size
+            _check_pixels(width * height, f"{width}x{height}", limits)
+        with _pillow_settings(limits.max_pixels):
+            decoded = _decode(
+                untrusted_data, source, target, scan, limits, bool(settings["apply_orientation"])
+            )
+            frames = [_writable(frame, target, same_format=source == target) for frame in decoded.frames]
+            icc = _usable_icc(decoded.icc_profile, frames[0].mode, target) if settings["keep_icc"] else None
+            params = _encoder_params(target, decoded, frames, icc, int(settings["quality"]), source, scan)
+            out = dst.open("x+b")  # never overwrite; readable too, as the TIFF page writer needs
+            try:
+                with out:
+                    frames[0].save(out, format=_PILLOW_FORMATS[target], **params)
+                _verify_output(dst, target, icc is not None)
+            except BaseException:
+                dst.unlink()
+                raise
+        return _report(target, scan, decoded, icc is not None, len(untrusted_data))
+
+
+def _read_within_limit(untrusted_src: Path, limits: Limits) -> bytes:
+    """The whole input, read once so that the scan and the decoder see the same bytes."""
+    untrusted_size = untrusted_src.stat().st_size
+    if untrusted_size > limits.max_file_size:
+        raise LimitError("input.too_large", f"{untrusted_size} bytes exceeds {limits.max_file_size}")
+    return untrusted_src.read_bytes()
+
+
+def _type_from_signature(untrusted_data: bytes) -> str:
+    """The one decoder allowed to run: PSD, EPS, ICO, DjVu, MVG, SVG, ... never reach one."""
+    if untrusted_data[:4] == b"RIFF" and untrusted_data[8:12] == b"WEBP":
+        return "webp"
+    for signature, type_name in _SIGNATURES:
+        if untrusted_data.startswith(signature):
+            return type_name
+    raise DetectionError(
+        "type.unknown", f"not a JPEG, PNG, GIF, TIFF, BMP or WebP image (starts {untrusted_data[:12]!r})"
+    )
+
+
+def _check_pixels(untrusted_pixels: int, what: str, limits: Limits) -> None:
+    if untrusted_pixels > limits.max_pixels:
+        raise LimitError("image.limit", f"{what} pixels exceeds max_pixels {limits.max_pixels}")
+
+
+@contextmanager
+def _pillow_settings(max_pixels: int) -> Iterator[None]:
+    """Pillow's bomb check at our pixel limit, truncation an error whatever another part of
+    the process chose, and every warning (bomb or damage) an error."""
+    with _PILLOW_SETTINGS, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_pixels, False
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Turn what Pillow raises on hostile input into refusals with reason codes."""
+    try:
+        yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise LimitError("image.limit", f"max_pixels {Image.MAX_IMAGE_PIXELS}: {exc}") from None
+    except Warning as exc:  # Pillow warns where it would guess: corrupt EXIF, broken MPO header, ...
+        raise MalformedError("image.malformed", f"{type(exc).__name__}: {exc}") from None
+    except _DAMAGE as exc:
+        raise MalformedError("image.malformed", f"{type(exc).__name__}: {exc}") from None
+
+
+def _decode(
+    untrusted_data: bytes, source: str, target: str, scan: Scan, limits: Limits, apply_orientation: bool
+) -> _Decoded:
+    with _decoding(), Image.open(io.BytesIO(untrusted_data), formats=[_PILLOW_FORMATS[source]]) as im:
+        wanted = _frames_within_limits(im, source, target, scan, limits)
+        decoded = _Decoded(
+            loop=_sane_loop(im.info.get("loop")),
+            icc_profile=im.info.get("icc_profile"),
+            dpi=_sane_dpi(im.info.get("dpi")),
+            tiff_compression=im.info.get("compression"),
+            frames_dropped=0 if source in _SINGLE_IMAGE else getattr(im, "n_frames", 1) - wanted,
+        )
+        if source == "jpeg" and JpegImagePlugin.get_sampling(im) in (0, 1, 2):
+            decoded.jpeg_subsampling = JpegImagePlugin.get_sampling(im)
+        pixels = 0
+        for index in range(wanted):
+            im.seek(index)
+            pixels += im.width * im.height
+            _check_pixels(pixels, f"frames 1 to {index + 1}:", limits)  # before they are allocated
+            im.load()
+            if isinstance(im, TiffImagePlugin.TiffImageFile):  # TIFF metadata lives in each page's tags
+                scan_tiff_tags(scan, im.tag_v2.keys())
+            transpose = _orientation(im) if apply_orientation else None
+            decoded.frames.append(_pixels_only(im, transpose, last=index == wanted - 1))
+            decoded.durations.append(_sane_duration(im.info.get("duration")))
+        if source != "tiff" and ExifTags.Base.GPSInfo in im.getexif():  # TIFF tags were scanned above
+            scan.found("image.gps")
+        return decoded
+
+
+def _frames_within_limits(im: Image.Image, source: str, target: str, scan: Scan, limits: Limits) -> int:
+    """How many frames to decode, once the headers alone have passed the limits."""
+    untrusted_frames: int = getattr(im, "n_frames", 1)
+    if untrusted_frames > limits.max_frames:
+        raise LimitError("image.limit", f"{untrusted_frames} frames exceeds max_frames {limits.max_frames}")
+    wanted = 1 if source in _SINGLE_IMAGE or target in _SINGLE_IMAGE else untrusted_frames
+    # Animation frames are each drawn on the whole canvas, so their total is known up front;
+    # TIFF pages differ in size and are counted as they are decoded.
+    canvases = wanted if source in _ONE_CANVAS else 1
+    _check_pixels(canvases * im.width * im.height, f"{canvases} x {im.width}x{im.height}", limits)
+    if scan.damage is not None:  # only now, so that a truncated bomb is refused as a bomb
+        raise scan.damage
+    return wanted
+
+
+def _orientation(im: Image.Image) -> Image.Transpose | None:
+    untrusted_orientation = im.getexif().get(ExifTags.Base.Orientation)
+    return _ORIENTATION.get(untrusted_orientation) if isinstance(untrusted_orientation, int) else None
+
+
+def _pixels_only(im: ImageFile.ImageFile, transpose: Image.Transpose | None, last: bool) -> Image.Image:
+    """The current frame as a plain image that keeps nothing of ``info`` but transparency."""
+    if transpose is not None:
+        frame = im.transpose(transpose)
+    elif last:
+        # Nothing decodes into this buffer again, so it can be shared instead of copied:
+        # a copy of a large photo costs as much as encoding it.  (_new is what copy() uses.)
+        frame = im._new(im.im)
+    else:
+        frame = im.copy()  # seeking on decodes the next frame over this buffer
+    transparency = im.info.get("transparency")
+    keyed = transparency is not None and frame.mode in ("1", "L", "P", "RGB", "I;16")
+    frame.info = {"transparency": transparency} if keyed else {}
+    return frame
+
+
+def _sane_loop(untrusted_loop: object) -> int | None:
+    if isinstance(untrusted_loop, int) and 0 <= untrusted_loop <= 0xFFFF:
+        return untrusted_loop
+    return None
+
+
+def _sane_duration(untrusted_duration: object) -> int:
+    if isinstance(untrusted_duration, int | float) and 0 <= untrusted_duration <= 0xFFFFFF:
+        return int(untrusted_duration)
+    return 0
+
+
+def _sane_dpi(untrusted_dpi: object) -> tuple[float, float] | None:
+    """Density is worth keeping (scans print at their size) when it is two plausible numbers."""
+    if not isinstance(untrusted_dpi, tuple) or len(untrusted_dpi) != 2:
+        return None
+    low, high = _DPI_RANGE
+    if all(isinstance(v, numbers.Real) and low <= float(v) <= high for v in untrusted_dpi):
+        return float(untrusted_dpi[0]), float(untrusted_dpi[1])
+    return None
+
+
+def _writable(frame: Image.Image, target: str, same_format: bool) -> Image.Image:
+    """The frame in a mode the target writes; across formats, plain L, RGB or RGBA."""
+    if same_format and frame.mode in _WRITABLE_MODES[target]:
+        return frame
+    if frame.has_transparency_data:
+        rgba = frame if frame.mode == "RGBA" else frame.convert("RGBA")
+        converted = rgba if "RGBA" in _WRITABLE_MODES[target] else _flattened(rgba)
+    else:
+        plain = "L" if frame.mode in ("1", "L") else "RGB"
+        converted = frame if frame.mode == plain else frame.convert(plain)
+    converted.info = {}  # conversions may attach info of their own (LAB to RGB adds a profile)
+    return converted
+
+
+def _flattened(rgba: Image.Image) -> Image.Image:
+    """JPEG has no alpha: show the image as it would look on paper."""
+    flat = Image.new("RGB", rgba.size, "white")
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    return flat
+
+
+def _usable_icc(untrusted_profile: object, mode: str, target: str) -> bytes | None:
+    """The profile if it parses, fits the pixels' colour space and the target can carry it."""
+    if not isinstance(untrusted_profile, bytes) or len(untrusted_profile) > _MAX_ICC_SIZE:
+        return None
+    if target not in _ICC_TARGETS:
+        return None
+    try:
+        parsed = ImageCms.ImageCmsProfile(io.BytesIO(untrusted_profile))
+    except OSError:
+        return None
+    if parsed.profile.xcolor_space.strip() != _ICC_SPACE.get(mode):
+        return None
+    return untrusted_profile
+
+
+def _encoder_params(
+    target: str,
+    decoded: _Decoded,
+    frames: list[Image.Image],
+    icc: bytes | None,
+    quality: int,
+    source: str,
+    scan: Scan,
+) -> dict[str, Any]:
+    """Every encoder setting spelled out, so nothing is inherited from the source."""
+    params: dict[str, Any] = {}
+    if icc is not None:
+        params["icc_profile"] = icc
+    if decoded.dpi is not None and target in _DPI_TARGETS:
+        params["dpi"] = decoded.dpi
+    if target == "jpeg":
+        params.update(quality=quality, subsampling=decoded.jpeg_subsampling, optimize=False)
+    elif target == "png":
+        params.update(optimize=False, compress_level=6)
+    elif target == "tiff":
+        params["compression"] = _tiff_compression(decoded.tiff_compression, frames[0].mode)
+    elif target == "webp" and (scan.lossless if source == "webp" else source in _LOSSLESS_SOURCES):
+        params.update(lossless=True, quality=50, method=1)  # quality is effort here: fast, ~5 % larger
+    elif target == "webp":
+        params.update(lossless=False, quality=quality, method=4)
+    if len(frames) > 1:
+        params.update(save_all=True, append_images=frames[1:], **_animation_params(target, decoded, frames))
+    return params
+
+
+def _tiff_compression(untrusted_compression: object, mode: str) -> str:
+    if untrusted_compression in _TIFF_LOSSLESS and isinstance(untrusted_compression, str):
+        return untrusted_compression
+    return "group4" if mode == "1" else "tiff_adobe_deflate"
+
+
+def _animation_params(target: str, decoded: _Decoded, frames: list[Image.Image]) -> dict[str, Any]:
+    """Frames arrive fully composited, so each is drawn whole over a cleared or kept canvas."""
+    if target == "tiff":
+        return {}  # pages, not an animation
+    params: dict[str, Any] = {"duration": decoded.durations}
+    if decoded.loop is not None:
+        params["loop"] = decoded.loop
+    if target == "gif":
+        # With transparency a pixel may turn clear again, which only a cleared canvas shows.
+        params["disposal"] = 2 if any(frame.has_transparency_data for frame in frames) else 1
+    elif target == "png":
+        params.update(disposal=0, blend=0, default_image=False)  # APNG: dispose none, blend source
+    return params
+
+
+def _verify_output(dst: Path, target: str, icc_kept: bool) -> None:
+    """Read the output back: every frame must decode, and the structural walk must find no
+    metadata and no trailing bytes.  The walk counts every segment, chunk or tag the rebuild
+    does not write itself, so it checks against an allow-list, not a list of known threats."""
+    fmt = _PILLOW_FORMATS[target]
+    data = dst.read_bytes()
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+            im.verify()
+        leftovers = scan_structure(target, data)
+        with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+            for index in range(getattr(im, "n_frames", 1)):
+                im.seek(index)
+                if isinstance(im, JpegImagePlugin.JpegImageFile):
+                    # Scaled decoding still entropy-decodes every block, at a fraction of the cost.
+                    im.draft(im.mode, (im.width // 8 or 1, im.height // 8 or 1))
+                im.load()
+                if isinstance(im, TiffImagePlugin.TiffImageFile):
+                    scan_tiff_tags(leftovers, im.tag_v2.keys())
+    except Exception as exc:  # whatever goes wrong reading our own output back is our bug
+        raise VerifyError("image.verify_failed", f"output does not read back: {exc}") from None
+    found = {c for c in leftovers.constructs if not (c == ICC_PROFILE and icc_kept)}
+    if leftovers.damage is not None:
+        raise VerifyError("image.verify_failed", f"output framing: {leftovers.damage.detail}")
+    if found or leftovers.end not in (None, len(data)):
+        raise VerifyError("image.verify_failed", f"output still carries {sorted(found) or 'trailing data'}")
+
+
+def _report(target: str, scan: Scan, decoded: _Decoded, icc_kept: bool, size: int) -> Report:
+    report = Report(output_type=target)
+    for construct, count in sorted(scan.constructs.items()):
+        if construct == ICC_PROFILE and icc_kept:
+            continue
+        location = ", ".join(sorted(scan.other_kinds)) if construct == OTHER_METADATA else None
+        report.add(construct, "removed", count, location)
+    if scan.end is not None and scan.end < size:
+        report.add("image.trailing_data", "removed", 1, f"{size - scan.end} bytes after offset {scan.end}")
+    report.add("image.frame", "dropped", decoded.frames_dropped)
+    return report
