@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -157,3 +158,31 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     gateway = RunningGateway(tmp_path).start()
     assert gateway.stop(signal.SIGTERM) == 0
     assert "gateway stopped" in gateway.log_text()
+
+
+def test_originals_past_retention_are_purged_and_recorded(tmp_path: Path) -> None:
+    gateway = RunningGateway(tmp_path, extra="retention_days = 0")
+    with gateway:
+        (gateway.inbox / "a.png").write_bytes(png_bytes())
+        gateway.wait_for_outputs(released=1, rejected=0)
+    assert len(list((gateway.spool / "originals").iterdir())) == 1
+    with gateway:  # the purge runs at start-up, then hourly
+        gateway.wait_for(lambda: not list((gateway.spool / "originals").iterdir()), 10, "the purge")
+    db = sqlite3.connect(gateway.spool / "journal.sqlite")
+    assert db.execute("SELECT state, original_purged FROM transfers").fetchall() == [("released", 1)]
+    assert gateway.files(gateway.outbox) == ["a.png"]  # the clean copy is not touched
+
+
+def test_sigterm_lets_in_flight_work_finish(tmp_path: Path) -> None:
+    gateway = RunningGateway(tmp_path, workers=1).start()
+    for i in range(6):
+        (gateway.inbox / f"{i}.png").write_bytes(png_bytes((i, 0, 0)))
+    gateway.wait_for(lambda: len(gateway.files(gateway.outbox)) >= 1, 30, "the first release")
+    assert gateway.stop(signal.SIGTERM) == 0
+    db = sqlite3.connect(gateway.spool / "journal.sqlite")
+    states = [state for (state,) in db.execute("SELECT state FROM transfers")]
+    # whatever was taken either finished or is left to recovery; nothing is half-released
+    assert all(state in ("released", "sanitising", "admitted") for state in states)
+    assert len(gateway.files(gateway.outbox)) == states.count("released")
+    with gateway:
+        gateway.wait_for_outputs(released=6, rejected=0)

@@ -56,3 +56,21 @@ def test_unwritable_destination_folder_is_retried_with_back_off(tmp_path: Path) 
         gateway.wait_for(lambda: gateway.log_text().count("will retry") >= 2, 30, "two retries")
         (gateway.outbox / "sub").unlink()
         gateway.wait_for(lambda: gateway.files(gateway.outbox) == ["sub/photo.png"], 30, "the release")
+
+
+def test_an_inbox_on_another_filesystem_is_staged_by_verified_copy(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(inbox)], check=True)
+    try:
+        with RunningGateway(tmp_path) as gateway:
+            assert gateway.inbox.stat().st_dev != tmp_path.stat().st_dev
+            (gateway.inbox / "photo.png").write_bytes(png_bytes((9, 9, 9), text="meta"))
+            gateway.wait_for_outputs(released=1, rejected=0)
+            assert gateway.files(gateway.inbox) == []  # copied, verified, then unlinked
+            originals = list((gateway.spool / "originals").iterdir())
+            assert [p.read_bytes() for p in originals] == [png_bytes((9, 9, 9), text="meta")]
+    finally:
+        subprocess.run(["umount", "-l", str(inbox)], check=False)
