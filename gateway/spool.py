@@ -115,21 +115,24 @@ class Spool:
 
 
 def _copy_across_filesystems(source: Path, target: Path) -> None:
+    """Copy, fsync, check the copy's hash and that the source held still, then unlink it."""
     fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode) or before.st_nlink != 1:
             raise StagingError("the inbox entry is not a plain file with a single link")
+        read_digest = hashlib.sha256()
         with os.fdopen(os.dup(fd), "rb") as reader, target.open("xb") as writer:
-            shutil.copyfileobj(reader, writer, 1 << 20)
+            while chunk := reader.read(1 << 20):
+                read_digest.update(chunk)
+                writer.write(chunk)
             writer.flush()
             os.fsync(writer.fileno())
         after = os.fstat(fd)
     finally:
         os.close(fd)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
-        target.stat().st_size != before.st_size
-    ):
+    unchanged = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    if not unchanged or sha256_of(target) != read_digest.hexdigest():
         target.unlink()
         raise StagingError("the file changed while it was being copied into the spool")
     source.unlink()
