@@ -19,13 +19,14 @@ from typing import ClassVar
 
 import nh3
 
-from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import MalformedError, VerifyError
 from sanitizers.text import (
     ENCODING_LABELS,
     ENCODING_OPTION,
     DecodedText,
     decode_text,
+    encoding_finding,
     is_removed_control,
     read_limited,
     write_atomically,
@@ -410,12 +411,6 @@ def verify_page(page: str, policy: _UrlPolicy) -> None:
         raise VerifyError("html.verify_failed", "output still has " + ", ".join(checker.problems[:5]))
 
 
-def encoding_finding(decoded: DecodedText, target: str) -> Finding:
-    if target == "utf-8" and decoded.codec != "utf-8":
-        return Finding("html.encoding", "converted", 1, f"{decoded.label} → UTF-8")
-    return Finding("html.encoding", "kept", 1, decoded.label)
-
-
 class HtmlRebuild(Sanitizer):
     """HTML rebuilt from an allow-list: no scripts, handlers, frames, forms or remote loads."""
 
@@ -448,7 +443,7 @@ class HtmlRebuild(Sanitizer):
         verify_page(page, policy)
         write_atomically(dst, encode_html(page, decoded, target))
         report = Report("html")
-        report.findings.append(encoding_finding(decoded, target))
+        report.findings.append(encoding_finding(decoded, target, "html"))
         for construct, count in sorted((found.found + policy.removed).items()):
             report.add(construct, "removed", count)
         return report

@@ -238,10 +238,10 @@ def verify_reencoded(encoded: Encoded, expected: str, family: str) -> None:
         raise VerifyError(f"{family}.verify_failed", "a control character survived")
 
 
-def encoding_finding(decoded: DecodedText, target: str) -> Finding:
+def encoding_finding(decoded: DecodedText, target: str, family: str = "text") -> Finding:
     if target == "utf-8" and decoded.codec != "utf-8":
-        return Finding("text.encoding", "converted", 1, f"{decoded.label} → UTF-8")
-    return Finding("text.encoding", "kept", 1, decoded.label)
+        return Finding(f"{family}.encoding", "converted", 1, f"{decoded.label} → UTF-8")
+    return Finding(f"{family}.encoding", "kept", 1, decoded.label)
 
 
 class TextRebuild(Sanitizer):
