@@ -116,6 +116,8 @@ _MAGIC_TO_TYPE: dict[str, str] = {
 _MAGIC_MIME = magic.Magic(mime=True)
 _MAGIC_TEXT = magic.Magic()
 
+_TEXT_BY_NAME = {ext: name for name in ("txt", "csv") for ext in TYPES[name].extensions}
+
 #: MIME types libmagic answers when it does not really know; they contradict nothing.
 _MAGIC_UNSURE = frozenset({"application/octet-stream", "text/plain"})
 
@@ -186,7 +188,15 @@ def detect(untrusted_path: Path, name: str | None = None) -> Detection:
     if extension in EXTENSION_DECIDES:
         return found(EXTENSION_DECIDES[extension])
 
+    if magic_mime == "application/x-dosexec" and "(COM" in magic_description:
+        # A COM program has no header, so libmagic guesses it from a few leading bytes,
+        # which Shift_JIS text ("件名" = 8C 8F) often matches. It proves nothing either way.
+        magic_mime = "application/octet-stream"
     probed, pdf_offset = _probe_structure(untrusted_path, head)
+    if probed is None and magic_mime == "application/octet-stream" and extension in _TEXT_BY_NAME:
+        # libmagic gives up on some legacy encodings (EBCDIC, rare code pages); the text
+        # sanitiser's strict decode ladder decides whether this really is text.
+        probed = _TEXT_BY_NAME[extension]
     if probed is None:
         probed = _MAGIC_TO_TYPE.get(magic_mime)
         if probed is None:

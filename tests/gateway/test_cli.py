@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -91,3 +92,34 @@ def test_console_script_runs_and_logs_json_to_stderr(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["reason"]["code"] == "policy.reject"
     log = json.loads(proc.stderr.strip().splitlines()[-1])
     assert log["event"] == "transfer" and log["verdict"] == "rejected" and log["file_type"] == "script"
+
+
+def test_sanitize_releases_atomically_and_reports_hashes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "お知らせ.csv"
+    src.write_bytes("件名,金額\r\n=cmd|' /C calc'!A0,100\r\n".encode("cp932"))
+    out = tmp_path / "clean.csv"
+    assert main(["sanitize", str(src), "-o", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["verdict"] == "released" and result["method"] == "rebuild"
+    assert result["output"]["path"] == str(out)
+    assert result["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert out.read_bytes().decode("cp932").splitlines()[1].startswith("'=cmd")
+    assert [f["construct"] for f in result["findings"] if f["action"] != "kept"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.csv", "お知らせ.csv"]  # no temp left
+
+
+def test_sanitize_into_a_directory_takes_the_extension_of_the_output_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "text-only.toml"
+    config.write_text('[rules.html]\nmethod = "text"\n')
+    src = tmp_path / "page.html"
+    src.write_text("<html><body><p>市役所</p><script>alert(1)</script></body></html>")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    assert main(["sanitize", str(src), "-o", str(outdir), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(f"released: {outdir / 'page.txt'}")
+    text = (outdir / "page.txt").read_text(encoding="utf-8")
+    assert "市役所" in text and "alert" not in text

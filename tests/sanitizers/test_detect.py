@@ -58,6 +58,8 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
         ("macro.docm", ooxml(WORD_MACRO_MAIN), "docm"),
         ("plain.zip", ooxml(None), "zip"),
         ("memo.txt", "全角テキスト\r\n".encode("cp932"), "txt"),
+        ("件名.csv", "件名,金額\r\n".encode("cp932"), "csv"),  # libmagic calls this a DOS COM program
+        ("ebcdic.txt", "HELLO WORLD\n".encode("cp500") * 20, "txt"),  # the text sanitiser decides
         ("table.csv", b"a,b\n1,2\n", "csv"),
         ("table.txt", b"a,b\n1,2\n", "txt"),
         ("run.ps1", b"Write-Host hi\n", "script"),
