@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/daemon.py [--files 300] [--small 1000,5000,10000]
 
-1. Mixed files (photos, PDFs, text, an executable) dropped at once into a running
+1. Mixed files (12 MP phone photos, 4-30 page PDF reports with scans, text notices,
+   executables) dropped at once into a running
    `mukaika run` with two workers: files/s, drop→release latency p50/p95/p99, and the
    throughput as a ratio to the same sanitisers called serially in this process.
 2. Many small files: the daemon's peak RSS and wall time per file at each batch size.
@@ -46,27 +47,41 @@ class Rules:
         return RULES.get(type_name)
 
 
-def make_photo(rng: random.Random, width: int = 1600, height: int = 1200) -> bytes:
-    image = Image.effect_noise((width, height), 40).convert("RGB")
-    image = Image.blend(image, Image.new("RGB", image.size, (rng.randrange(256), 90, 160)), 0.6)
+def make_photo(rng: random.Random, width: int = 4032, height: int = 3024) -> bytes:
+    """A phone-camera-sized JPEG (12 MP) with EXIF, as staff forward them."""
+    small = Image.effect_noise((width // 8, height // 8), 60).convert("RGB")
+    tint = Image.new("RGB", small.size, (rng.randrange(256), 90, 160))
+    image = Image.blend(small, tint, 0.5).resize((width, height), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=88, exif=Image.Exif())
+    image.save(buffer, "JPEG", quality=88, exif=exif)
     return buffer.getvalue()
 
 
-def make_pdf(pages: int) -> bytes:
+def make_pdf(rng: random.Random, pages: int) -> bytes:
+    """A report: text on every page, a scanned-looking image on every other, and an OpenAction."""
     pdf = pikepdf.new()
     font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
                                                 BaseFont=pikepdf.Name.Helvetica))  # fmt: skip
+    scan = Image.effect_noise((600, 400), 30).convert("L")
     for n in range(pages):
         lines = "".join(f"BT /F1 10 Tf 50 {780 - 14 * i} Td (Page {n} line {i} of the budget report) Tj ET\n"
                         for i in range(50))  # fmt: skip
         page = pdf.add_blank_page(page_size=(612, 792))
-        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        if n % 2:
+            buffer = io.BytesIO()
+            scan.save(buffer, "JPEG", quality=70)
+            image = pikepdf.Stream(pdf, buffer.getvalue(), Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
+                                   Width=600, Height=400, ColorSpace=pikepdf.Name.DeviceGray, BitsPerComponent=8,
+                                   Filter=pikepdf.Name.DCTDecode)  # fmt: skip
+            resources.XObject = pikepdf.Dictionary(Im0=image)
+            lines += "q 300 0 0 200 150 60 cm /Im0 Do Q\n"
+        page.Resources = resources
         page.Contents = pdf.make_stream(lines.encode())
-    pdf.Root.OpenAction = pdf.make_indirect(
-        pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)"))
-    )
+    action = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String(f"app.alert({rng.random()})"))
+    pdf.Root.OpenAction = pdf.make_indirect(action)
     buffer = io.BytesIO()
     pdf.save(buffer)
     return buffer.getvalue()
@@ -75,7 +90,7 @@ def make_pdf(pages: int) -> bytes:
 def mixed_inputs(count: int) -> list[tuple[str, bytes]]:
     rng = random.Random(7)
     registry = default_registry()
-    makers = [("jpg", "jpeg", lambda: make_photo(rng)), ("pdf", "pdf", lambda: make_pdf(rng.randint(2, 20))),
+    makers = [("jpg", "jpeg", lambda: make_photo(rng)), ("pdf", "pdf", lambda: make_pdf(rng, rng.randint(4, 30))),
               ("txt", "txt", lambda: ("市役所からのお知らせ\r\n" * rng.randint(50, 2000)).encode("cp932")),
               ("exe", "exe", lambda: b"MZ" + os.urandom(2000))]  # fmt: skip
     usable = [m for m in makers if m[1] == "exe" or registry.methods_for(m[1])]
@@ -177,7 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--small", default="1000,5000,10000")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
