@@ -6,12 +6,16 @@ from sanitizers.archives import ArchiveRefusal, ZipRebuild
 from sanitizers.base import Registry, Sanitizer
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
+from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
 from sanitizers.svg import SvgRebuild
 from sanitizers.text import CsvRebuild, TextRebuild
 
 
 def shipped_sanitizers() -> list[Sanitizer]:
     return [
+        PdfRebuild(),
+        PdfImage(),
+        PdfText(),
         ImageRebuild(),
         TextRebuild(),
         CsvRebuild(),

@@ -1,0 +1,389 @@
+"""Removing active and hidden constructs from an open PDF, in place, with findings.
+
+The catalog, the trailer, the name trees, annotations and actions are filtered through
+allow-lists; every other reachable dictionary loses the keys that carry active content.
+Objects that nothing reachable refers to any more are not written by qpdf, so removing
+the reference removes the object.  The walk is iterative and remembers every indirect
+object it has seen, so cycles (outlines, /Next chains, page trees) end it early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeGuard
+
+import pikepdf
+
+from sanitizers.base import Limits, Report
+from sanitizers.errors import LimitError, MalformedError, SanitizeError
+from sanitizers.pdf.actions import action_construct
+from sanitizers.pdf.limits import decode_within_limit
+from sanitizers.pdf.streams import FORBIDDEN_NAME_PATTERN, is_syntax
+from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable, text_of
+from sanitizers.pdf.vocabulary import (
+    ACTION_KEYS,
+    ALLOWED_ANNOTATIONS,
+    ALLOWED_CATALOG_KEYS,
+    ALLOWED_INFO_KEYS,
+    ALLOWED_NAME_TREES,
+    ALLOWED_TRAILER_KEYS,
+    EXTERNAL_STREAM_KEYS,
+    REMOVED_ACTIONS,
+    REMOVED_ANNOTATIONS,
+    REMOVED_KEYS,
+)
+
+#: Deepest nesting of direct arrays and dictionaries accepted inside one object.
+MAX_NESTING = 256
+#: Most nodes examined when counting the entries of a removed name tree or action chain.
+MAX_COUNTED_NODES = 10_000
+#: Trailer keys that describe the old cross-reference structure; qpdf drops them itself.
+XREF_TRAILER_KEYS = frozenset(
+    {"/Prev", "/XRefStm", "/Type", "/W", "/Index", "/Filter", "/DecodeParms", "/Length"}
+)
+#: Entries whose value is a name tree: their removal is counted per leaf.
+NAME_TREE_KEYS = frozenset({"/JavaScript", "/EmbeddedFiles", "/IDS", "/URLS", "/Templates", "/Renditions"})
+
+#: Keys that make a dictionary with /T a form field rather than a markup annotation's author.
+FIELD_KEYS = frozenset({"/FT", "/Kids", "/Parent"})
+#: Keys that need more than a look: removed, filtered, or holding actions.
+WATCHED_KEYS = frozenset(
+    REMOVED_KEYS.keys() | EXTERNAL_STREAM_KEYS | ACTION_KEYS | {"/Metadata", "/Next", "/Annots"}
+)
+
+Entries = Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class CleanPolicy:
+    keep_web_links: bool
+    keep_metadata: bool
+
+
+class Tally:
+    """Removals counted per (construct, location), in the order first seen."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def add(self, construct: str, location: str, count: int = 1) -> None:
+        key = (construct, location)
+        self._counts[key] = self._counts.get(key, 0) + count
+
+    def report_into(self, report: Report) -> None:
+        for (construct, location), count in self._counts.items():
+            report.add(construct, "removed", count, location)
+
+
+def clean_document(pdf: pikepdf.Pdf, policy: CleanPolicy, limits: Limits) -> Tally:
+    """Strip everything the rebuild method promises to remove; return what was removed."""
+    cleaner = _Cleaner(pdf, policy, limits)
+    cleaner.run()
+    return cleaner.tally
+
+
+def _is_container(value: object) -> TypeGuard[pikepdf.Object]:
+    # The cheap test first: most values are numbers, which pikepdf returns as ints.
+    return isinstance(value, pikepdf.Object) and isinstance(
+        value, pikepdf.Dictionary | pikepdf.Array | pikepdf.Stream
+    )
+
+
+class _Cleaner:
+    def __init__(self, pdf: pikepdf.Pdf, policy: CleanPolicy, limits: Limits) -> None:
+        self.pdf = pdf
+        self.policy = policy
+        self.limits = limits
+        self.tally = Tally()
+        self.visited: set[tuple[int, int]] = set()
+        self.page_ids = {page.obj.objgen for page in pdf.pages}
+
+    def run(self) -> None:
+        self._clean_trailer()
+        root = self.pdf.trailer.get("/Root")
+        if not isinstance(root, pikepdf.Dictionary):
+            raise MalformedError("pdf.malformed", "the document has no catalog")
+        self._clean_catalog(root)
+        # Walk from the most telling places first: an object is reported at the first
+        # location that reaches it, so page annotations say "page 3", not "document".
+        for number, page in enumerate(self.pdf.pages, start=1):
+            self._walk(page.obj, f"page {number}")
+        for key, label in (("/Outlines", "outline"), ("/AcroForm", "form"), ("/Names", "document names")):
+            value = root.get(key)
+            if _is_container(value):
+                self._walk(value, label)
+        self._walk(root, "document")
+
+    # -- document level ---------------------------------------------------------------
+
+    def _clean_trailer(self) -> None:
+        trailer = self.pdf.trailer
+        for key, value in entries_of(trailer).items():
+            if key in ALLOWED_TRAILER_KEYS or key in XREF_TRAILER_KEYS:
+                continue
+            if key == "/Info" and self.policy.keep_metadata and isinstance(value, pikepdf.Dictionary):
+                self._clean_info(value)
+                continue
+            self.tally.add("pdf.metadata" if key == "/Info" else "pdf.other", f"trailer {printable(key)}")
+            del trailer[key]
+        if "/Size" not in trailer:
+            # qpdf writes an unreadable trailer when a repaired input had no /Size; given
+            # any value, it writes the right one.
+            trailer["/Size"] = 0
+
+    def _clean_info(self, info: pikepdf.Object) -> None:
+        for key, value in entries_of(info).items():
+            if key not in ALLOWED_INFO_KEYS or not isinstance(value, pikepdf.String):
+                self.tally.add("pdf.metadata", "document info")
+                del info[key]
+
+    def _clean_catalog(self, root: pikepdf.Object) -> None:
+        for key, value in entries_of(root).items():
+            if key not in ALLOWED_CATALOG_KEYS:
+                construct = REMOVED_KEYS.get(key, "pdf.uri" if key == "/URI" else "pdf.other")
+                self.tally.add(construct, f"document {printable(key)}", _entry_count(key, value))
+                del root[key]
+        names = root.get("/Names")
+        if isinstance(names, pikepdf.Dictionary):
+            for key, value in entries_of(names).items():
+                if key not in ALLOWED_NAME_TREES:
+                    construct = REMOVED_KEYS.get(key, "pdf.other")
+                    self.tally.add(construct, f"document names {printable(key)}", _entry_count(key, value))
+                    del names[key]
+
+    # -- the walk ---------------------------------------------------------------------
+
+    def _walk(self, start: pikepdf.Object, base: str) -> None:
+        start_id = start.objgen
+        stack: list[tuple[pikepdf.Object, str, int]] = [(start, base, 0)]
+        while stack:
+            obj, location, depth = stack.pop()
+            if obj.is_indirect:
+                objgen = obj.objgen
+                if objgen in self.visited or (objgen in self.page_ids and objgen != start_id):
+                    continue  # other pages are walked from their own start, to say "page N"
+                self.visited.add(objgen)
+                depth = 0
+            elif depth > MAX_NESTING:
+                raise LimitError("pdf.limit", f"objects nested deeper than {MAX_NESTING} at {location}")
+            if isinstance(obj, pikepdf.Array):
+                if may_hold_containers(obj):
+                    stack.extend((item, location, depth + 1) for item in obj if _is_container(item))
+                continue
+            entries = entries_of(obj)
+            location = self._locate(entries, base, location)
+            cleaned = self._clean_dictionary(obj, entries, location)
+            if cleaned is not None:
+                stack.extend(
+                    (value, location, depth + 1) for value in cleaned.values() if _is_container(value)
+                )
+
+    def _locate(self, entries: Entries, base: str, inherited: str) -> str:
+        """Name annotations and form fields in findings: "page 2, field 'email'"."""
+        field_name = entries.get("/T")
+        if isinstance(field_name, pikepdf.String) and not FIELD_KEYS.isdisjoint(entries):
+            return f"{base}, field '{printable(text_of(field_name))}'"
+        if _looks_like_annotation(entries):
+            return f"{base}, annotation {printable(name_of(entries.get('/Subtype')) or '?')}"
+        return inherited
+
+    def _clean_dictionary(self, obj: pikepdf.Object, entries: Entries, location: str) -> Entries | None:
+        """Clean one dictionary or stream in place; its entries now, or None if emptied."""
+        subtype = name_of(entries.get("/Subtype"))
+        if _looks_like_annotation(entries) and subtype not in ALLOWED_ANNOTATIONS:
+            self.tally.add(REMOVED_ANNOTATIONS.get(subtype or "", "pdf.annotation"), location)
+            _empty(obj)
+            return None
+        if _is_stray_action(entries):
+            construct = action_construct(obj, self.policy.keep_web_links)
+            if construct is not None:
+                self.tally.add(construct, location)
+                _empty(obj)
+                return None
+        if name_of(entries.get("/Type")) == "/EmbeddedFile":
+            self.tally.add("pdf.embedded_file", location)
+            _empty(obj)
+            return None
+        is_stream = isinstance(obj, pikepdf.Stream)
+        if subtype == "/Image":
+            self._check_pixels(entries, location)
+        elif is_stream and is_syntax(entries):
+            self._check_syntax_stream(obj, location)
+        watched = entries.keys() & WATCHED_KEYS
+        if not watched:
+            return entries
+        for key in watched:
+            self._clean_entry(obj, entries, key, location, is_stream)
+        return entries_of(obj)
+
+    def _clean_entry(
+        self, obj: pikepdf.Object, entries: Entries, key: str, location: str, is_stream: bool
+    ) -> None:
+        if key in REMOVED_KEYS:
+            self.tally.add(REMOVED_KEYS[key], location, _entry_count(key, entries[key]))
+            del obj[key]
+        elif key == "/Metadata" and not self.policy.keep_metadata:
+            self.tally.add("pdf.metadata", location)
+            del obj[key]
+        elif is_stream and key in EXTERNAL_STREAM_KEYS:
+            self.tally.add("pdf.external_stream", location)
+            del obj[key]
+        elif key in ACTION_KEYS:
+            self._clean_action_slot(obj, key, entries[key], location)
+        elif key == "/Next" and "/Title" not in entries:  # outline items chain by /Next too
+            self._clean_next(obj, entries[key], location)
+        elif key == "/Annots":
+            self._filter_annotations(obj, entries[key], location)
+
+    # -- actions ----------------------------------------------------------------------
+
+    def _clean_action_slot(self, holder: pikepdf.Object, key: str, action: object, location: str) -> None:
+        if key == "/OpenAction":
+            if isinstance(action, pikepdf.Array):
+                return  # an explicit destination: the document opens at a page
+            if isinstance(action, pikepdf.Dictionary) and name_of(action.get("/S")) == "/GoTo":
+                return
+            self.tally.add("pdf.open_action", location)
+        elif isinstance(action, pikepdf.Dictionary):
+            if action_construct(action, self.policy.keep_web_links) is None:
+                return
+        else:
+            self.tally.add("pdf.action", location)
+        del holder[key]
+        self._tally_chain(action, location)
+
+    def _clean_next(self, action: pikepdf.Object, untrusted_next: object, location: str) -> None:
+        items = list(untrusted_next) if isinstance(untrusted_next, pikepdf.Array) else [untrusted_next]
+        kept = [
+            item
+            for item in items
+            if isinstance(item, pikepdf.Dictionary)
+            and action_construct(item, self.policy.keep_web_links) is None
+        ]
+        if len(kept) == len(items):
+            return
+        for item in items:
+            if not any(item is k for k in kept):
+                self._tally_chain(item, location)
+        if not kept:
+            del action["/Next"]
+        else:
+            action["/Next"] = kept[0] if len(kept) == 1 else pikepdf.Array(kept)
+
+    def _tally_chain(self, first: object, location: str) -> None:
+        """Count each removable action in a removed action and its /Next chain."""
+        seen: set[tuple[int, int]] = set()
+        pending = [first]
+        examined = 0
+        while pending and examined < MAX_COUNTED_NODES:
+            examined += 1
+            action = pending.pop()
+            if isinstance(action, pikepdf.Array):
+                pending.extend(action)
+                continue
+            if not isinstance(action, pikepdf.Dictionary):
+                continue
+            if action.is_indirect:
+                if action.objgen in seen:
+                    continue
+                seen.add(action.objgen)
+            construct = action_construct(action, self.policy.keep_web_links)
+            if construct is not None:
+                self.tally.add(construct, location)
+            following = action.get("/Next")
+            if following is not None:
+                pending.append(following)
+
+    # -- annotations and images -------------------------------------------------------
+
+    def _filter_annotations(self, page: pikepdf.Object, annotations: object, location: str) -> None:
+        if not isinstance(annotations, pikepdf.Array):
+            self.tally.add("pdf.annotation", location)
+            del page["/Annots"]
+            return
+        kept: list[pikepdf.Object] = []
+        for annotation in annotations:
+            is_dict = isinstance(annotation, pikepdf.Dictionary)
+            subtype = name_of(annotation.get("/Subtype")) if is_dict else None
+            if subtype in ALLOWED_ANNOTATIONS:
+                kept.append(annotation)
+                continue
+            construct = REMOVED_ANNOTATIONS.get(subtype or "", "pdf.annotation")
+            self.tally.add(construct, f"{location}, annotation {printable(subtype or '?')}")
+            if is_dict and annotation.is_indirect:
+                _empty(annotation)  # it may still be reachable from a popup or the structure tree
+        if len(kept) == len(annotations):
+            return
+        if kept:
+            page["/Annots"] = pikepdf.Array(kept)
+        else:
+            del page["/Annots"]
+
+    def _check_syntax_stream(self, stream: pikepdf.Object, location: str) -> None:
+        """Content is copied verbatim: refuse it if it names active constructs."""
+        data = decode_within_limit(stream, self.limits.max_stream_size)
+        match = FORBIDDEN_NAME_PATTERN.search(stream.read_raw_bytes() if data is None else data)
+        if match is not None:
+            name = printable(match.group().decode("latin-1"))
+            raise SanitizeError("pdf.active_content", f"the name {name} in content at {location}")
+
+    def _check_pixels(self, image: Entries, location: str) -> None:
+        untrusted_width, untrusted_height = int_of(image.get("/Width")), int_of(image.get("/Height"))
+        if untrusted_width is None or untrusted_height is None:
+            return
+        if untrusted_width * untrusted_height > self.limits.max_pixels:
+            raise LimitError(
+                "pdf.limit",
+                f"an image of {untrusted_width}×{untrusted_height} pixels at {location} "
+                f"exceeds max_pixels {self.limits.max_pixels}",
+            )
+
+
+def _looks_like_annotation(entries: Entries) -> bool:
+    return name_of(entries.get("/Type")) == "/Annot" or ("/Rect" in entries and "/Subtype" in entries)
+
+
+def _is_stray_action(entries: Entries) -> bool:
+    """An action dictionary met outside an action slot (structure elements carry /P)."""
+    if name_of(entries.get("/Type")) == "/Action":
+        return True
+    return name_of(entries.get("/S")) in REMOVED_ACTIONS and "/P" not in entries
+
+
+def _empty(obj: pikepdf.Object) -> None:
+    """Strip an indirect object that other objects may still point to."""
+    for key in list(obj.keys()):
+        del obj[key]
+    if isinstance(obj, pikepdf.Stream):
+        obj.write(b"")
+
+
+def _entry_count(key: str, value: object) -> int:
+    """How many things a removed entry held: scripts in a name tree, events in /AA."""
+    if key in NAME_TREE_KEYS and isinstance(value, pikepdf.Dictionary):
+        return _count_name_tree_leaves(value)
+    if key == "/AA" and isinstance(value, pikepdf.Dictionary):
+        return max(len(value.keys()), 1)
+    return 1
+
+
+def _count_name_tree_leaves(tree: pikepdf.Object) -> int:
+    seen: set[tuple[int, int]] = set()
+    pending = [tree]
+    leaves = 0
+    while pending and len(seen) < MAX_COUNTED_NODES:
+        node = pending.pop()
+        if not isinstance(node, pikepdf.Dictionary):
+            continue
+        if node.is_indirect:
+            if node.objgen in seen:
+                continue
+            seen.add(node.objgen)
+        names = node.get("/Names")
+        if isinstance(names, pikepdf.Array):
+            leaves += len(names) // 2
+        kids = node.get("/Kids")
+        if isinstance(kids, pikepdf.Array):
+            pending.extend(kids)
+    return max(leaves, 1)

@@ -1,0 +1,98 @@
+"""PDF rebuild: the same document, written anew without active or hidden content.
+
+The input is opened by qpdf (which repairs what it can), cleaned in place through
+allow-lists (``clean.py``) and saved as a new file: only objects still reachable from
+the catalog are written, so leading and trailing bytes, incremental-update history and
+orphaned objects vanish.  The output is then verified independently (``verify.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+
+import pikepdf
+from pikepdf.exceptions import PageCopyWarning
+
+from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.errors import MalformedError
+from sanitizers.pdf.clean import CleanPolicy, clean_document
+from sanitizers.pdf.limits import open_under_limits, read_envelope
+from sanitizers.pdf.options import checked_options
+from sanitizers.pdf.output import write_atomically
+from sanitizers.pdf.verify import Promise, verify_pdf
+
+
+class PdfRebuild(Sanitizer):
+    """CDR in PDF: keeps text, fonts, images, vector content, internal links, outlines, forms."""
+
+    types: ClassVar[frozenset[str]] = frozenset({"pdf"})
+    method: ClassVar[str] = "rebuild"
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "links": OptionSpec(
+            "keep-web",
+            "keep-web keeps http, https and mailto links; remove drops every URI action",
+            choices=("keep-web", "remove"),
+        ),
+        "metadata": OptionSpec(
+            "remove", "remove or keep XMP and document-information metadata", choices=("remove", "keep")
+        ),
+    }
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        chosen = checked_options(self, options)
+        policy = CleanPolicy(
+            keep_web_links=chosen["links"] == "keep-web", keep_metadata=chosen["metadata"] == "keep"
+        )
+        report = Report("pdf")
+        envelope = read_envelope(untrusted_src, limits)
+        report.add("pdf.leading_data", "removed", envelope.leading, f"{envelope.leading} bytes before %PDF")
+        report.add(
+            "pdf.trailing_data", "removed", envelope.trailing, f"{envelope.trailing} bytes after %%EOF"
+        )
+        with open_under_limits(untrusted_src, limits) as pdf:
+            if pdf.is_encrypted:
+                report.add("pdf.decrypted", "decrypted", location="owner password only")
+            try:
+                tally = clean_document(pdf, policy, limits)
+                rebuilt = _saved(pdf)
+            except pikepdf.PikepdfError as exc:
+                raise MalformedError("pdf.malformed", f"qpdf cannot rebuild it: {exc}") from None
+            warnings = pdf.get_warnings()
+        promise = Promise(web_links=policy.keep_web_links, metadata=policy.keep_metadata, image_only=False)
+        verify_pdf(rebuilt, promise, limits)
+        write_atomically(dst, rebuilt)
+        report.add("pdf.repaired", "repaired", len(warnings), _first_warning(warnings, untrusted_src))
+        tally.report_into(report)
+        return report
+
+
+def _first_warning(warnings: list[str], untrusted_src: Path) -> str | None:
+    """qpdf's first complaint, without the spool path it starts with."""
+    if not warnings:
+        return None
+    return warnings[0].removeprefix(f"{untrusted_src}: ")[:200]
+
+
+def _saved(pdf: pikepdf.Pdf) -> bytes:
+    """A fresh, unencrypted file; streams are copied as they are, never decoded."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # pikepdf notes form widgets missing from /AcroForm: a fact about the input that
+        # the rebuild keeps as it is, not a problem of the rebuild.
+        warnings.simplefilter("ignore", PageCopyWarning)
+        pdf.save(
+            buffer,
+            encryption=False,
+            linearize=False,
+            object_stream_mode=pikepdf.ObjectStreamMode.generate,
+            compress_streams=True,
+            stream_decode_level=pikepdf.StreamDecodeLevel.none,
+            fix_metadata_version=False,
+            preserve_pdfa=False,
+            deterministic_id=True,
+        )
+    return buffer.getvalue()

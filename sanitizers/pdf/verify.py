@@ -1,0 +1,216 @@
+"""Independent verification of a sanitised PDF.
+
+The output is parsed afresh by qpdf and every indirect object is scanned, every
+dictionary key of every nested value, without trusting the walk that produced it:
+forbidden keys, forbidden action and annotation types, URI schemes, encryption and,
+for image-only output, anything but pages, images and resource-less forms.  Streams
+that readers parse as PDF syntax (``streams.py``) are decoded within the stream limit
+and searched byte-wise for forbidden names, hex-escaped or not; a stream whose filters
+cannot be decoded is searched raw; binary payloads are only size-checked.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeGuard
+
+import pikepdf
+
+from sanitizers.base import Limits
+from sanitizers.errors import MalformedError, VerifyError
+from sanitizers.pdf.actions import is_web_uri
+from sanitizers.pdf.limits import check_decoded_size, decode_within_limit
+from sanitizers.pdf.streams import FORBIDDEN_NAME_PATTERN, is_image, is_syntax
+from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable
+from sanitizers.pdf.vocabulary import (
+    ACTION_KEYS,
+    ALLOWED_ACTIONS,
+    ALLOWED_ANNOTATIONS,
+    ALLOWED_CATALOG_KEYS,
+    ALLOWED_NAME_TREES,
+    ALLOWED_NAMED_ACTIONS,
+    EXTERNAL_STREAM_KEYS,
+    REMOVED_ACTIONS,
+    REMOVED_KEYS,
+)
+
+MAX_REPORTED = 5
+Entries = Mapping[str, object]
+#: Keys that need more than a look at the dictionary's types.
+SCANNED_KEYS = frozenset(REMOVED_KEYS.keys() | EXTERNAL_STREAM_KEYS | ACTION_KEYS | {"/Metadata", "/Next"})
+IMAGE_ONLY_CATALOG_KEYS = frozenset({"/Type", "/Pages"})
+IMAGE_ONLY_PAGE_KEYS = frozenset({"/Type", "/Parent", "/MediaBox", "/Resources", "/Contents"})
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What a method promises about its output."""
+
+    web_links: bool
+    metadata: bool
+    image_only: bool
+
+
+def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits) -> None:
+    """Raise VerifyError if the PDF (a file, or its bytes) holds anything ``promise`` excludes.
+
+    Raises MalformedError when the output does not re-open without qpdf warnings.
+    """
+    try:
+        with pikepdf.open(output if isinstance(output, Path) else io.BytesIO(output)) as pdf:
+            violations = _Scanner(pdf, promise, limits).scan()
+            warnings = pdf.get_warnings()
+    except pikepdf.PikepdfError as exc:
+        raise MalformedError("pdf.malformed", f"the output does not re-open: {exc}") from None
+    if warnings:
+        raise MalformedError("pdf.malformed", f"the output re-opens with warnings: {warnings[0]}")
+    if violations:
+        shown = "; ".join(violations[:MAX_REPORTED])
+        raise VerifyError("pdf.verify_failed", f"{len(violations)} forbidden construct(s): {shown}")
+
+
+class _Scanner:
+    def __init__(self, pdf: pikepdf.Pdf, promise: Promise, limits: Limits) -> None:
+        self.pdf = pdf
+        self.promise = promise
+        self.limits = limits
+        self.violations: list[str] = []
+
+    def scan(self) -> list[str]:
+        trailer = self.pdf.trailer
+        if self.pdf.is_encrypted or "/Encrypt" in trailer:
+            self.violations.append("the output is encrypted")
+        if "/Info" in trailer and not self.promise.metadata:
+            self.violations.append("document information dictionary")
+        self._check_catalog(self.pdf.Root)
+        self._scan_value(trailer, "trailer")
+        for obj in self.pdf.objects:
+            if isinstance(obj, pikepdf.Object):  # indirect numbers and booleans come back as Python values
+                self._scan_value(obj, f"object {obj.objgen[0]}")
+        if self.promise.image_only:
+            self._check_image_only()
+        return self.violations
+
+    def _flag(self, where: str, what: str) -> None:
+        self.violations.append(f"{what} in {where}")
+
+    def _check_catalog(self, root: pikepdf.Object) -> None:
+        allowed = IMAGE_ONLY_CATALOG_KEYS if self.promise.image_only else ALLOWED_CATALOG_KEYS
+        for key in entries_of(root):
+            if key not in allowed:
+                self._flag("the catalog", printable(key))
+        names = root.get("/Names")
+        if isinstance(names, pikepdf.Dictionary):
+            for key in entries_of(names):
+                if key not in ALLOWED_NAME_TREES:
+                    self._flag("the name dictionary", printable(key))
+        open_action = root.get("/OpenAction")
+        if isinstance(open_action, pikepdf.Dictionary) and name_of(open_action.get("/S")) != "/GoTo":
+            self._flag("the catalog", "an /OpenAction that is not GoTo")
+
+    def _scan_value(self, value: pikepdf.Object, where: str) -> None:
+        """Scan one indirect object and everything directly nested in it."""
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, pikepdf.Array):
+                if may_hold_containers(item):
+                    pending.extend(child for child in item if _is_direct_container(child))
+            elif isinstance(item, pikepdf.Dictionary | pikepdf.Stream):
+                entries = entries_of(item)
+                self._scan_dictionary(item, entries, where)
+                pending.extend(child for child in entries.values() if _is_direct_container(child))
+
+    def _scan_dictionary(self, obj: pikepdf.Object, entries: Entries, where: str) -> None:
+        is_stream = isinstance(obj, pikepdf.Stream)
+        for key in entries.keys() & SCANNED_KEYS:
+            if key in REMOVED_KEYS:
+                self._flag(where, key)  # one of ours: printable
+            elif key == "/Metadata" and not self.promise.metadata:
+                self._flag(where, "/Metadata")
+            elif is_stream and key in EXTERNAL_STREAM_KEYS:
+                self._flag(where, f"external stream data {key}")
+            elif key in ACTION_KEYS or (key == "/Next" and "/Title" not in entries):
+                self._check_action_slot(key, entries[key], where)
+        self._check_types(entries, where)
+        if is_stream:
+            self._check_stream(obj, entries, where)
+
+    def _check_action_slot(self, key: str, value: object, where: str) -> None:
+        if key == "/OpenAction" and isinstance(value, pikepdf.Array):
+            return  # an explicit destination
+        for action in value if isinstance(value, pikepdf.Array) else [value]:
+            if isinstance(action, pikepdf.Dictionary):
+                self._check_action(entries_of(action), where)
+
+    def _check_types(self, entries: Entries, where: str) -> None:
+        kind = name_of(entries.get("/Type"))
+        subtype = name_of(entries.get("/Subtype"))
+        action = name_of(entries.get("/S"))
+        if kind == "/EmbeddedFile":
+            self._flag(where, "an embedded file")
+        is_annotation = kind == "/Annot" or ("/Rect" in entries and subtype is not None)
+        if is_annotation and subtype not in ALLOWED_ANNOTATIONS:
+            self._flag(where, f"a {printable(subtype or '?')} annotation")
+        if action is not None and (kind == "/Action" or (action in REMOVED_ACTIONS and "/P" not in entries)):
+            self._check_action(entries, where)
+
+    def _check_action(self, action: Entries, where: str) -> None:
+        kind = name_of(action.get("/S"))
+        if kind not in ALLOWED_ACTIONS:
+            self._flag(where, f"a {printable(kind or '?')} action")
+        elif kind == "/URI" and not (self.promise.web_links and is_web_uri(action.get("/URI"))):
+            self._flag(where, "a URI action with a disallowed target")
+        elif kind == "/Named" and name_of(action.get("/N")) not in ALLOWED_NAMED_ACTIONS:
+            self._flag(where, "a viewer-command Named action")
+
+    def _check_stream(self, stream: pikepdf.Object, entries: Entries, where: str) -> None:
+        if is_image(entries):
+            self._check_image(entries, where)
+        elif not is_syntax(entries):
+            check_decoded_size(stream, self.limits.max_stream_size)
+        else:
+            data = decode_within_limit(stream, self.limits.max_stream_size)
+            match = FORBIDDEN_NAME_PATTERN.search(stream.read_raw_bytes() if data is None else data)
+            if match is not None:
+                self._flag(where, f"the name {printable(match.group().decode('latin-1'))} in stream data")
+
+    def _check_image(self, image: Entries, where: str) -> None:
+        width, height = int_of(image.get("/Width")), int_of(image.get("/Height"))
+        if width is None or height is None or width * height > self.limits.max_pixels:
+            self._flag(where, "an image beyond max_pixels")
+
+    def _check_image_only(self) -> None:
+        for number, page in enumerate(self.pdf.pages, start=1):
+            where = f"page {number}"
+            for key in entries_of(page.obj):
+                if key not in IMAGE_ONLY_PAGE_KEYS:
+                    self._flag(where, printable(key))
+            resources = page.obj.get("/Resources")
+            if not isinstance(resources, pikepdf.Dictionary):
+                continue
+            for key in entries_of(resources):
+                if key != "/XObject":
+                    self._flag(where, f"resource {printable(key)}")
+            xobjects = resources.get("/XObject")
+            if isinstance(xobjects, pikepdf.Dictionary):
+                for xobject in entries_of(xobjects).values():
+                    self._check_image_only_xobject(xobject, where)
+
+    def _check_image_only_xobject(self, xobject: object, where: str) -> None:
+        """Images, or forms without resources: they can draw inline images, never text."""
+        if not isinstance(xobject, pikepdf.Stream):
+            self._flag(where, "an XObject that is not a stream")
+            return
+        subtype = name_of(xobject.get("/Subtype"))
+        if subtype == "/Form" and "/Resources" not in xobject:
+            return
+        if subtype != "/Image":
+            self._flag(where, f"a {printable(subtype or '?')} XObject")
+
+
+def _is_direct_container(value: object) -> TypeGuard[pikepdf.Object]:
+    return isinstance(value, pikepdf.Dictionary | pikepdf.Array) and not value.is_indirect

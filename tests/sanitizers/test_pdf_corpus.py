@@ -1,0 +1,74 @@
+"""Every PDF of the shared corpus gets the verdict recorded in fixtures/pdf_corpus.toml.
+
+Runs the real pipeline (detection, policy, method chain) with the rule
+pdf = ["rebuild", "image"], then re-checks each released output independently.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sanitizers.base import Limits, Registry
+from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
+from sanitizers.pipeline import Outcome, Rule, process_file
+from tests.sanitizers import pdf_builders as b
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+TABLE = ROOT / "fixtures" / "pdf_corpus.toml"
+
+if not CORPUS.is_dir():
+    pytest.skip("../shared/corpus is absent", allow_module_level=True)
+
+pytestmark = pytest.mark.corpus
+
+EXPECTED: dict[str, dict[str, str]] = {
+    entry["file"]: entry for entry in tomllib.loads(TABLE.read_text(encoding="utf-8"))["pdf"]
+}
+REGISTRY = Registry([PdfRebuild(), PdfImage(), PdfText()])
+LIMITS = Limits()
+
+
+class RebuildThenImage:
+    def rule_for(self, type_name: str) -> Rule | None:
+        return Rule(("rebuild", "image")) if type_name == "pdf" else None
+
+
+def corpus_pdfs() -> list[str]:
+    lines = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
+    return sorted(Path(line.split("\t")[0]).name for line in lines if line.startswith("pdf/"))
+
+
+def run(name: str, scratch: Path) -> tuple[Outcome, float]:
+    started = time.monotonic()
+    outcome = process_file(CORPUS / "pdf" / name, name, scratch, RebuildThenImage(), LIMITS, REGISTRY)
+    return outcome, time.monotonic() - started
+
+
+def test_the_table_covers_the_corpus_exactly() -> None:
+    assert sorted(EXPECTED) == corpus_pdfs()
+
+
+@pytest.mark.parametrize("name", corpus_pdfs())
+def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
+    expected = EXPECTED[name]
+    outcome, seconds = run(name, tmp_path)
+    assert seconds < LIMITS.timeout_seconds
+    if expected["expect"] == "rejected":
+        assert outcome.verdict == "rejected"
+        assert outcome.reason is not None
+        assert outcome.reason.code == expected["code"], outcome.reason.message
+        return
+    assert outcome.verdict == "released", outcome.reason
+    assert outcome.method == expected["expect"]
+    assert outcome.output_path is not None
+    output = outcome.output_path
+    assert b.constructs_in(output) & b.FORBIDDEN_CONSTRUCTS == set()
+    if outcome.method == "image":
+        assert b.constructs_in(output).isdisjoint({"/Font", "/Annots", "/AcroForm", "/Names", "/URI"})
+    else:
+        assert b.pdfium_texts(output) == b.pdfium_texts(CORPUS / "pdf" / name)
