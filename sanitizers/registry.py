@@ -6,6 +6,7 @@ from sanitizers.archives import ArchiveRefusal, ZipRebuild
 from sanitizers.base import Registry, Sanitizer
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
+from sanitizers.ole import OleRebuild
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
 from sanitizers.svg import SvgRebuild
 from sanitizers.text import CsvRebuild, TextRebuild
@@ -22,6 +23,7 @@ def shipped_sanitizers() -> list[Sanitizer]:
         HtmlRebuild(),
         HtmlText(),
         SvgRebuild(),
+        OleRebuild(),
         ZipRebuild(),
         ArchiveRefusal(),
     ]

@@ -1,0 +1,224 @@
+"""Office 97-2003 rebuild (doc, xls, ppt): a new compound file of allow-listed streams.
+
+The input is read with olefile under limits (``inspect.py``); the application's module
+(``word.py``, ``excel.py``, ``powerpoint.py``) decides which top-level streams are kept,
+what is neutralised inside them and what makes the file unsafe to release; a fresh
+compound file is written with ``cfb_writer.py``.  No storage is ever kept, so VBA
+projects, object pools and embedded objects cannot survive whatever they are called.
+The output is then re-opened strictly and put through the same checks again.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.errors import EncryptedError, MalformedError, SanitizeError, VerifyError
+from sanitizers.ole import excel, powerpoint, word
+from sanitizers.ole.cfb_writer import compound_file_bytes
+from sanitizers.ole.inspect import (
+    OBJECT_DATA_NAMES,
+    SUMMARY_STREAMS,
+    VBA_NAMES,
+    CompoundFile,
+    OleEntry,
+    open_compound,
+    printable_name,
+    read_untrusted,
+)
+
+Cleaner = Callable[[Mapping[str, bytes]], tuple[dict[str, bytes], list[Finding]]]
+
+#: Streams that only an encrypted file has (detection already refuses the OOXML ones
+#: wrapped in a compound file; an encrypted ppt keeps its summary here).
+ENCRYPTION_STREAMS = frozenset({"encryptedsummary", "encryptioninfo", "encryptedpackage"})
+
+
+@dataclass(frozen=True)
+class OleFormat:
+    type_name: str
+    main_streams: frozenset[str]
+    kept_streams: frozenset[str]
+    clean: Cleaner
+    #: root CLSIDs the application writes; the first is written when the input's is another
+    clsids: tuple[uuid.UUID, ...]
+
+
+FORMATS: tuple[OleFormat, ...] = (
+    OleFormat(
+        "doc",
+        frozenset({word.MAIN_STREAM}),
+        word.KEPT_STREAMS,
+        word.clean_word,
+        (
+            uuid.UUID("00020906-0000-0000-c000-000000000046"),
+            uuid.UUID("00020900-0000-0000-c000-000000000046"),
+        ),
+    ),
+    OleFormat(
+        "xls",
+        frozenset({excel.MAIN_STREAM, excel.BIFF5_STREAM}),
+        excel.KEPT_STREAMS,
+        excel.clean_excel,
+        (
+            uuid.UUID("00020820-0000-0000-c000-000000000046"),
+            uuid.UUID("00020810-0000-0000-c000-000000000046"),
+        ),
+    ),
+    OleFormat(
+        "ppt",
+        frozenset({powerpoint.MAIN_STREAM}),
+        powerpoint.KEPT_STREAMS,
+        powerpoint.clean_powerpoint,
+        (
+            uuid.UUID("64818d10-4f9b-11cf-86ea-00aa00b929e8"),
+            uuid.UUID("64818d11-4f9b-11cf-86ea-00aa00b929e8"),
+        ),
+    ),
+)
+
+
+class OleRebuild(Sanitizer):
+    """CDR for Word, Excel and PowerPoint 97-2003: the document's own streams, nothing else."""
+
+    types: ClassVar[frozenset[str]] = frozenset(f.type_name for f in FORMATS)
+    method: ClassVar[str] = "rebuild"
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "metadata": OptionSpec(
+            "remove",
+            "remove or keep the summary property streams (author, title, company, thumbnail)",
+            choices=("remove", "keep"),
+        ),
+    }
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        chosen = self.resolved_options(options)
+        problem = self.options["metadata"].check(chosen["metadata"])
+        if problem is not None:
+            raise ValueError(f"OleRebuild option metadata: {problem}")
+        keep_metadata = chosen["metadata"] == "keep"
+        with open_compound(read_untrusted(untrusted_src, limits), limits) as compound:
+            ole_format = format_of(compound)
+            allowed = ole_format.kept_streams | (SUMMARY_STREAMS if keep_metadata else frozenset())
+            streams = _read_allowed(compound, allowed)
+            entries = compound.entries
+            root_clsid = compound.root_clsid
+        kept, findings = ole_format.clean(streams)
+        clsid = root_clsid if root_clsid in ole_format.clsids else ole_format.clsids[0]
+        rebuilt = compound_file_bytes(clsid, kept)
+        verify_rebuilt(rebuilt, ole_format, kept, limits)
+        _write_atomically(dst, rebuilt)
+        report = Report(ole_format.type_name)
+        for finding in _dropped_entries(entries, set(kept)):
+            report.add(finding.construct, finding.action, finding.count, finding.location)
+        if clsid != root_clsid:
+            report.add("ole.root_clsid", "repaired", location=f"was {root_clsid or 'empty'}")
+        for finding in findings:
+            report.add(finding.construct, finding.action, finding.count, finding.location)
+        return report
+
+
+def format_of(compound: CompoundFile) -> OleFormat:
+    """The one application whose main stream the file holds; refuse encrypted files."""
+    names = {name.lower() for name in compound.top_level_streams()}
+    if names & ENCRYPTION_STREAMS:
+        raise EncryptedError("office.encrypted", "the compound file holds encryption streams")
+    found = [f for f in FORMATS if {m.lower() for m in f.main_streams} & names]
+    if len(found) != 1:
+        kinds = ", ".join(f.type_name for f in found) or "none"
+        raise MalformedError(
+            "ole.malformed", f"expected the streams of one Office application, found {kinds}"
+        )
+    return found[0]
+
+
+def _read_allowed(compound: CompoundFile, allowed: frozenset[str]) -> dict[str, bytes]:
+    """Allowed top-level streams under their canonical names (CFB names ignore case)."""
+    canonical = {name.lower(): name for name in allowed}
+    streams: dict[str, bytes] = {}
+    for name in compound.top_level_streams():
+        wanted = canonical.get(name.lower())
+        if wanted is None:
+            continue
+        if wanted in streams:
+            raise MalformedError("ole.malformed", f"two streams named {printable_name(wanted)!r}")
+        streams[wanted] = compound.read(name)
+    return streams
+
+
+def _dropped_entries(entries: list[OleEntry], kept: set[str]) -> list[Finding]:
+    """What each top-level entry that was not written was, as findings."""
+    kept_lower = {name.lower() for name in kept}
+    counts: Counter[tuple[str, str]] = Counter()
+    locations: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        if len(entry.path) != 1 or entry.name.lower() in kept_lower:
+            continue
+        key, count = _dropped_construct(entry, entries)
+        counts[key] += count
+        locations.setdefault(key, []).append(printable_name(entry.name))
+    return [
+        Finding(construct, action, counts[construct, action], ", ".join(sorted(locations[construct, action])))
+        for construct, action in sorted(counts)
+    ]
+
+
+def _dropped_construct(entry: OleEntry, entries: list[OleEntry]) -> tuple[tuple[str, str], int]:
+    name = entry.name.lower()
+    if name in VBA_NAMES:
+        return ("ole.vba_macros", "removed"), 1
+    if entry.is_storage and name == "objectpool":
+        objects = sum(1 for e in entries if len(e.path) == 2 and e.path[0] == entry.name and e.is_storage)
+        if objects:
+            return ("ole.embedded_object", "removed"), objects
+    if entry.is_storage and name.startswith("mbd"):
+        return ("ole.embedded_object", "removed"), 1
+    if name in OBJECT_DATA_NAMES or name.startswith("\x02olepres"):
+        return ("ole.object_data", "removed"), 1
+    if entry.name in SUMMARY_STREAMS:
+        return ("ole.metadata", "removed"), 1
+    return ("ole.unlisted_entry", "dropped"), 1
+
+
+def verify_rebuilt(
+    rebuilt: bytes, ole_format: OleFormat, expected: Mapping[str, bytes], limits: Limits
+) -> None:
+    """Re-open the output strictly: exactly the allow-listed streams, and clean again finds nothing."""
+    allowed = ole_format.kept_streams | SUMMARY_STREAMS
+    try:
+        with open_compound(rebuilt, limits, strict=True) as output:
+            if any(entry.is_storage for entry in output.entries):
+                raise VerifyError("ole.verify_failed", "the output holds a storage")
+            names = set(output.top_level_streams())
+            if not names <= allowed or names != set(expected):
+                raise VerifyError("ole.verify_failed", f"unexpected streams {sorted(names ^ set(expected))}")
+            streams = {name: output.read(name) for name in names}
+        if streams != expected:
+            raise VerifyError("ole.verify_failed", "a stream reads back differently from what was written")
+        again, findings = ole_format.clean(streams)
+    except VerifyError:
+        raise
+    except SanitizeError as exc:
+        raise VerifyError("ole.verify_failed", f"the output fails its own checks: {exc}") from None
+    if again != streams or any(f.action != "kept" for f in findings):
+        raise VerifyError("ole.verify_failed", "cleaning the output again would still change it")
+
+
+def _write_atomically(dst: Path, data: bytes) -> None:
+    """``dst`` appears complete or not at all, as the sanitiser contract requires."""
+    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        tmp.replace(dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,213 @@
+"""Word 97-2003 (.doc): which streams are kept and which documents are refused.
+
+Kept streams (everything else is dropped by the rebuild):
+
+* ``WordDocument`` — the FIB and the text, byte for byte;
+* ``1Table`` or ``0Table`` — whichever the FIB names (the other is stale and dropped);
+* ``Data`` — pictures and form-field data;
+* ``\\x01CompObj`` — the class name Word checks; summary streams when metadata is kept.
+
+Dropped: ``Macros`` (VBA), ``ObjectPool`` (embedded and linked OLE objects), ``\\x01Ole``
+and anything unknown.  Fields that point at an embedded object (EMBED) then show their
+last rendered picture, which is reported.
+
+Refused: encrypted or XOR-obfuscated documents (``office.encrypted``); Word 6/95 files
+(``ole.old_format``); fields that run or fetch something when the document opens or
+updates — DDE/DDEAUTO (``ole.dde_field``), INCLUDETEXT, INCLUDEPICTURE, IMPORT, LINK,
+DATABASE, and fields whose name is computed by a nested field (``ole.external_field``);
+an attached template on a network path or URL (``ole.external_template``).  The text is
+found through the piece table, so compressed (8-bit) and Unicode pieces are both read.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sanitizers.base import Finding
+from sanitizers.errors import EncryptedError, MalformedError, PolicyError
+
+MAIN_STREAM = "WordDocument"
+TABLE_STREAMS = ("0Table", "1Table")
+KEPT_STREAMS = frozenset({MAIN_STREAM, *TABLE_STREAMS, "Data", "\x01CompObj"})
+
+WORD97_IDENT = 0xA5EC
+WORD6_IDENT = 0xA5DC
+_FLAG_ENCRYPTED = 0x0100
+_FLAG_TABLE_1 = 0x0200
+_FLAG_OBFUSCATED = 0x8000
+# FIB layout (MS-DOC 2.5.1): FibBase is 32 bytes, then counted arrays of 16-, 32- and
+# 64-bit (fc, lcb) values; the counts are fixed for every Word 97+ file.
+_CSW, _CSLW = 0x000E, 0x0016
+_FC_LCB_START = 32 + 2 + _CSW * 2 + 2 + _CSLW * 4 + 2  # 154
+_FC_STTBF_ASSOC, _FC_CLX = 32, 33  # indexes into FibRgFcLcb97
+_MIN_FC_LCB = _FC_CLX + 1
+_ASSOC_TEMPLATE = 1  # ibstAssocDot: the attached template's path
+
+FIELD_BEGIN, FIELD_SEPARATOR, FIELD_END = "\x13", "\x14", "\x15"
+DDE_FIELDS = frozenset({"DDE", "DDEAUTO"})
+#: Fields that fetch a file or a URL when the document opens or its fields update.
+EXTERNAL_FIELDS = frozenset({"INCLUDETEXT", "INCLUDEPICTURE", "INCLUDE", "IMPORT", "LINK", "DATABASE"})
+_FIELD_NAME = re.compile(r"\s*([^\s\\\"]*)")
+
+
+@dataclass(frozen=True)
+class Fib:
+    table_stream: str
+    fc_lcb: tuple[tuple[int, int], ...]
+
+
+def read_fib(word_document: bytes) -> Fib:
+    """The parts of the FIB the rebuild needs, or a refusal."""
+    if len(word_document) < _FC_LCB_START:
+        raise MalformedError("ole.malformed", "WordDocument is shorter than a FIB")
+    ident, _nfib, _unused, _lid, _pn_next, flags = struct.unpack_from("<HHHHHH", word_document, 0)
+    if ident == WORD6_IDENT:
+        raise PolicyError("ole.old_format", "Word 6.0/95 document")
+    if ident != WORD97_IDENT:
+        raise MalformedError("ole.malformed", f"WordDocument starts with {ident:#06x}, not a FIB")
+    if flags & (_FLAG_ENCRYPTED | _FLAG_OBFUSCATED):
+        raise EncryptedError("office.encrypted", "the FIB marks the document as encrypted")
+    (csw,) = struct.unpack_from("<H", word_document, 32)
+    (cslw,) = struct.unpack_from("<H", word_document, 32 + 2 + csw * 2)
+    (count,) = struct.unpack_from("<H", word_document, _FC_LCB_START - 2)
+    if (csw, cslw) != (_CSW, _CSLW) or count < _MIN_FC_LCB:
+        raise MalformedError("ole.malformed", "the FIB's array sizes are not those of Word 97 or later")
+    if _FC_LCB_START + count * 8 > len(word_document):
+        raise MalformedError("ole.malformed", "the FIB runs past the end of WordDocument")
+    pairs = struct.unpack_from(f"<{count * 2}I", word_document, _FC_LCB_START)
+    table = TABLE_STREAMS[1] if flags & _FLAG_TABLE_1 else TABLE_STREAMS[0]
+    return Fib(table, tuple(zip(pairs[::2], pairs[1::2], strict=True)))
+
+
+def _slice(data: bytes, offset: int, length: int, what: str) -> bytes:
+    if offset + length > len(data):
+        raise MalformedError("ole.malformed", f"{what} lies outside its stream")
+    return data[offset : offset + length]
+
+
+def document_text(word_document: bytes, table: bytes, fib: Fib) -> str:
+    """All text of the document (main text, headers, notes, text boxes) via the piece table."""
+    fc, lcb = fib.fc_lcb[_FC_CLX]
+    clx = _slice(table, fc, lcb, "the piece table (Clx)")
+    pos = 0
+    while pos < len(clx) and clx[pos] == 0x01:  # Prc: formatting, skipped
+        if pos + 3 > len(clx):
+            raise MalformedError("ole.malformed", "truncated Prc in the piece table")
+        (size,) = struct.unpack_from("<h", clx, pos + 1)
+        if size < 0:
+            raise MalformedError("ole.malformed", "negative Prc size in the piece table")
+        pos += 3 + size
+    if pos + 5 > len(clx) or clx[pos] != 0x02:
+        raise MalformedError("ole.malformed", "the piece table (Pcdt) is missing")
+    (size,) = struct.unpack_from("<I", clx, pos + 1)
+    plc = _slice(clx, pos + 5, size, "PlcPcd")
+    if size < 4 or (size - 4) % 12:
+        raise MalformedError("ole.malformed", f"PlcPcd of {size} bytes is not 4 + 12n")
+    pieces = (size - 4) // 12
+    cps = struct.unpack_from(f"<{pieces + 1}I", plc, 0)
+    parts = []
+    for i in range(pieces):
+        length = cps[i + 1] - cps[i]
+        if length < 0:
+            raise MalformedError("ole.malformed", "piece table positions go backwards")
+        (fc_compressed,) = struct.unpack_from("<I", plc, 4 * (pieces + 1) + 8 * i + 2)
+        offset = fc_compressed & 0x3FFFFFFF
+        if fc_compressed & 0x40000000:  # 8-bit text at half the stored offset
+            raw = _slice(word_document, offset // 2, length, "a text piece")
+            parts.append(raw.decode("cp1252", errors="replace"))
+        else:
+            raw = _slice(word_document, offset, 2 * length, "a text piece")
+            parts.append(raw.decode("utf-16-le", errors="replace"))
+    return "".join(parts)
+
+
+def field_instructions(text: str) -> list[str]:
+    """The instruction text of every field, nested ones included, in document order."""
+    open_fields: list[list[str]] = []  # instruction characters of each open field
+    in_result: list[bool] = []
+    done: list[str] = []
+    for ch in text:
+        if ch == FIELD_BEGIN:
+            if open_fields and not in_result[-1]:
+                open_fields[-1].append(FIELD_BEGIN)  # marks a computed part
+            open_fields.append([])
+            in_result.append(False)
+        elif ch == FIELD_SEPARATOR and open_fields:
+            in_result[-1] = True
+        elif ch == FIELD_END and open_fields:
+            done.append("".join(open_fields.pop()))
+            in_result.pop()
+        elif open_fields and not in_result[-1]:
+            open_fields[-1].append(ch)
+    done.extend("".join(chars) for chars in open_fields)  # unterminated: judged all the same
+    return done
+
+
+def field_name(instruction: str) -> str:
+    """The field's keyword, upper case; FIELD_BEGIN when a nested field computes it."""
+    match = _FIELD_NAME.match(instruction)
+    name = match.group(1) if match else ""
+    return FIELD_BEGIN if FIELD_BEGIN in name else name.upper()
+
+
+def check_fields(text: str) -> list[Finding]:
+    """Refuse fields that run or fetch something; report EMBED fields left as pictures."""
+    names = [field_name(instruction) for instruction in field_instructions(text)]
+    dde = [n for n in names if n in DDE_FIELDS]
+    if dde:
+        raise PolicyError("ole.dde_field", f"{len(dde)} DDE field(s): {', '.join(sorted(set(dde)))}")
+    external = [n for n in names if n in EXTERNAL_FIELDS or n == FIELD_BEGIN]
+    if external:
+        shown = sorted({"(computed name)" if n == FIELD_BEGIN else n for n in external})
+        raise PolicyError("ole.external_field", f"{len(external)} field(s): {', '.join(shown)}")
+    embedded = names.count("EMBED")
+    return [Finding("ole.embed_field", "kept", embedded, "shown as its last picture")] if embedded else []
+
+
+def attached_template(table: bytes, fib: Fib) -> str:
+    """The attached template's path from SttbfAssoc, or "" when there is none."""
+    fc, lcb = fib.fc_lcb[_FC_STTBF_ASSOC]
+    if lcb == 0:
+        return ""
+    sttb = _slice(table, fc, lcb, "SttbfAssoc")
+    if len(sttb) < 6:
+        raise MalformedError("ole.malformed", "truncated SttbfAssoc")
+    extended, count, extra = struct.unpack_from("<HHH", sttb, 0)
+    if extended != 0xFFFF or count <= _ASSOC_TEMPLATE or extra:
+        raise MalformedError("ole.malformed", "SttbfAssoc is not a Unicode string table of Word 97+")
+    pos = 6
+    for index in range(_ASSOC_TEMPLATE + 1):
+        (chars,) = struct.unpack_from("<H", _slice(sttb, pos, 2, "SttbfAssoc"), 0)
+        value = _slice(sttb, pos + 2, 2 * chars, "SttbfAssoc").decode("utf-16-le", errors="replace")
+        if index == _ASSOC_TEMPLATE:
+            return value
+        pos += 2 + 2 * chars
+    return ""
+
+
+def is_remote_path(path: str) -> bool:
+    return path.startswith(("\\\\", "//")) or "://" in path
+
+
+def clean_word(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
+    """The streams to write (unchanged bytes) and findings, or a refusal.
+
+    ``streams`` holds the input's allow-listed top-level streams.
+    """
+    word_document = streams.get(MAIN_STREAM)
+    if word_document is None:
+        raise MalformedError("ole.malformed", "no WordDocument stream")
+    fib = read_fib(word_document)
+    table = streams.get(fib.table_stream)
+    if table is None:
+        raise MalformedError("ole.malformed", f"the FIB names {fib.table_stream}, which is missing")
+    findings = check_fields(document_text(word_document, table, fib))
+    template = attached_template(table, fib)
+    if is_remote_path(template):
+        raise PolicyError("ole.external_template", f"attached template on a remote path: {template[:200]}")
+    kept = {name: data for name, data in streams.items() if name not in TABLE_STREAMS}
+    kept[fib.table_stream] = table
+    return kept, findings

@@ -1,0 +1,161 @@
+"""Every OLE file of the shared corpus gets the verdict recorded in fixtures/ole_corpus.toml.
+
+Runs the real pipeline (detection, policy, method chain) with the rule
+doc, xls, ppt = ["rebuild"]; every released output is re-checked with oletools and an
+olefile walk, and its document stream compared with the input's.  Real documents with
+VBA projects and embedded objects grafted on (by the project's CFB writer) show that
+what olevba and oleobj find in the input is gone from the output.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+import uuid
+from pathlib import Path
+
+import olefile
+import pytest
+
+from sanitizers.base import Limits, Registry
+from sanitizers.ole import OleRebuild
+from sanitizers.ole.cfb_writer import write_compound_file
+from sanitizers.ole.excel import NEUTRAL_RECORD, OBPROJ, records
+from sanitizers.ole.word import document_text, read_fib
+from sanitizers.pipeline import Outcome, Rule, process_file
+from tests.sanitizers.test_ole import (
+    assert_independently_clean,
+    embedded_package_found,
+    streams_of,
+    vba_detected,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+TABLE = ROOT / "fixtures" / "ole_corpus.toml"
+
+if not CORPUS.is_dir():
+    pytest.skip("../shared/corpus is absent", allow_module_level=True)
+
+pytestmark = pytest.mark.corpus
+
+OLE = CORPUS / "ole"
+EXPECTED: dict[str, dict[str, str]] = {
+    entry["file"]: entry for entry in tomllib.loads(TABLE.read_text(encoding="utf-8"))["ole"]
+}
+REGISTRY = Registry([OleRebuild()])
+LIMITS = Limits()
+MAIN_STREAMS = {"doc": "WordDocument", "xls": "Workbook", "ppt": "PowerPoint Document"}
+ALLOWED = {
+    "doc": {"WordDocument", "0Table", "1Table", "Data", "\x01CompObj"},
+    "xls": {"Workbook", "\x01CompObj"},
+    "ppt": {"PowerPoint Document", "Current User", "Pictures"},
+}
+JAPANESE_DOCS = {"poi__TestShiftJIS.doc": "見出し", "tika__testWORD_phonetic.doc": "東京"}
+
+
+class OfficeRebuild:
+    def rule_for(self, type_name: str) -> Rule | None:
+        return Rule(("rebuild",)) if type_name in ("doc", "xls", "ppt") else None
+
+
+def corpus_files() -> list[str]:
+    lines = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
+    return sorted(Path(line.split("\t")[0]).name for line in lines if line.startswith("ole/"))
+
+
+def run(src: Path, name: str, scratch: Path) -> tuple[Outcome, float]:
+    started = time.monotonic()
+    outcome = process_file(src, name, scratch, OfficeRebuild(), LIMITS, REGISTRY)
+    return outcome, time.monotonic() - started
+
+
+def assert_document_stream_unchanged(src: Path, dst: Path, type_name: str) -> None:
+    """The main stream is byte-identical, except xls OBPROJ record types neutralised in place."""
+    before, after = streams_of(src), streams_of(dst)
+    main = MAIN_STREAMS[type_name]
+    if type_name == "xls":
+        obproj = [r.offset for r in records(before[main]) if r.type == OBPROJ]
+        expected = bytearray(before[main])
+        for offset in obproj:
+            expected[offset : offset + 2] = NEUTRAL_RECORD.to_bytes(2, "little")
+        assert after[main] == bytes(expected)
+    else:
+        assert after[main] == before[main]
+    for name, data in after.items():
+        assert name == main or before[name] == data, name
+
+
+def test_the_table_covers_the_corpus_exactly() -> None:
+    assert sorted(EXPECTED) == corpus_files()
+
+
+@pytest.mark.parametrize("name", corpus_files())
+def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
+    expected = EXPECTED[name]
+    outcome, seconds = run(OLE / name, name, tmp_path)
+    assert seconds < LIMITS.timeout_seconds
+    assert outcome.verdict == expected["expect"], outcome.reason
+    if outcome.verdict == "rejected":
+        assert outcome.reason is not None and outcome.reason.code == expected["code"]
+        return
+    assert outcome.output_path is not None and outcome.output is not None and outcome.output.type
+    type_name = outcome.output.type
+    assert_independently_clean(outcome.output_path, ALLOWED[type_name])
+    assert_document_stream_unchanged(OLE / name, outcome.output_path, type_name)
+
+
+@pytest.mark.parametrize("name", sorted(JAPANESE_DOCS))
+def test_japanese_documents_are_released_with_their_text_intact(name: str, tmp_path: Path) -> None:
+    outcome, _ = run(OLE / name, name, tmp_path)
+    assert outcome.verdict == "released" and outcome.output_path is not None
+    before, after = streams_of(OLE / name), streams_of(outcome.output_path)
+    for stream in ("WordDocument", "1Table", "Data"):
+        assert after[stream] == before[stream]
+    fib = read_fib(after["WordDocument"])
+    text = document_text(after["WordDocument"], after[fib.table_stream], fib)
+    assert JAPANESE_DOCS[name] in text
+
+
+def graft(base: str, donors: dict[str, str], tmp_path: Path, extension: str) -> Path:
+    """``base``'s streams plus the named storages copied from donor files, by our writer."""
+    tree = streams_of(OLE / base)
+    for donor, storage in donors.items():
+        tree |= {k: v for k, v in streams_of(OLE / donor).items() if k.startswith(storage + "/")}
+    with olefile.OleFileIO(str(OLE / base)) as ole:
+        clsid = uuid.UUID(ole.root.clsid)
+    path = tmp_path / f"grafted.{extension}"
+    write_compound_file(path, clsid, tree)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("base", "donors", "extension"),
+    [
+        (
+            "tika__testWORD.doc",
+            {"tika__testWORD_macros.doc": "Macros", "oletools__embedded-simple-2007.xls": "MBD0009CF7B"},
+            "doc",
+        ),
+        (
+            "tika__testEXCEL.xls",
+            {
+                "tika__testEXCEL_macro.xls": "_VBA_PROJECT_CUR",
+                "oletools__embedded-simple-2007.xls": "MBD0009CF7B",
+            },
+            "xls",
+        ),
+    ],
+)
+def test_grafted_macros_and_objects_found_by_oletools_are_gone(
+    tmp_path: Path, base: str, donors: dict[str, str], extension: str
+) -> None:
+    src = graft(base, donors, tmp_path, extension)
+    assert vba_detected(src) and embedded_package_found(src)
+    outcome, _ = run(src, src.name, tmp_path)
+    assert outcome.verdict == "released" and outcome.output_path is not None
+    constructs = {f.construct: f.action for f in outcome.findings}
+    assert constructs["ole.vba_macros"] == "removed" and constructs["ole.embedded_object"] == "removed"
+    assert not embedded_package_found(outcome.output_path)
+    assert_independently_clean(outcome.output_path, ALLOWED[extension])
+    assert_document_stream_unchanged(src, outcome.output_path, extension)
