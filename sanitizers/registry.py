@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sanitizers.archives import ArchiveRefusal, ZipRebuild
 from sanitizers.base import Registry, Sanitizer
+from sanitizers.convert import OfficeToImage, OfficeToPdf
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
 from sanitizers.ole import OleRebuild
@@ -26,6 +27,8 @@ def shipped_sanitizers() -> list[Sanitizer]:
         OleRebuild(),
         ZipRebuild(),
         ArchiveRefusal(),
+        OfficeToPdf(),
+        OfficeToImage(),
     ]
 
 
