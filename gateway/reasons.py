@@ -39,4 +39,4 @@ def reason_text(*, name: str, transfer_id: str, code: str, detail: str, when: da
 
 def reason_bytes(*, name: str, transfer_id: str, code: str, detail: str) -> bytes:
     text = reason_text(name=name, transfer_id=transfer_id, code=code, detail=detail)
-    return b"\xef\xbb\xbf" + text.encode("utf-8")
+    return b"\xef\xbb\xbf" + text.encode("utf-8", "replace")  # names may carry undecodable bytes

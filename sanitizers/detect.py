@@ -199,6 +199,8 @@ def detect(untrusted_path: Path, name: str | None = None) -> Detection:
         probed = _TEXT_BY_NAME[extension]
     if probed is None:
         probed = _MAGIC_TO_TYPE.get(magic_mime)
+        if probed is None and magic_mime.startswith("text/"):
+            probed = "txt"  # source code, batch files, TeX...: plain text to any reader of a .txt
         if probed is None:
             _refuse_unrecognised(magic_mime, magic_description, extension)
         if head.startswith(b"#!"):

@@ -162,7 +162,9 @@ def _run_chain(
             raise
         outcome.verdict = "released"
         outcome.method = method
-        outcome.findings = report.findings
+        # a method that failed before the one that worked stays on record (a verify_failed is a bug)
+        outcome.findings = [Finding(f"method.{f.code}", "fell_back", 1, f.detail[:200]) for f in failures]
+        outcome.findings += report.findings
         outcome.output_path = dst
         outcome.output = FileInfo(
             output_name(outcome.input.name, report.output_type),

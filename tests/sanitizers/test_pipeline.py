@@ -108,6 +108,7 @@ def test_chain_falls_back_after_a_sanitize_error_and_cleans_the_partial_output(
 
     outcome = run(text_file, scratch, {"txt": Rule(("rebuild", "text"))}, AlwaysMalformed(), Fallback())
     assert outcome.verdict == "released" and outcome.method == "text"
+    assert (outcome.findings[0].construct, outcome.findings[0].action) == ("method.type.malformed", "fell_back")
     assert sorted(p.name for p in scratch.iterdir()) == ["output-text"]
 
 
