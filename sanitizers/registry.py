@@ -9,6 +9,7 @@ from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
 from sanitizers.ole import OleRebuild
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
+from sanitizers.rtf import RtfRebuild
 from sanitizers.svg import SvgRebuild
 from sanitizers.text import CsvRebuild, TextRebuild
 
@@ -24,6 +25,7 @@ def shipped_sanitizers() -> list[Sanitizer]:
         HtmlRebuild(),
         HtmlText(),
         SvgRebuild(),
+        RtfRebuild(),
         OleRebuild(),
         ZipRebuild(),
         ArchiveRefusal(),

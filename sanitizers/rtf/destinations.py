@@ -1,0 +1,219 @@
+r"""What happens to each group: kept, dropped, or replaced by the rendered result it carries.
+
+A group is judged by the control words written directly in it, wherever they stand (Word
+switches destination on a destination word anywhere in the group, which is how
+obfuscated objects hide behind other words), and by the names after its ``\*`` symbols.
+A kept group's children are judged in turn; a dropped group goes with everything inside
+it, ``\bin`` payloads included.  The first rule that matches decides:
+
+==============================  =======================================================
+the group carries directly      fate (finding)
+==============================  =======================================================
+``\object`` ``\objemb``         dropped (``rtf.object``); its ``{\result ...}`` child,
+``\objlink`` ``\objautlink``    the rendering readers show in the object's place, is
+``\objocx`` ``\objhtml``        kept as a plain group when it passes these rules itself
+``\objclass``, every other
+``\obj*`` word
+``\objdata`` alone              dropped (``rtf.objdata``)
+``\template``                   dropped (``rtf.template``): a path or URL Word fetches
+``\datastore`` ``\themedata``   dropped (``rtf.destination``), with or without ``\*``:
+``\colorschememapping``         OLE storage, a zipped OOXML part, raw HTML, font
+``\htmltag`` ``\mhtmltag``      programs, mail-merge connection strings, form-field
+``\fontemb`` ``\fontfile``      macros, a base URL for links, custom XML, and the WMF
+``\mailmerge`` ``\formfield``   copy of a picture
+``\datafield`` ``\xmlopen``
+``\nonshppict`` ``\hlinkbase``
+``\bin``                        dropped (``rtf.bin``, counted per ``\bin``): pictures are
+                                written in hex; raw bytes are how objects hide
+``\*`` + a name not kept below  dropped (``rtf.destination``, location = the name)
+``\pict``                       kept only for ``\pngblip`` or ``\jpegblip`` alone, with
+                                hex digits only that decode to a PNG or JPEG signature,
+                                and ``pictures = "png-jpeg"``; WMF, EMF, PICT, DIB, OS/2
+                                metafiles and anything unclear are dropped
+                                (``rtf.picture``, location = the picture type)
+``\field``                      dropped when its instruction (``\fldinst``, read by
+                                ``sanitizers.rtf.fields``) names DDE or DDEAUTO
+                                (``rtf.dde_field``), INCLUDE, INCLUDETEXT,
+                                INCLUDEPICTURE, IMPORT, LINK or DATABASE, or cannot be
+                                read (``rtf.external_field``); its ``{\fldrslt ...}`` is
+                                kept as a plain group.  HYPERLINK, PAGE, REF, SEQ,
+                                TOC, FORMTEXT ... stay
+``\fldinst`` outside a field    dropped on the same instructions
+anything else                   kept, and its children judged
+==============================  =======================================================
+
+Ignorable (``\*``) destinations kept, because layout or Japanese text needs them:
+
+==================================  ====================================================
+``\*\panose`` ``\*\fname``          font matching (Japanese font alternates)
+``\*\falt``
+``\*\ud`` (in ``\upr``)             the Unicode text of a paragraph: ``\upr`` pairs keep
+                                    their Japanese
+``\*\fchars`` ``\*\lchars``         kinsoku: characters a line may not start or end with
+``\*\cs`` ``\*\ts`` ``\*\defchp``   character and table styles, defaults
+``\*\defpap`` ``\*\latentstyles``
+``\*\listtable`` ``\*\pn``          numbered and bulleted lists
+``\*\listoverridetable``
+``\*\listpicture`` ``\*\pnseclvl``
+``\*\liststylename``
+``\*\shppict``                      holds the picture (the ``\pict`` rule applies inside)
+``\*\picprop`` ``\*\blipuid``       picture layout and identity
+``\*\shpinst`` ``\*\background``    shapes, text boxes (their text lives here), page
+                                    background
+``\*\bkmkstart`` ``\*\bkmkend``     bookmarks (cross references need them)
+``\*\fldinst``                      field instructions (judged as above)
+``\*\nesttableprops``               nested tables
+``\*\ftnsep`` ``\*\ftnsepc``        footnote separators
+``\*\aftnsep`` ``\*\aftnsepc``
+``\*\annotation`` ``\*\atnid``      comments
+``\*\atnauthor`` ``\*\atndate``
+``\*\atnref`` ``\*\atnparent``
+``\*\atrfstart`` ``\*\atrfend``
+``\*\mmathPr``                      equation settings (an equation itself is kept as
+                                    its picture)
+``\*\generator`` ``\*\rsidtbl``     writer name, revision-save ids, settings
+``\*\revtbl`` ``\*\wgrffmtfilter``
+``\*\saveprevpict`` ``\*\company``
+``\*\keycode``
+``\*\pgdsctbl`` ``\*\pgdscno``      LibreOffice page styles and hyphenation
+``\*\headeryb`` ``\*\hyphen``
+==================================  ====================================================
+
+Every other ``\*`` destination is dropped, among them what Word writes that nobody needs
+to read the text: ``\*\xmlnstbl``, ``\*\themedata``, ``\*\colorschememapping``,
+``\*\datastore``, ``\*\nonshppict``, ``\*\htmltag``, ``\*\template``, ``\*\mmath``,
+``\*\do`` and ``\*\formfield``.
+
+Known gap: shape properties (``{\sp{\sn ...}{\sv ...}}`` in a kept ``\*\shpinst`` or
+``\*\picprop``) are kept unread, so a linked picture named there would stay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sanitizers.rtf.fields import refused_instruction
+from sanitizers.rtf.tokens import Kind
+from sanitizers.rtf.tree import Group, direct_tokens
+
+#: Every control word of an object starts so (\object, \objemb, \objw ...), and none else.
+OBJECT_PREFIX = "obj"
+DENIED_DESTINATIONS = frozenset(
+    {
+        "datastore", "themedata", "colorschememapping", "htmltag", "mhtmltag", "fontemb", "fontfile",
+        "mailmerge", "formfield", "datafield", "xmlopen", "nonshppict", "hlinkbase",
+    }
+)  # fmt: skip
+KEPT_IGNORABLE = frozenset(
+    {
+        "panose", "fname", "falt", "ud", "fchars", "lchars", "cs", "ts", "defchp", "defpap",
+        "latentstyles", "listtable", "listoverridetable", "listpicture", "pn", "pnseclvl",
+        "liststylename", "shppict", "picprop", "blipuid", "shpinst", "background", "bkmkstart",
+        "bkmkend", "fldinst", "nesttableprops", "ftnsep", "ftnsepc", "aftnsep", "aftnsepc",
+        "annotation", "atnid", "atnauthor", "atndate", "atnref", "atnparent", "atrfstart",
+        "atrfend", "mmathPr", "generator", "rsidtbl", "revtbl", "wgrffmtfilter", "saveprevpict",
+        "company", "keycode", "pgdsctbl", "pgdscno", "headeryb", "hyphen",
+    }
+)  # fmt: skip
+#: Words that name what a \pict holds; only the first two are ever kept.
+KEPT_BLIPS = frozenset({"pngblip", "jpegblip"})
+BLIP_WORDS = KEPT_BLIPS | {"emfblip", "wmetafile", "macpict", "pmmetafile", "dibitmap", "wbitmap"}
+_SIGNATURES = {"pngblip": b"\x89PNG\r\n\x1a\n", "jpegblip": b"\xff\xd8\xff"}
+_HEX_AND_SPACE = b"0123456789abcdefABCDEF \t\r\n"
+PICTURE_OPTIONS = ("png-jpeg", "none")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``keep``; ``drop`` with a finding; or ``hoist``: drop, but keep ``inner``'s content."""
+
+    action: str  # "keep" | "drop" | "hoist"
+    construct: str = ""
+    location: str | None = None
+    inner: Group | None = None
+
+
+KEEP = Verdict("keep")
+
+
+def judge(group: Group, data: bytes, pictures: str) -> Verdict:
+    """The fate of ``group`` by the table in the module docstring."""
+    words = group.words
+    object_words = [word for word in words if word.startswith(OBJECT_PREFIX)]
+    if object_words == ["objdata"]:
+        return Verdict("drop", "rtf.objdata")
+    if object_words:
+        return _object_verdict(group, data, pictures)
+    if "template" in words:
+        return Verdict("drop", "rtf.template")
+    denied = sorted(DENIED_DESTINATIONS.intersection(words))
+    if denied:
+        return Verdict("drop", "rtf.destination", denied[0])
+    if group.bins:
+        return Verdict("drop", "rtf.bin")
+    unknown = [name for name in group.star_names if name not in KEPT_IGNORABLE]
+    if unknown:
+        return Verdict("drop", "rtf.destination", unknown[0] or "*")
+    if "pict" in words:
+        return _picture_verdict(group, data, pictures)
+    if "field" in words:
+        return _field_verdict(group, data, pictures)
+    if "fldinst" in words:
+        refused = refused_instruction(group, data)
+        return KEEP if refused is None else Verdict("drop", *refused)
+    return KEEP
+
+
+def _object_verdict(group: Group, data: bytes, pictures: str) -> Verdict:
+    for child in group.children:
+        if "result" in child.words and judge(child, data, pictures) == KEEP:
+            return Verdict("hoist", "rtf.object", None, child)
+    return Verdict("drop", "rtf.object")
+
+
+def _picture_verdict(group: Group, data: bytes, pictures: str) -> Verdict:
+    blips = sorted(BLIP_WORDS.intersection(group.words))
+    kind = "+".join(blips) or "no type"
+    if pictures == "none" or len(blips) != 1 or blips[0] not in KEPT_BLIPS:
+        return Verdict("drop", "rtf.picture", kind)
+    if not _payload_is(group, data, _SIGNATURES[blips[0]]):
+        return Verdict("drop", "rtf.picture", f"{kind} (not a valid image payload)")
+    return KEEP
+
+
+def _payload_is(group: Group, data: bytes, signature: bytes) -> bool:
+    r"""The picture's own content is hex digits only, and they decode to ``signature``.
+
+    Nested groups must be ``\*`` groups (picture properties, an id): anything else in a
+    picture would be read as picture data by some reader and as text by another.
+    """
+    if any(not child.star_names for child in group.children):
+        return False
+    head = bytearray()
+    digits = 0
+    for token in direct_tokens(group, data):
+        if token.kind is Kind.SYMBOL:
+            return False
+        if token.kind is Kind.TEXT:
+            run = data[token.start : token.end]
+            if run.translate(None, _HEX_AND_SPACE):
+                return False
+            run = run.translate(None, b" \t\r\n")
+            digits += len(run)
+            head += run[: 2 * len(signature) - len(head)]
+    return digits % 2 == 0 and bytes.fromhex(head.decode("ascii")) == signature
+
+
+def _field_verdict(group: Group, data: bytes, pictures: str) -> Verdict:
+    if "fldinst" in group.words:
+        # the whole group is the instruction then, the result included: nothing to keep
+        return Verdict("drop", "rtf.external_field", "instruction outside its own group")
+    instructions = (child for child in group.children if "fldinst" in child.words)
+    refused = next(filter(None, (refused_instruction(child, data) for child in instructions)), None)
+    if refused is None:
+        return KEEP
+    construct, location = refused
+    for child in group.children:
+        if "fldrslt" in child.words and judge(child, data, pictures) == KEEP:
+            return Verdict("hoist", construct, location, child)
+    return Verdict("drop", construct, location)
