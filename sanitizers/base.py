@@ -10,7 +10,7 @@ exception as a crash and reject the file.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -190,6 +190,10 @@ class Registry:
                 other = type(self._by_key[type_name, method]).__name__
                 raise ValueError(f"{type_name}/{method} is already handled by {other}")
         self._by_key.update(dict.fromkeys(keys, sanitizer))
+
+    def __iter__(self) -> Iterator[Sanitizer]:
+        """Each registered sanitiser once."""
+        return iter({id(s): s for s in self._by_key.values()}.values())
 
     def get(self, type_name: str, method: str) -> Sanitizer | None:
         return self._by_key.get((type_name, method))
