@@ -8,6 +8,7 @@ from sanitizers.convert import OfficeToImage, OfficeToPdf
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
 from sanitizers.ole import OleRebuild
+from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
 from sanitizers.rtf import RtfRebuild
 from sanitizers.svg import SvgRebuild
@@ -26,7 +27,9 @@ def shipped_sanitizers() -> list[Sanitizer]:
         HtmlText(),
         SvgRebuild(),
         RtfRebuild(),
+        OoxmlRebuild(),
         OleRebuild(),
+        XlsbRefusal(),
         ZipRebuild(),
         ArchiveRefusal(),
         OfficeToPdf(),

@@ -76,8 +76,9 @@ def test_refusals_leave_reason_files_in_japanese_and_english(tmp_path: Path) -> 
         assert "policy.reject" in text and "送信されませんでした" in text and "not released" in text
         assert "type.mismatch" in (gateway.rejected / "photo.png.reason.txt").read_text(encoding="utf-8-sig")
         assert gateway.files(gateway.outbox) == []
-        # the originals are kept in the spool, never handed out
-        assert len(list((gateway.spool / "originals").iterdir())) == 2
+        # the originals are kept in the spool (moved there just after the reason files land)
+        originals = gateway.spool / "originals"
+        gateway.wait_for(lambda: len(list(originals.iterdir())) == 2, 10, "the retained originals")
         assert not (gateway.rejected / "setup.exe").exists()
 
 

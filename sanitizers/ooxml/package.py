@@ -1,0 +1,102 @@
+"""The package's ZIP, read under the archive limits.
+
+The table of contents is judged by the archive sanitiser's checks before anything is
+decompressed (member count, declared sizes and ratio, duplicate and case-colliding names,
+overlapping entries, encryption); each part is then decompressed through the archive tree
+budget, which counts the bytes actually produced.  Refusals keep the archive codes that
+describe a bomb; the ones that mean "this is not a sound package" become OOXML codes.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import olefile
+
+from sanitizers.archives.budget import TreeBudget, copy_bounded, tree_budget
+from sanitizers.archives.zipcheck import Entry, check_entries, open_zip
+from sanitizers.base import Limits
+from sanitizers.errors import EncryptedError, LimitError, MalformedError, SanitizeError
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: Archive refusals that, for an Office file, mean the package itself is unsound.
+_AS_OOXML_CODE = {
+    "archive.malformed": "ooxml.malformed",
+    "archive.unsafe_path": "ooxml.malformed",
+    "archive.name_encoding": "ooxml.malformed",
+    "archive.encrypted": "office.encrypted",
+}
+
+
+class Package:
+    """The parts of one OOXML package, looked up case-insensitively as OPC requires."""
+
+    def __init__(
+        self, archive: zipfile.ZipFile, entries: list[Entry], limits: Limits, budget: TreeBudget
+    ) -> None:
+        self._archive = archive
+        self._limits = limits
+        self._budget = budget
+        self._entries = {entry.name.casefold(): entry for entry in entries if not entry.is_dir}
+
+    @property
+    def names(self) -> list[str]:
+        return [entry.name for entry in self._entries.values()]
+
+    def lookup(self, name: str) -> str | None:
+        """The member's own spelling of part ``name``, or None when there is no such part."""
+        entry = self._entries.get(name.casefold())
+        return entry.name if entry is not None else None
+
+    def read(self, name: str) -> bytes:
+        """Decompress one part, counting what it produces against the limits."""
+        entry = self._entries[name.casefold()]
+        buffer = io.BytesIO()
+        try:
+            with self._archive.open(entry.info) as untrusted_stream:
+                copy_bounded(
+                    untrusted_stream, buffer, entry.info.compress_size, self._limits, self._budget, name
+                )
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+            raise MalformedError("ooxml.malformed", f"{name}: cannot be decompressed: {exc}") from None
+        return buffer.getvalue()
+
+
+def refuse_compound_file(untrusted_src: Path) -> None:
+    """An OLE compound file here is an encrypted package or not OOXML at all."""
+    with untrusted_src.open("rb") as f:
+        if f.read(len(_OLE_MAGIC)) != _OLE_MAGIC:
+            return
+    try:
+        with olefile.OleFileIO(str(untrusted_src)) as ole:
+            streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
+    except Exception as exc:  # olefile raises many kinds of errors on hostile input
+        raise MalformedError("ooxml.malformed", f"OLE compound file cannot be read: {exc}") from None
+    if "encryptedpackage" in streams or "\x06dataspaces" in streams:
+        raise EncryptedError("office.encrypted", "encrypted or rights-protected Office package")
+    raise MalformedError("ooxml.malformed", "an OLE compound file (Office 97-2003), not an OOXML package")
+
+
+@contextmanager
+def open_package(untrusted_src: Path, limits: Limits) -> Iterator[Package]:
+    """The package, its table of contents already judged; decompression is budgeted."""
+    size = untrusted_src.stat().st_size
+    if size > limits.max_file_size:
+        raise LimitError("input.too_large", f"{size} bytes exceeds max_file_size {limits.max_file_size}")
+    refuse_compound_file(untrusted_src)
+    try:
+        with tree_budget(limits) as budget, open_zip(untrusted_src) as archive:
+            entries = check_entries(archive, untrusted_src, limits, "reject")
+            budget.take_members(len(entries), "package")
+            yield Package(archive, entries, limits, budget)
+    except SanitizeError as exc:
+        code = _AS_OOXML_CODE.get(exc.code)
+        if code is None:
+            raise
+        raise type(exc)(code, exc.detail) from None

@@ -1,0 +1,167 @@
+"""OOXML rebuild: a new package holding only the allowed parts, each XML part re-written.
+
+Word, Excel and PowerPoint packages (macro-enabled ones included) are read under the
+archive limits, walked along their relationships (``plan.py``), and written anew: only
+parts reached through allowed relationships, XML parsed without DTDs and entities,
+cleaned (field codes, markup, formulas, properties) and serialised from the tree, images
+copied once their signature says image.  Macro-enabled main parts become plain ones, so a
+.docm comes out as a .docx.  The result is verified independently before it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+
+from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.errors import MalformedError, PolicyError
+from sanitizers.ooxml.contenttypes import CONTENT_TYPES_PART, content_types_xml, read_content_types
+from sanitizers.ooxml.context import PartContext
+from sanitizers.ooxml.fields import clean_fields
+from sanitizers.ooxml.findings import Tally
+from sanitizers.ooxml.images import is_image
+from sanitizers.ooxml.markup import clean_markup
+from sanitizers.ooxml.package import Package, open_package
+from sanitizers.ooxml.plan import Plan, PlannedPart, Policy, plan_package
+from sanitizers.ooxml.properties import clean_properties
+from sanitizers.ooxml.relationships import relationships_part, relationships_xml
+from sanitizers.ooxml.spreadsheet import clean_formulas, clean_workbook
+from sanitizers.ooxml.verify import verify_package
+from sanitizers.ooxml.vocabulary import NS_X, VML_DRAWING_CONTENT_TYPE, WORD
+from sanitizers.ooxml.writer import package_bytes
+from sanitizers.ooxml.xmltree import XmlDocument, parse_xml, serialise_xml
+from sanitizers.pdf.options import checked_options
+from sanitizers.pdf.output import write_atomically
+
+_WORD_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
+_WORKBOOK = f"{{{NS_X}}}workbook"
+
+
+class OoxmlRebuild(Sanitizer):
+    """CDR for Word, Excel and PowerPoint: keeps text, formatting, images, charts, links."""
+
+    types: ClassVar[frozenset[str]] = frozenset({"docx", "docm", "xlsx", "xlsm", "pptx", "pptm"})
+    method: ClassVar[str] = "rebuild"
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "links": OptionSpec(
+            "keep-web",
+            "keep-web keeps http, https and mailto hyperlinks; remove drops every hyperlink",
+            choices=("keep-web", "remove"),
+        ),
+        "metadata": OptionSpec(
+            "remove",
+            "remove drops document properties, comments, revision authors and ids; keep leaves them",
+            choices=("remove", "keep"),
+        ),
+        "embedded": OptionSpec(
+            "remove",
+            "embedded objects (OLE, packages, ActiveX) are always removed",
+            choices=("remove",),
+        ),
+    }
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        chosen = checked_options(self, options)
+        policy = Policy(
+            keep_web_links=chosen["links"] == "keep-web", keep_metadata=chosen["metadata"] == "keep"
+        )
+        tally = Tally()
+        with open_package(untrusted_src, limits) as package:
+            plan = plan_package(package, read_content_types(package), policy, tally)
+            members = _rebuilt_members(package, plan, policy, tally)
+        rebuilt = package_bytes(members)
+        verify_package(rebuilt, policy.keep_web_links)
+        write_atomically(dst, rebuilt)
+        report = Report(plan.family.output_type)
+        tally.report_into(report)
+        return report
+
+
+class XlsbRefusal(Sanitizer):
+    """Binary workbooks are refused by name (``ooxml.xlsb``) rather than as unsupported."""
+
+    types: ClassVar[frozenset[str]] = frozenset({"xlsb"})
+    method: ClassVar[str] = "rebuild"
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        raise PolicyError("ooxml.xlsb", "binary workbook records are not rebuilt; ask for .xlsx")
+
+
+def _rebuilt_members(
+    package: Package, plan: Plan, policy: Policy, tally: Tally
+) -> list[tuple[str, bytes, bool]]:
+    """Every output member, in writing order: content types, package rels, parts."""
+    data: dict[str, bytes] = {}
+    legacy_drawings: dict[str, XmlDocument] = {}
+    # leaves first: a picture that is not one, or a VML drawing in Office's not-quite-XML
+    # dialect, leaves the plan before any part referring to it is cleaned, so that those
+    # references are treated like the ones to any other dropped part
+    for part in list(plan.parts.values()):
+        if part.name not in plan.parts:  # left out with a part that led to it
+            continue
+        if part.image:
+            untrusted_data = package.read(part.name)
+            if is_image(untrusted_data):
+                data[part.name] = untrusted_data
+                continue
+            tally.add("ooxml.not_an_image", part.name)
+        elif part.content_type.lower() == VML_DRAWING_CONTENT_TYPE:
+            drawing = _legacy_drawing(package, part.name)
+            if drawing is not None:
+                legacy_drawings[part.name] = drawing
+                continue
+            tally.add("ooxml.unparsable_vml", part.name, "dropped")
+        else:
+            continue
+        for orphan in plan.drop(part.name):
+            tally.add("ooxml.unreferenced_part", orphan, "dropped")
+    comments_kept = plan.family is WORD and any(
+        r.type == _WORD_COMMENTS for r in plan.parts[plan.main].relationships
+    )
+    for part in plan.parts.values():
+        if not part.image:
+            document = legacy_drawings.get(part.name) or parse_xml(package.read(part.name), part.name)
+            data[part.name] = _rebuilt_xml(document, part, policy, comments_kept, tally)
+    members = [
+        (CONTENT_TYPES_PART, content_types_xml({p.name: p.content_type for p in plan.parts.values()}), True),
+        (relationships_part(""), relationships_xml("", plan.package_relationships), True),
+    ]
+    for part in plan.parts.values():
+        members.append((part.name, data[part.name], not part.image))
+        if part.relationships:
+            members.append(
+                (relationships_part(part.name), relationships_xml(part.name, part.relationships), True)
+            )
+    return members
+
+
+def _legacy_drawing(package: Package, name: str) -> XmlDocument | None:
+    """VML as Office writes it is not always XML (``<![if gte mso 9]>``): such a drawing is
+    dropped, not the whole document.  An XML attack still refuses the file."""
+    try:
+        return parse_xml(package.read(name), name)
+    except MalformedError as exc:
+        if exc.code != "ooxml.malformed":
+            raise
+        return None
+
+
+def _rebuilt_xml(
+    document: XmlDocument, part: PlannedPart, policy: Policy, comments_kept: bool, tally: Tally
+) -> bytes:
+    context = PartContext(
+        name=part.name,
+        content_type=part.content_type,
+        kept_ids=frozenset(r.id for r in part.relationships),
+        policy=policy,
+        comments_kept=comments_kept,
+        tally=tally,
+    )
+    if document.root.tag == _WORKBOOK:
+        clean_workbook(document.root, context)
+    clean_fields(document.root, context)
+    clean_formulas(document.root, context)
+    clean_markup(document, context)
+    clean_properties(document.root, context)
+    return serialise_xml(document)

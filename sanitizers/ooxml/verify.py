@@ -1,0 +1,165 @@
+"""Independent re-check of a rebuilt package, from its bytes alone.
+
+Nothing here trusts the rebuild's plan: the output ZIP is reopened, its content types,
+relationships and XML parts re-parsed, and searched for every construct the rebuild
+promises to remove.  Any hit is a bug in the rebuild and stops the file
+(``ooxml.verify_failed``).
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from urllib.parse import unquote
+
+from sanitizers.errors import VerifyError
+from sanitizers.ooxml.links import is_web_link
+
+_FORBIDDEN_NAMES = re.compile(
+    r"vbaproject|vbadata|(^|/)(activex|embeddings|macrosheets|externallinks|webextensions?|customui|"
+    r"printersettings)/|(^|/)connections\.xml$|\.(bin|exe|dll|ocx)$",
+    re.IGNORECASE,
+)
+_FORBIDDEN_CONTENT_TYPES = re.compile(
+    r"macroenabled|vbaproject|vbadata|activex|oleobject|macrosheet|externallink|connections",
+    re.IGNORECASE,
+)
+#: What a written part may be: markup or a picture, never a binary of another kind.
+_WRITTEN_CONTENT_TYPES = re.compile(
+    r"(image/[\w.+-]+|application/xml|[\w./-]+\+xml|application/vnd\.openxmlformats-officedocument\.vmldrawing)\Z",
+    re.IGNORECASE,
+)
+_FORBIDDEN_RELATIONSHIPS = re.compile(
+    r"/(vbaProject|wordVbaData|vbaProjectSignature\w*|xlMacrosheet|xlIntlMacrosheet|dialogsheet|control|"
+    r"activeXControlBinary|oleObject|package|aFChunk|subDocument|attachedTemplate|externalLink\w*|"
+    r"connections|queryTable|frame|mailMergeSource|recipientData|extensibility|webextension\w*|"
+    r"customXml|xmlMaps|font|keyMapCustomizations)$"
+)
+_HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+#: Local names of elements that must not survive, in any namespace.
+_FORBIDDEN_ELEMENTS = frozenset(
+    {
+        "altChunk",
+        "subDoc",
+        "OLEObject",
+        "oleObject",
+        "oleObjects",
+        "oleObj",
+        "oleLink",
+        "ddeLink",
+        "externalReference",
+        "externalReferences",
+        "FmlaMacro",
+        "attachedTemplate",
+        "entryMacro",
+        "exitMacro",
+        "objectEmbed",
+        "objectLink",
+    }
+)
+_CONTROL_NAMESPACES = frozenset(
+    {
+        "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+        "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        "http://schemas.openxmlformats.org/presentationml/2006/main",
+    }
+)
+_FORBIDDEN_FIELDS = frozenset({"DDE", "DDEAUTO", "INCLUDEPICTURE", "INCLUDETEXT", "IMPORT", "LINK"})
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_RELATIONSHIPS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+
+
+def verify_package(data: bytes, keep_web_links: bool) -> None:
+    """Raise ``ooxml.verify_failed`` unless the package holds nothing it must not."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            if len(set(names)) != len(names) or archive.testzip() is not None:
+                raise _failed("duplicate or corrupt members")
+            for name in names:
+                if _FORBIDDEN_NAMES.search(name):
+                    raise _failed(f"forbidden part {name!r}")
+            content_types = _check_content_types(_parse(archive.read("[Content_Types].xml"), "content types"))
+            for name in names:
+                if name.endswith(".rels"):
+                    _check_relationships(name, _parse(archive.read(name), name), set(names), keep_web_links)
+                elif name != "[Content_Types].xml" and not content_types.get(name, "").startswith("image/"):
+                    _check_markup(name, _parse(archive.read(name), name))
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise _failed(f"the package does not reopen: {exc}") from None
+
+
+def _failed(why: str) -> VerifyError:
+    return VerifyError("ooxml.verify_failed", why)
+
+
+def _parse(data: bytes, where: str) -> ET.Element:
+    """Parse a part the rebuild wrote: UTF-8, so a declaration would show in the bytes."""
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise _failed(f"{where} declares a DTD or entities")
+    try:
+        # ElementTree's C parser fetches nothing external; with no DTD there is nothing to expand
+        return ET.fromstring(data)  # noqa: S314
+    except ET.ParseError as exc:
+        raise _failed(f"{where} does not parse: {exc}") from None
+
+
+def _check_content_types(root: ET.Element) -> dict[str, str]:
+    declared: dict[str, str] = {}
+    for element in root:
+        content_type = element.get("ContentType", "")
+        if _FORBIDDEN_CONTENT_TYPES.search(content_type) or not _WRITTEN_CONTENT_TYPES.match(content_type):
+            raise _failed(f"forbidden content type {content_type!r}")
+        if element.tag == f"{_CONTENT_TYPES_NS}Override":
+            declared[unquote(element.get("PartName", "")).lstrip("/")] = content_type.lower()
+    return declared
+
+
+def _check_relationships(name: str, root: ET.Element, names: set[str], keep_web_links: bool) -> None:
+    folder = posixpath.dirname(posixpath.dirname(name))  # "word/_rels/x.rels" → "word"
+    for relationship in root.iter(f"{_RELATIONSHIPS_NS}Relationship"):
+        rel_type, target = relationship.get("Type", ""), relationship.get("Target", "")
+        if _FORBIDDEN_RELATIONSHIPS.search(rel_type):
+            raise _failed(f"{name}: forbidden relationship {rel_type!r}")
+        if relationship.get("TargetMode") == "External":
+            if rel_type != _HYPERLINK or not keep_web_links or not is_web_link(target):
+                raise _failed(f"{name}: external relationship {rel_type!r} to {target[:80]!r}")
+        elif posixpath.normpath(posixpath.join(folder, unquote(target))) not in names:
+            raise _failed(f"{name}: target {target[:80]!r} is not in the package")
+
+
+def _check_markup(name: str, root: ET.Element) -> None:
+    field_stack: list[list[str]] = []
+    for element in root.iter():
+        namespace, _, local = element.tag[1:].partition("}") if element.tag.startswith("{") else ("", "", "")
+        if local in _FORBIDDEN_ELEMENTS or (
+            local in ("control", "controls") and namespace in _CONTROL_NAMESPACES
+        ):
+            raise _failed(f"{name}: forbidden element {local!r}")
+        if element.tag == f"{_W}fldSimple":
+            _check_field(name, element.get(f"{_W}instr", ""))
+        elif element.tag == f"{_W}fldChar":
+            kind = element.get(f"{_W}fldCharType")
+            if kind == "begin":
+                field_stack.append([])
+            elif kind in ("separate", "end") and field_stack:
+                _check_field(name, "".join(field_stack[-1]))
+                if kind == "end":
+                    field_stack.pop()
+        elif element.tag in (f"{_W}instrText", f"{_W}delInstrText"):
+            if field_stack:
+                field_stack[-1].append(element.text or "")
+            else:
+                _check_field(name, element.text or "")
+    for unclosed in field_stack:
+        _check_field(name, "".join(unclosed))
+
+
+def _check_field(name: str, instruction: str) -> None:
+    words = instruction.replace('"', " ").replace("\\", " ").split()
+    if words and words[0].upper() in _FORBIDDEN_FIELDS:
+        raise _failed(f"{name}: field {words[0]!r} remains")
