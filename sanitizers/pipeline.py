@@ -27,6 +27,14 @@ from sanitizers.detect import Detection, detect
 from sanitizers.errors import DetectionError, LimitError, PolicyError, SanitizeError, VerifyError
 from sanitizers.types import TYPES
 
+#: Refusals no other method may override: the file is hostile or cannot be inspected, so
+#: handing it to a converter (LibreOffice for `pdf`, a renderer for `image`) would only
+#: expose another parser to it.
+FINAL_REFUSALS = frozenset(
+    {"office.encrypted", "archive.encrypted", "archive.bomb", "xml.attack", "ooxml.xml_attack",
+     "pdf.verify_failed", "ooxml.verify_failed"}
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -155,6 +163,8 @@ def _run_chain(
             _verify_output(dst, report)
         except SanitizeError as exc:
             dst.unlink(missing_ok=True)
+            if exc.code in FINAL_REFUSALS:
+                raise
             failures.append(exc)
             continue
         except BaseException:

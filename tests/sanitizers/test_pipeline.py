@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 
 from sanitizers.base import Limits, Options, Registry, Report, Sanitizer
-from sanitizers.errors import MalformedError
+from sanitizers.errors import EncryptedError, MalformedError
 from sanitizers.pipeline import Outcome, Rule, output_name, process_file
 
 
@@ -108,7 +108,10 @@ def test_chain_falls_back_after_a_sanitize_error_and_cleans_the_partial_output(
 
     outcome = run(text_file, scratch, {"txt": Rule(("rebuild", "text"))}, AlwaysMalformed(), Fallback())
     assert outcome.verdict == "released" and outcome.method == "text"
-    assert (outcome.findings[0].construct, outcome.findings[0].action) == ("method.type.malformed", "fell_back")
+    assert (outcome.findings[0].construct, outcome.findings[0].action) == (
+        "method.type.malformed",
+        "fell_back",
+    )
     assert sorted(p.name for p in scratch.iterdir()) == ["output-text"]
 
 
@@ -151,3 +154,18 @@ def test_output_name_takes_the_extension_of_the_output_type(
     name: str, output_type: str, expected: str
 ) -> None:
     assert output_name(name, output_type) == expected
+
+
+def test_a_hostile_or_encrypted_verdict_is_final_and_no_fallback_runs(text_file: Path, scratch: Path) -> None:
+    class Encrypted(CopyText):
+        def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+            raise EncryptedError("office.encrypted", "password protected")
+
+    class MustNotRun(CopyText):
+        method: ClassVar[str] = "text"
+
+        def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+            raise AssertionError("a fallback ran after a final refusal")
+
+    outcome = run(text_file, scratch, {"txt": Rule(("rebuild", "text"))}, Encrypted(), MustNotRun())
+    assert outcome.reason is not None and outcome.reason.code == "office.encrypted"
