@@ -1,4 +1,5 @@
-"""OOXML rebuild cost, as a ratio to a bare unzip + re-zip, measured in one run.
+"""Office sanitising cost: OOXML rebuild as a ratio to a bare unzip + re-zip, and the `pdf`
+method (LibreOffice, then the PDF rebuild) in seconds per page, measured in one run.
 
 Run from the repository root: ``.venv/bin/python bench/office.py [--paragraphs 20000]``.
 Inputs are the benign Word, Excel and PowerPoint files of ../shared/corpus (when present)
@@ -9,6 +10,8 @@ plus a generated Word document of ``--paragraphs`` paragraphs.  For each input:
   re-serialise every XML part, verify the output independently);
 
 both the best of several runs.  The last line sums times and sizes over all inputs.
+The second table converts the benign Word, Excel, PowerPoint and RTF files of the corpus
+(OOXML, legacy OLE and RTF) with ``OfficeToPdf`` once each, as the gateway would.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pikepdf
+
 from sanitizers.base import Limits
+from sanitizers.convert import OfficeToPdf, soffice_path
 from sanitizers.ooxml import OoxmlRebuild
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +91,9 @@ def large_document(path: Path, paragraphs: int) -> Path:
     return path
 
 
-def benign_corpus() -> list[Path]:
+def benign_corpus(
+    folders: tuple[str, ...] = ("ooxml/",), extensions: tuple[str, ...] = OFFICE_EXTENSIONS
+) -> list[Path]:
     manifest = CORPUS / "MANIFEST.tsv"
     if not manifest.is_file():
         print(f"note: {CORPUS} is absent; only the generated document is measured")
@@ -94,8 +102,34 @@ def benign_corpus() -> list[Path]:
     return sorted(
         CORPUS / row[0]
         for row in rows
-        if row[0].startswith("ooxml/") and row[6] == "benign" and row[0].endswith(OFFICE_EXTENSIONS)
+        if row[0].startswith(folders) and row[6] == "benign" and row[0].endswith(extensions)
     )
+
+
+def print_pdf_method_table(sources: list[Path], work: Path) -> None:
+    """LibreOffice conversion plus PDF rebuild, once per file, in seconds per output page."""
+    if soffice_path() is None:
+        print("\nnote: LibreOffice is not installed; the `pdf` method is not measured")
+        return
+    print(f"\n{'file (pdf method)':44} {'pages':>5} | {'seconds':>8} {'s/page':>7}")
+    total_seconds, total_pages = 0.0, 0
+    for src in sources:
+        out = work / f"{src.name}.pdf"
+        started = time.perf_counter()
+        try:
+            OfficeToPdf().sanitize(src, out, {}, Limits())
+        except Exception as exc:  # a refusal is a result too; show it and go on
+            print(f"{src.name[:44]:44} {'-':>5} | refused: {exc}")
+            continue
+        seconds = time.perf_counter() - started
+        with pikepdf.open(out) as pdf:
+            pages = len(pdf.pages)
+        total_seconds, total_pages = total_seconds + seconds, total_pages + pages
+        print(f"{src.name[:44]:44} {pages:5} | {seconds:8.2f} {seconds / pages:7.2f}")
+    if total_pages:
+        print(
+            f"{'all converted':44} {total_pages:5} | {total_seconds:8.2f} {total_seconds / total_pages:7.2f}"
+        )
 
 
 def bare_copy(src: Path, dst: Path) -> None:
@@ -147,6 +181,10 @@ def main() -> int:
             run_dir.mkdir()
             rows.append(measure(src, run_dir))
         print_table(rows)
+        office = benign_corpus(
+            ("ooxml/", "ole/", "rtf/"), (*OFFICE_EXTENSIONS, ".doc", ".xls", ".ppt", ".rtf")
+        )
+        print_pdf_method_table(office, work)
     return 0
 
 
