@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ _PREFIX_LISTS = frozenset(
     for name in ("Ignorable", "ProcessContent", "MustUnderstand", "PreserveElements", "PreserveAttributes")
 )
 _NAMING_PREFIXES = _PREFIX_LISTS | {_XSI_TYPE}
+_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _DECLARATIONS = (b"<!DOCTYPE", b"<!ENTITY", b"<!ELEMENT", b"<!ATTLIST", b"<!NOTATION")
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
 
@@ -90,11 +92,12 @@ def _iterparse(untrusted_data: bytes, where: str) -> Iterator[tuple[str, Any]]:
 
     Without a DOCTYPE no entity can be declared, so a part in which no markup declaration
     appears (even inside a comment: we refuse rather than parse to find out) is safe for
-    the C parser. A UTF-16 part, which a byte scan cannot read, gets the guarded parser.
+    the C parser. A part in any other encoding (UTF-16, or an 8-bit code page expat would
+    decode through Python's codecs), which a byte scan cannot read, gets the guarded parser.
     """
     stream = io.BytesIO(untrusted_data)
     events: tuple[Literal["start-ns"], Literal["start"], Literal["end"]] = ("start-ns", "start", "end")
-    if untrusted_data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in untrusted_data[:200]:
+    if not _plainly_utf8(untrusted_data):
         guarded = SafeET.iterparse(
             stream, events=events, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
@@ -105,6 +108,15 @@ def _iterparse(untrusted_data: bytes, where: str) -> Iterator[tuple[str, Any]]:
                 "ooxml.xml_attack", f"{where}: a markup declaration ({declaration.decode()[2:]})"
             )
     return ET.iterparse(stream, events=events)  # noqa: S314 - no DTD, hence no entities (checked above)
+
+
+def _plainly_utf8(data: bytes) -> bool:
+    """No BOM but UTF-8's, no NUL bytes, and an XML declaration (if any) naming UTF-8 or ASCII."""
+    head = data.removeprefix(b"\xef\xbb\xbf")[:200]
+    if b"\x00" in head or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return False
+    match = _ENCODING.match(head)
+    return match is None or match.group(1).lower() in (b"utf-8", b"utf8", b"us-ascii", b"ascii")
 
 
 @functools.lru_cache(maxsize=8192)  # a document uses a few hundred distinct names at most
