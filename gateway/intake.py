@@ -10,6 +10,7 @@ and mtime have been still for ``settle_seconds`` (a copy over SMB arrives in pie
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import stat
 import time
@@ -26,6 +27,7 @@ from gateway.fsutil import TEMP_PREFIX
 from gateway.names import is_temporary
 
 MAX_PENDING = 20_000  # beyond this, new candidates wait for the next rescan
+LOOK_AHEAD = 64  # entries examined beyond the number wanted (vanished or changed ones are skipped)
 
 
 @dataclass
@@ -68,7 +70,8 @@ class Settler:
         """
         now = time.monotonic()
         ready: list[tuple[Channel, Path]] = []
-        for path, pending in list(self._pending.items()):
+        # a bounded look at the front: copying all waiting entries per call would grow with them
+        for path, pending in list(itertools.islice(self._pending.items(), limit + LOOK_AHEAD)):
             if len(ready) >= limit or now - pending.still_since < self.settle_seconds:
                 break
             try:
