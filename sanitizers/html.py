@@ -21,6 +21,7 @@ import nh3
 
 from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import MalformedError, VerifyError
+from sanitizers.output import write_atomically
 from sanitizers.text import (
     ENCODING_LABELS,
     ENCODING_OPTION,
@@ -29,7 +30,6 @@ from sanitizers.text import (
     encoding_finding,
     is_removed_control,
     read_limited,
-    write_atomically,
 )
 
 # ── CSS (shared with SVG) ──────────────────────────────────────────────────────────

@@ -23,7 +23,8 @@ from defusedxml import ElementTree as SafeET
 from sanitizers.base import Limits, Options, Report, Sanitizer
 from sanitizers.errors import MalformedError, VerifyError
 from sanitizers.html import clean_style, css_is_inert, url_scheme
-from sanitizers.text import read_limited, write_atomically
+from sanitizers.output import write_atomically
+from sanitizers.text import read_limited
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import LimitError, MalformedError, VerifyError
+from sanitizers.output import write_atomically
 
 UTF8_BOM = codecs.BOM_UTF8
 #: BOMs in the order they must be tested (none is a prefix of a later one).
@@ -217,16 +218,6 @@ def encode_edited(decoded: DecodedText, edits: list[Edit], target: str, bom_for_
     if body is None:
         body = new_text.encode(decoded.codec)
     return Encoded(decoded.bom + body, decoded.codec, decoded.bom)
-
-
-def write_atomically(dst: Path, data: bytes) -> None:
-    """Write to a temporary sibling and rename, so ``dst`` is complete or absent."""
-    tmp = dst.with_name(f".{dst.name}.partial")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(dst)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def verify_reencoded(encoded: Encoded, expected: str, family: str) -> None:

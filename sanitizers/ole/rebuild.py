@@ -10,8 +10,6 @@ The output is then re-opened strictly and put through the same checks again.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -33,6 +31,7 @@ from sanitizers.ole.inspect import (
     printable_name,
     read_untrusted,
 )
+from sanitizers.output import write_atomically
 
 Cleaner = Callable[[Mapping[str, bytes]], tuple[dict[str, bytes], list[Finding]]]
 
@@ -114,7 +113,7 @@ class OleRebuild(Sanitizer):
         clsid = root_clsid if root_clsid in ole_format.clsids else ole_format.clsids[0]
         rebuilt = compound_file_bytes(clsid, kept)
         verify_rebuilt(rebuilt, ole_format, kept, limits)
-        _write_atomically(dst, rebuilt)
+        write_atomically(dst, rebuilt)
         report = Report(ole_format.type_name)
         for finding in _dropped_entries(entries, set(kept)):
             report.add(finding.construct, finding.action, finding.count, finding.location)
@@ -209,16 +208,3 @@ def verify_rebuilt(
         raise VerifyError("ole.verify_failed", f"the output fails its own checks: {exc}") from None
     if again != streams or any(f.action != "kept" for f in findings):
         raise VerifyError("ole.verify_failed", "cleaning the output again would still change it")
-
-
-def _write_atomically(dst: Path, data: bytes) -> None:
-    """``dst`` appears complete or not at all, as the sanitiser contract requires."""
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        tmp.replace(dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

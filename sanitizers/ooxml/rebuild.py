@@ -31,8 +31,8 @@ from sanitizers.ooxml.verify import verify_package
 from sanitizers.ooxml.vocabulary import NS_X, VML_DRAWING_CONTENT_TYPE, WORD
 from sanitizers.ooxml.writer import package_bytes
 from sanitizers.ooxml.xmltree import XmlDocument, parse_xml, serialise_xml
+from sanitizers.output import write_atomically
 from sanitizers.pdf.options import checked_options
-from sanitizers.pdf.output import write_atomically
 
 _WORD_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
 _WORKBOOK = f"{{{NS_X}}}workbook"

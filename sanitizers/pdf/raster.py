@@ -21,9 +21,9 @@ import pypdfium2 as pdfium
 
 from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import LimitError
+from sanitizers.output import write_atomically
 from sanitizers.pdf.encode import encode_page
 from sanitizers.pdf.options import checked_options
-from sanitizers.pdf.output import write_atomically
 from sanitizers.pdf.pdfium_open import displayed_size, is_encrypted, open_with_pdfium
 from sanitizers.pdf.symbols import SymbolBook, SymbolPage, inset_matrix
 from sanitizers.pdf.verify import Promise, verify_pdf

@@ -19,10 +19,10 @@ from pikepdf.exceptions import PageCopyWarning
 
 from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import MalformedError
+from sanitizers.output import write_atomically
 from sanitizers.pdf.clean import CleanPolicy, clean_document
 from sanitizers.pdf.limits import open_under_limits, read_envelope
 from sanitizers.pdf.options import checked_options
-from sanitizers.pdf.output import write_atomically
 from sanitizers.pdf.verify import Promise, verify_pdf
 
 

@@ -11,7 +11,7 @@ import pypdfium2 as pdfium
 
 from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import SanitizeError, VerifyError
-from sanitizers.pdf.output import write_atomically
+from sanitizers.output import write_atomically
 from sanitizers.pdf.pdfium_open import is_encrypted, open_with_pdfium
 
 PAGE_BREAK = "\f"

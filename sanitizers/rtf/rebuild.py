@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.output import write_atomically
 from sanitizers.rtf.destinations import PICTURE_OPTIONS
 from sanitizers.rtf.tree import parse_document
 from sanitizers.rtf.verify import verify_rebuilt
 from sanitizers.rtf.writer import apply_edits, plan_rebuild
-from sanitizers.text import read_limited, write_atomically
+from sanitizers.text import read_limited
 
 
 class RtfRebuild(Sanitizer):
