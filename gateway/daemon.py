@@ -25,6 +25,7 @@ from gateway.fsutil import TEMP_PREFIX
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation import WorkerPool
 from gateway.journal import FINAL_STATES, Journal
+from gateway.sdnotify import notify, watchdog_interval
 from gateway.spool import Spool
 from gateway.transfers import TransferProcessor
 from sanitizers.base import Registry
@@ -92,6 +93,7 @@ class Gateway:
         self.watcher = InboxWatcher(loop, self.settler.offer)
         self.watcher.start(self.config.channels)
         self.rescan()
+        notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
         log.info("gateway started", config=self.config.source, spool=str(self.spool.root),
                  workers=self.pool.size, channels=[c.name for c in self.config.channels],
                  recovered=len(unfinished))  # fmt: skip
@@ -99,7 +101,12 @@ class Gateway:
     async def _main_loop(self) -> None:
         next_rescan = time.monotonic() + self.config.gateway.rescan_seconds
         next_purge = time.monotonic()
+        watchdog = watchdog_interval()
+        next_ping = time.monotonic()
         while not self.stopping.is_set():
+            if watchdog is not None and time.monotonic() >= next_ping:
+                notify("WATCHDOG=1", f"STATUS={len(self.in_flight)} in flight, {len(self.settler)} waiting")
+                next_ping = time.monotonic() + watchdog
             self._feed_queue()
             now = time.monotonic()
             if now >= next_rescan:
@@ -114,6 +121,7 @@ class Gateway:
 
     async def shutdown(self, consumers: list[asyncio.Task[None]]) -> None:
         """Finish what is in flight within the timeout; the rest is recovered at next start."""
+        notify("STOPPING=1", "STATUS=finishing work in flight")
         if self.watcher is not None:
             self.watcher.stop()
         log.info("gateway stopping", in_flight=len(self.in_flight))

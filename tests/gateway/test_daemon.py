@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -187,3 +188,22 @@ def test_sigterm_lets_in_flight_work_finish(tmp_path: Path) -> None:
     assert len(gateway.files(gateway.outbox)) == states.count("released")
     with gateway:
         gateway.wait_for_outputs(released=6, rejected=0)
+
+
+def test_systemd_hears_ready_watchdog_and_stopping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    address = tmp_path / "notify.sock"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(address))
+    receiver.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(address))
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")
+    gateway = RunningGateway(tmp_path).start()
+    try:
+        messages = [receiver.recv(4096).decode() for _ in range(3)]
+        assert messages[0].startswith("READY=1\nSTATUS=watching 1 channel")
+        assert all(m.startswith("WATCHDOG=1\nSTATUS=") for m in messages[1:])
+        assert gateway.stop() == 0
+        while not (message := receiver.recv(4096).decode()).startswith("STOPPING=1"):
+            assert message.startswith("WATCHDOG=1")
+    finally:
+        receiver.close()
