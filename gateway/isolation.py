@@ -204,7 +204,7 @@ class WorkerPool:
             if process.is_alive():  # cancelled while waiting: never leave a worker behind
                 await _stop_group(process)
             process.close()
-        return read_result(job, exitcode)
+        return await asyncio.to_thread(read_result, job, exitcode)  # hashes the output
 
 
 async def _wait_for_exit(sentinel: int, timeout: float) -> bool:
