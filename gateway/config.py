@@ -28,6 +28,7 @@ MIN_WORKER_MEMORY = 256 * MiB
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
           "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
+_LOOPBACK_LISTEN = re.compile(r"^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$")
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _SIZE_LIMITS = {"max_file_size", "worker_memory", "max_stream_size", "archive_total_size",
                 "archive_member_size"}  # fmt: skip
@@ -72,12 +73,38 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """The status endpoint: off ("") by default; "127.0.0.1:PORT" or "unix:/path"."""
+
+    listen: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.listen)
+
+
+@dataclass(frozen=True)
+class ClamavSettings:
+    """clamd scanning: off ("") by default; the path of clamd's unix socket otherwise."""
+
+    socket: str = ""
+    on_unavailable: str = "hold"  # or "reject": never release unscanned
+    timeout_seconds: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.socket)
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     gateway: GatewaySettings
     limits: Limits
     rules: Mapping[str, Rule]
     channels: tuple[Channel, ...]
+    http: HttpSettings = HttpSettings()
+    clamav: ClamavSettings = ClamavSettings()
 
     def policy(self, channel: str | None = None) -> ChannelPolicy:
         if channel is None:
@@ -158,13 +185,47 @@ class _Checker:
             self.problem(f"{prefix}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
     def config(self, raw: Mapping[str, Any], source: str) -> Config:
-        self.unknown_keys(raw, "(top level)", {"gateway", "limits", "rules", "channels"})
+        self.unknown_keys(raw, "(top level)", {"gateway", "limits", "rules", "channels", "http", "clamav"})
         gateway = self.gateway(self.table(raw, "gateway"))
         limits = self.limits(self.table(raw, "limits"))
         rules = self.rules(self.table(raw, "rules"), "rules", base={})
         channels = self.channels(raw.get("channels", []), rules)
         self.directories_apart(gateway, channels)
-        return Config(source, gateway, limits, rules, channels)
+        http = self.http(self.table(raw, "http"))
+        clamav = self.clamav(self.table(raw, "clamav"))
+        return Config(source, gateway, limits, rules, channels, http, clamav)
+
+    def http(self, table: Mapping[str, Any]) -> HttpSettings:
+        self.unknown_keys(table, "http", {"listen"})
+        listen = table.get("listen", "")
+        if not isinstance(listen, str):
+            self.problem("http.listen", "expected a string")
+            return HttpSettings()
+        if listen and not (listen.startswith("unix:/") or _LOOPBACK_LISTEN.match(listen)):
+            self.problem(
+                "http.listen", 'must be "" (off), "127.0.0.1:PORT", "[::1]:PORT" or "unix:/absolute/path"'
+            )
+            return HttpSettings()
+        return HttpSettings(listen)
+
+    def clamav(self, table: Mapping[str, Any]) -> ClamavSettings:
+        self.unknown_keys(table, "clamav", {"socket", "on_unavailable", "timeout_seconds"})
+        values: dict[str, Any] = {}
+        socket_path = table.get("socket", "")
+        if not isinstance(socket_path, str) or (socket_path and not socket_path.startswith("/")):
+            self.problem("clamav.socket", 'must be an absolute path to clamd\'s unix socket, or "" (off)')
+        else:
+            values["socket"] = socket_path
+        if "on_unavailable" in table:
+            if table["on_unavailable"] in ("hold", "reject"):
+                values["on_unavailable"] = table["on_unavailable"]
+            else:
+                self.problem("clamav.on_unavailable", "must be one of hold, reject")
+        if "timeout_seconds" in table and self.number(
+            "clamav.timeout_seconds", table["timeout_seconds"], integer=False, minimum=1
+        ):
+            values["timeout_seconds"] = table["timeout_seconds"]
+        return ClamavSettings(**values)
 
     def gateway(self, table: Mapping[str, Any]) -> GatewaySettings:
         defaults = GatewaySettings()

@@ -166,6 +166,17 @@ BROKEN: list[tuple[str, str, str]] = [
         "channels[0].rules.foo: unknown file type",
     ),
     ("not toml", "[gateway\n", "not valid TOML"),
+    ("http on a public address", MINIMAL + '[http]\nlisten = "0.0.0.0:8080"\n', "http.listen: must be"),
+    (
+        "relative clamd socket",
+        MINIMAL + '[clamav]\nsocket = "clamd.sock"\n',
+        "clamav.socket: must be an absolute",
+    ),
+    (
+        "bad clamd fallback",
+        MINIMAL + '[clamav]\non_unavailable = "release"\n',
+        "clamav.on_unavailable: must be",
+    ),
 ]
 
 
