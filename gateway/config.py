@@ -58,7 +58,7 @@ class GatewaySettings:
         return self.workers or os.cpu_count() or 1
 
 
-_GATEWAY_CHOICES = {"log_format": ("auto", "json", "console"),
+_GATEWAY_CHOICES = {"log_format": ("auto", "journald", "json", "console"),
                     "log_level": ("debug", "info", "warning", "error")}  # fmt: skip
 
 
