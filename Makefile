@@ -7,7 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bootstrap clean
+.PHONY: run test lint typecheck pytest bootstrap clean install install-files
+
+# Installation as a systemd service (as root): `make install`, then
+# `systemctl enable --now mukaika`. DESTDIR stages the files elsewhere (packaging, tests).
+PREFIX ?= /opt/mukaika
+DESTDIR ?=
 
 run: $(STAMP)
 	$(BIN)/mukaika run
@@ -25,6 +30,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 # System packages are checked by what they provide, and installed with apt when root.
+# clamav-daemon is for the tests, which start their own clamd on a private socket.
 bootstrap:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing="$$missing libmagic1"; \
@@ -32,6 +38,7 @@ bootstrap:
 	command -v soffice >/dev/null || missing="$$missing libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui"; \
 	fc-list :lang=ja 2>/dev/null | grep -qi 'noto' || missing="$$missing fonts-noto-cjk"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
@@ -48,6 +55,24 @@ $(STAMP): pyproject.toml | bootstrap
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+install: bootstrap install-files
+	python3 -m venv $(DESTDIR)$(PREFIX)/.venv
+	$(DESTDIR)$(PREFIX)/.venv/bin/pip install --quiet --upgrade pip
+	$(DESTDIR)$(PREFIX)/.venv/bin/pip install --quiet .
+	systemd-sysusers $(DESTDIR)/etc/sysusers.d/mukaika.conf
+	systemd-tmpfiles --create $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
+	-systemctl daemon-reload
+
+# Unit, sysusers, tmpfiles, and a config for /srv/mukaika + /var/lib/mukaika unless one exists.
+install-files:
+	install -D -m 0644 systemd/mukaika.service $(DESTDIR)/etc/systemd/system/mukaika.service
+	install -D -m 0644 systemd/sysusers-mukaika.conf $(DESTDIR)/etc/sysusers.d/mukaika.conf
+	install -D -m 0644 systemd/tmpfiles-mukaika.conf $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
+	install -d -m 0755 $(DESTDIR)/etc/mukaika
+	test -e $(DESTDIR)/etc/mukaika/mukaika.toml || \
+	  sed -e 's|"./var/mukaika/spool"|"/var/lib/mukaika/spool"|' -e 's|"./var/mukaika/|"/srv/mukaika/|' \
+	    config/mukaika.toml > $(DESTDIR)/etc/mukaika/mukaika.toml
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache *.egg-info
