@@ -17,10 +17,11 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from gateway.fsutil import TEMP_PREFIX, candidate_names, fsync_dir, link_without_overwrite
 from gateway.journal import Placement
+from gateway.share import OutsideShareError, move_entry, open_entry, unlink_entry
 from sanitizers.pipeline import sha256_of
 
 
@@ -57,17 +58,23 @@ class Spool:
     def original_path(self, transfer_id: str) -> Path:
         return self.originals / transfer_id
 
-    def stage(self, inbox_file: Path, transfer_id: str) -> StagedFile:
-        """Move ``inbox_file`` into the spool; afterwards check what arrived is a lone plain file."""
+    def stage(self, inbox: Path, relative: PurePath, transfer_id: str) -> StagedFile:
+        """Move ``inbox / relative`` into the spool; then check what arrived is a lone plain file.
+
+        The entry is reached without following symlinks (see gateway.share), so a folder
+        swapped for a link cannot make us move a file from elsewhere.
+        """
         target = self.staged_path(transfer_id)
         try:
-            inbox_file.rename(target)
+            move_entry(inbox, relative, target)
+        except OutsideShareError as exc:
+            raise StagingError(str(exc)) from None
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 raise StagingError("the file vanished before it could be staged") from None
             if exc.errno != errno.EXDEV:
                 raise
-            _copy_across_filesystems(inbox_file, target)
+            _copy_across_filesystems(inbox, relative, target)
         fsync_dir(target.parent)
         return self.inspect_staged(transfer_id)
 
@@ -114,9 +121,12 @@ class Spool:
         return {p.name for d in (self.incoming, self.work) if d.exists() for p in d.iterdir()}
 
 
-def _copy_across_filesystems(source: Path, target: Path) -> None:
+def _copy_across_filesystems(inbox: Path, relative: PurePath, target: Path) -> None:
     """Copy, fsync, check the copy's hash and that the source held still, then unlink it."""
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        fd = open_entry(inbox, relative)
+    except OutsideShareError as exc:
+        raise StagingError(str(exc)) from None
     try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode) or before.st_nlink != 1:
@@ -135,7 +145,7 @@ def _copy_across_filesystems(source: Path, target: Path) -> None:
     if not unchanged or sha256_of(target) != read_digest.hexdigest():
         target.unlink()
         raise StagingError("the file changed while it was being copied into the spool")
-    source.unlink()
+    unlink_entry(inbox, relative)
 
 
 def place_once(placement: Placement, temp_key: str) -> Path:

@@ -19,7 +19,7 @@ import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import structlog
 
@@ -28,6 +28,7 @@ from gateway.isolation import Job, WorkerPool, WorkerResult
 from gateway.journal import Journal, Placement, Transfer
 from gateway.names import clean_name, clean_relative_dir
 from gateway.reasons import reason_bytes
+from gateway.share import OutsideShareError, lstat_entry, unlink_entry
 from gateway.spool import Spool, StagingError, finish_placement, place_once
 from sanitizers.pipeline import output_name, sha256_of
 
@@ -68,11 +69,11 @@ class TransferProcessor:
     # ── admit ──────────────────────────────────────────────────────────────────────────
     def admit(self, channel: Channel, path: Path) -> str | None:
         """Stage ``path`` and return its transfer id, or refuse/skip it and return None."""
-        try:
-            info = path.lstat()
-        except FileNotFoundError:
-            return None
         relative = path.relative_to(channel.inbox)
+        try:
+            info = lstat_entry(channel.inbox, relative)
+        except (FileNotFoundError, OutsideShareError):
+            return None  # gone, or reached through a symlinked folder (which is refused itself)
         transfer_id = new_transfer_id()
         self.journal.create(
             transfer_id, channel.name, clean_relative_dir(relative.parent.parts), str(path),
@@ -87,7 +88,7 @@ class TransferProcessor:
             self.refuse_entry(transfer_id, "input.hard_link", f"{info.st_nlink} hard links")
             return None
         try:
-            staged = self.spool.stage(path, transfer_id)
+            staged = self.spool.stage(channel.inbox, relative, transfer_id)
         except StagingError as exc:
             self._staging_failed(transfer_id, str(exc))
             return None
@@ -249,11 +250,14 @@ class TransferProcessor:
 
     def _remove_refused_entry(self, transfer: Transfer) -> None:
         """Unlink a refused link/FIFO/hard link from the inbox, unless a plain file replaced it."""
-        path = Path(transfer.inbox_path)
-        with contextlib.suppress(FileNotFoundError):
-            info = path.lstat()
+        channel = self._channel(self.config(), transfer)
+        if channel is None:
+            return
+        relative = PurePath(transfer.inbox_path).relative_to(channel.inbox)
+        with contextlib.suppress(FileNotFoundError, OutsideShareError):
+            info = lstat_entry(channel.inbox, relative)
             if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
-                path.unlink()
+                unlink_entry(channel.inbox, relative)
 
     def _destination(self, transfer: Transfer) -> Destination:
         config = self.config()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 
@@ -27,7 +27,7 @@ def spool(tmp_path: Path) -> Spool:
 def test_stage_moves_the_file_and_hashes_it(spool: Spool, tmp_path: Path) -> None:
     inbox_file = tmp_path / "a.pdf"
     inbox_file.write_bytes(b"data")
-    staged = spool.stage(inbox_file, "t1")
+    staged = spool.stage(tmp_path, PurePath("a.pdf"), "t1")
     assert not inbox_file.exists()
     assert staged.path.read_bytes() == b"data" and staged.sha256 == sha(b"data") and staged.size == 4
     assert oct(spool.root.stat().st_mode & 0o777) == "0o700"
@@ -37,7 +37,7 @@ def test_a_symlink_swapped_in_after_the_check_is_refused_not_followed(spool: Spo
     link = tmp_path / "a.pdf"
     link.symlink_to("/etc/hostname")
     with pytest.raises(StagingError):
-        spool.stage(link, "t1")
+        spool.stage(tmp_path, PurePath("a.pdf"), "t1")
 
 
 def test_a_hard_link_swapped_in_after_the_check_is_refused(spool: Spool, tmp_path: Path) -> None:
@@ -45,13 +45,13 @@ def test_a_hard_link_swapped_in_after_the_check_is_refused(spool: Spool, tmp_pat
     original.write_bytes(b"secret")
     os.link(original, tmp_path / "a.pdf")
     with pytest.raises(StagingError):
-        spool.stage(tmp_path / "a.pdf", "t1")
+        spool.stage(tmp_path, PurePath("a.pdf"), "t1")
     assert original.read_bytes() == b"secret"
 
 
 def test_retain_original_is_idempotent(spool: Spool, tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"x")
-    spool.stage(tmp_path / "a", "t1")
+    spool.stage(tmp_path, PurePath("a"), "t1")
     spool.retain_original("t1")
     spool.retain_original("t1")
     assert spool.original_path("t1").read_bytes() == b"x"
@@ -99,3 +99,16 @@ def test_a_source_that_changed_is_not_placed(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="recorded hash"):
         place_once(p, "t1-output")
     assert [n for n in os.listdir(p.directory) if not n.startswith(".")] == []
+
+
+def test_a_folder_swapped_for_a_symlink_is_never_followed(spool: Spool, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "report.pdf").write_bytes(b"not the share's")
+    inbox.mkdir()
+    (inbox / "sub").symlink_to(elsewhere, target_is_directory=True)  # staff's doing, after our scan
+    with pytest.raises(StagingError, match="not a plain folder"):
+        spool.stage(inbox, PurePath("sub/report.pdf"), "t1")
+    assert (elsewhere / "report.pdf").read_bytes() == b"not the share's"
+    assert not spool.staged_path("t1").exists()
