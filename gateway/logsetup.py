@@ -28,9 +28,10 @@ _SUMMARY_KEYS = ("verdict", "name", "reason", "method", "error")
 
 
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
-    stream = stream if stream is not None else sys.stderr
+    """Set up structlog; ``stream`` defaults to whatever ``sys.stderr`` is when a line is written."""
     if fmt == "auto":
-        fmt = "journald" if os.environ.get("JOURNAL_STREAM") else "console" if stream.isatty() else "json"
+        tty = (stream or sys.stderr).isatty()
+        fmt = "journald" if os.environ.get("JOURNAL_STREAM") else "console" if tty else "json"
     renderer: structlog.types.Processor
     logger_factory: Any
     if fmt == "journald":
@@ -41,7 +42,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
             if fmt == "console"
             else structlog.processors.JSONRenderer(ensure_ascii=False)
         )
-        logger_factory = structlog.PrintLoggerFactory(stream)
+        logger_factory = _PrintToStream(stream)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -57,6 +58,16 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     root = logging.getLogger()
     root.handlers = [_ToStructlog()]
     root.setLevel(max(_LEVELS[level], logging.INFO))  # libraries' debug chatter stays out
+
+
+class _PrintToStream:
+    """Like structlog's PrintLoggerFactory, but without pinning sys.stderr at configure time."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def __call__(self, *args: object) -> structlog.PrintLogger:
+        return structlog.PrintLogger(self._stream or sys.stderr)
 
 
 class _ToStructlog(logging.Handler):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
@@ -23,3 +26,13 @@ def require_corpus() -> None:
     """Module-level skip for corpus tests when the shared corpus is not on this machine."""
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Tests that run the CLI in-process configure logging; give the next test a clean slate."""
+    handlers, level = logging.getLogger().handlers[:], logging.getLogger().level
+    yield
+    logging.getLogger().handlers[:] = handlers
+    logging.getLogger().setLevel(level)
+    structlog.reset_defaults()
