@@ -1,4 +1,4 @@
-"""The `mukaika` command: run, sanitize, check-config.
+"""The `mukaika` command: run, sanitize, check-config, status.
 
 Exit codes: 0 success (released / config ok), 1 rejected (or config invalid for
 check-config), 2 usage or configuration error.
@@ -19,6 +19,8 @@ from gateway import __version__
 from gateway.config import Config, ConfigError, load_config
 from gateway.fsutil import place_file
 from gateway.logsetup import configure_logging
+from gateway.spool import Spool
+from gateway.status import journal_status
 from sanitizers.base import Registry
 from sanitizers.pipeline import Outcome, output_name, process_file
 from sanitizers.registry import default_registry
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.gateway.log_format, config.gateway.log_level)
     if args.command == "sanitize":
         return sanitize_command(args, config, registry)
+    if args.command == "status":
+        return status_command(args, config)
     from gateway.daemon import run_daemon  # the daemon pulls in asyncio, watchdog, sqlite
 
     return run_daemon(config, args.config, registry)
@@ -66,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("path", nargs="?", metavar="PATH")
+
+    status = commands.add_parser("status", help="summarise the journal: unfinished work, verdicts, errors")
+    status.add_argument("--config", metavar="PATH")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -99,6 +107,19 @@ def config_summary(config: Config, registry: Registry) -> str:
     unruled = sorted(set(TYPES) - set(config.rules))
     lines.append(f"rejected (no rule): {', '.join(unruled)}")
     return "\n".join(lines)
+
+
+def status_command(args: argparse.Namespace, config: Config) -> int:
+    journal = Spool(config.gateway.spool_dir.absolute()).journal_path
+    try:
+        report = journal_status(journal)
+    except FileNotFoundError:
+        print(
+            f"mukaika: no journal at {journal} yet (the gateway has not run on this spool)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    print(report.as_json() if args.json else report.as_text())
+    return EXIT_OK
 
 
 def sanitize_command(args: argparse.Namespace, config: Config, registry: Registry) -> int:

@@ -22,9 +22,11 @@ import structlog
 
 from gateway.config import Channel, Config, ConfigError, load_config
 from gateway.fsutil import TEMP_PREFIX
+from gateway.http import StatusServer
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation import WorkerPool
 from gateway.journal import FINAL_STATES, Journal
+from gateway.metrics import METRICS
 from gateway.sdnotify import notify, watchdog_interval
 from gateway.spool import Spool
 from gateway.transfers import TransferProcessor
@@ -60,6 +62,8 @@ class Gateway:
         self.wakeup = asyncio.Event()  # set when the queue gets room, or to stop
         self.processor: TransferProcessor | None = None
         self.watcher: InboxWatcher | None = None
+        self.status_server: StatusServer | None = None
+        self.retry_errors: deque[dict[str, object]] = deque(maxlen=10)  # shown by /status
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
     async def serve(self) -> int:
@@ -67,7 +71,7 @@ class Gateway:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
-        self.startup(loop)
+        await self.startup(loop)
         consumers = [
             asyncio.create_task(self._consume(), name=f"consumer-{i}")
             for i in range(self.pool.size * CONSUMERS_PER_WORKER)
@@ -82,7 +86,7 @@ class Gateway:
         self.stopping.set()
         self.wakeup.set()
 
-    def startup(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def startup(self, loop: asyncio.AbstractEventLoop) -> None:
         self.spool.create()
         self.journal = Journal(self.spool.journal_path)
         self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config)
@@ -93,6 +97,9 @@ class Gateway:
         self.watcher = InboxWatcher(loop, self.settler.offer)
         self.watcher.start(self.config.channels)
         self.rescan()
+        if self.config.http.enabled:
+            self.status_server = StatusServer(self.config.http.listen, self, METRICS)
+            await self.status_server.start()
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
         log.info("gateway started", config=self.config.source, spool=str(self.spool.root),
                  workers=self.pool.size, channels=[c.name for c in self.config.channels],
@@ -131,6 +138,8 @@ class Gateway:
         for task in consumers:
             task.cancel()
         await asyncio.gather(*consumers, return_exceptions=True)
+        if self.status_server is not None:  # before the executor goes: its handlers use threads
+            await self.status_server.stop()
         await asyncio.get_running_loop().shutdown_default_executor()  # let I/O threads finish their step
         if self.journal is not None:
             self.journal.close()
@@ -207,7 +216,9 @@ class Gateway:
             self.failures.pop(transfer_id, None)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # disk full, permissions, or a bug: keep the file, retry later
+        except (
+            Exception
+        ) as exc:  # disk full, permissions, a bug, or TransferHeldError: keep the file, retry later
             self._retry_later(transfer_id, exc)
         finally:
             structlog.contextvars.unbind_contextvars("transfer_id")
@@ -219,6 +230,8 @@ class Gateway:
         error = f"{type(exc).__name__}: {exc}"
         log.error("transfer step failed; will retry", transfer_id=transfer_id, error=error,
                   retry_in_seconds=delay, failures=failures)  # fmt: skip
+        self.retry_errors.append({"time": time.time(), "transfer_id": transfer_id, "error": error,
+                                  "failures": failures})  # fmt: skip
         asyncio.get_running_loop().call_later(delay, self.backlog.append, transfer_id)
 
     # ── housekeeping ───────────────────────────────────────────────────────────────────

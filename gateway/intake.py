@@ -59,6 +59,11 @@ class Settler:
             return
         self._pending[path] = _Pending(channel, info.st_size, info.st_mtime_ns, time.monotonic())
 
+    def oldest_age(self) -> float:
+        """Seconds the longest-waiting candidate has been still (entries are in still-since order)."""
+        first = next(iter(self._pending.values()), None)
+        return time.monotonic() - first.still_since if first is not None else 0.0
+
     def discard(self, path: Path) -> None:
         self._pending.pop(path, None)
 

@@ -118,6 +118,7 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self.view = JournalView(self._db, self._lock)
 
     def close(self) -> None:
         with self._lock:
@@ -212,6 +213,73 @@ class Journal:
             (cutoff,),
         )
         return (Transfer(**dict(row)) for row in rows)
+
+
+class JournalView:
+    """Read-only questions about the journal, asked by the status endpoint and `mukaika status`."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> JournalView:
+        """Open without write access (the daemon may be running); FileNotFoundError if absent."""
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return cls(db, threading.RLock())
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def ping(self) -> None:
+        """Raise sqlite3.Error unless the database answers a trivial query."""
+        self._rows("SELECT count(*) FROM transfers WHERE id = ''")
+
+    def counts_by_state(self, finished_since: float | None = None) -> dict[str, int]:
+        """Transfers per state; with ``finished_since``, only those finished from then on."""
+        if finished_since is None:
+            rows = self._rows("SELECT state, count(*) AS n FROM transfers GROUP BY state")
+        else:
+            rows = self._rows("SELECT state, count(*) AS n FROM transfers WHERE finished >= ? GROUP BY state",
+                              (finished_since,))  # fmt: skip
+        return {row["state"]: row["n"] for row in rows}
+
+    def recent(self, limit: int) -> list[Transfer]:
+        """The last ``limit`` finished transfers, newest first."""
+        rows = self._rows(
+            "SELECT * FROM transfers WHERE finished IS NOT NULL ORDER BY finished DESC LIMIT ?", (limit,)
+        )
+        return [Transfer(**dict(row)) for row in rows]
+
+    def errors(self, limit: int) -> list[Transfer]:
+        """The last ``limit`` refusals that point at the gateway rather than at the file, newest first."""
+        rows = self._rows(
+            f"SELECT * FROM transfers WHERE state = 'rejected' AND {_ERROR_CODES}"  # noqa: S608
+            " ORDER BY finished DESC LIMIT ?",
+            (limit,),
+        )
+        return [Transfer(**dict(row)) for row in rows]
+
+    def oldest_unfinished(self) -> Transfer | None:
+        rows = self._rows(
+            "SELECT * FROM transfers WHERE state NOT IN ('released', 'rejected', 'failed')"
+            " ORDER BY created LIMIT 1"
+        )
+        return Transfer(**dict(rows[0])) if rows else None
+
+
+#: Reason codes of refusals caused by a worker, a sanitiser bug or a failed output check.
+_ERROR_CODES = (
+    "(reason_code LIKE 'worker.%' OR reason_code LIKE 'verify.%' OR reason_code = 'sanitizer.crash')"
+)
 
 
 def _check_values(values: dict[str, Any]) -> None:

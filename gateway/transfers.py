@@ -2,6 +2,7 @@
 
     admit:    lstat → refuse non-regular entries and hard links, or stage into the spool
     sanitise: run the channel's rule in an isolated worker
+    scan:     with [clamav], clamd scans the output and the original before a release is planned
     place:    output → outbox, or reason file (and, if configured, the original) → rejected/
     finish:   final state committed, original retained, scratch removed, one log line
 
@@ -23,9 +24,11 @@ from pathlib import Path, PurePath
 
 import structlog
 
+from gateway.clamav import ClamavUnavailableError, find_infection
 from gateway.config import Channel, Config
 from gateway.isolation import Job, WorkerPool, WorkerResult
 from gateway.journal import Journal, Placement, Transfer
+from gateway.metrics import record_transfer
 from gateway.names import clean_name, clean_relative_dir
 from gateway.reasons import reason_bytes
 from gateway.share import OutsideShareError, lstat_entry, unlink_entry
@@ -36,6 +39,14 @@ log = structlog.get_logger("mukaika.transfer")
 
 MAX_SANITISE_ATTEMPTS = 10  # a file in flight whenever the daemon dies is refused, not retried forever
 ENTRY_REFUSALS = ("input.not_regular", "input.hard_link")
+
+
+class TransferHeldError(Exception):
+    """The transfer was committed as ``held`` (clamd unavailable, ``on_unavailable = "hold"``).
+
+    Raised out of ``advance`` so that the daemon's retry with back-off (``Gateway._retry_later``)
+    advances it again later; a held transfer is re-sanitised from its staged copy.
+    """
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,8 @@ class TransferProcessor:
                 self.warned_no_network_namespace = True
                 log.warning("workers run without a private network namespace (the kernel refused one);"
                             " rely on the service's IPAddressDeny/RestrictAddressFamilies")  # fmt: skip
+            if result.verdict == "released" and self.config().clamav.enabled:
+                result = await self._screen_with_clamav(transfer_id, result)
             await asyncio.to_thread(self._plan_outcome, transfer_id, result)
         await asyncio.to_thread(self._finish, transfer_id)
 
@@ -146,7 +159,7 @@ class TransferProcessor:
         transfer: Transfer | None = self.journal.get(transfer_id)
         if transfer is not None and transfer.state == "admitted":
             transfer = self._resume_admitted(transfer)
-        if transfer is None or transfer.state not in ("staged", "sanitising"):
+        if transfer is None or transfer.state not in ("staged", "sanitising", "held"):
             return None
         attempts = transfer.attempts if just_admitted else transfer.attempts + 1
         if not just_admitted:
@@ -163,6 +176,31 @@ class TransferProcessor:
         return Job(
             transfer.id, self.spool.staged_path(transfer.id), transfer.name, work_dir, rules, config.limits
         )
+
+    async def _screen_with_clamav(self, transfer_id: str, result: WorkerResult) -> WorkerResult:
+        """Scan the worker's output (what would be released), then the staged original.
+
+        Rejected files are not scanned: nothing of theirs is released. Raises TransferHeldError.
+        """
+        assert result.output_path is not None
+        settings = self.config().clamav
+        files = {"output": result.output_path, "original": self.spool.staged_path(transfer_id)}
+        try:
+            infection = await asyncio.to_thread(find_infection, settings, files)
+        except ClamavUnavailableError as exc:
+            if settings.on_unavailable == "reject":
+                return WorkerResult("rejected", "av.unavailable", str(exc), file_type=result.file_type)
+            await asyncio.to_thread(self._hold, transfer_id, str(exc))
+            raise TransferHeldError(f"held until clamd can scan it: {exc}") from exc
+        if infection is None:
+            return result
+        return WorkerResult("rejected", "av.infected", infection, file_type=result.file_type)
+
+    def _hold(self, transfer_id: str, why: str) -> None:
+        """Park the transfer; its attempt ended cleanly, so it does not count towards MAX_SANITISE_ATTEMPTS."""
+        self.spool.discard_work(transfer_id)  # before the commit: the next attempt reuses attempt-1
+        self.journal.update(transfer_id, state="held", attempts=0, reason_code="av.unavailable",
+                            reason_message=why)  # fmt: skip
 
     def _plan_outcome(self, transfer_id: str, result: WorkerResult) -> None:
         transfer = self.journal.get(transfer_id)
@@ -199,6 +237,7 @@ class TransferProcessor:
                               str(result.output_path), result.output_sha256)  # fmt: skip
         self.journal.plan_placements(
             transfer.id, [placement], state="releasing", file_type=result.file_type, method=result.method,
+            reason_code=None, reason_message=None,  # left by a hold
             findings=json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False), name_out=name,
             size_out=result.output_size, sha256_out=result.output_sha256,
         )  # fmt: skip
@@ -208,7 +247,7 @@ class TransferProcessor:
         reason = self._write_reason(transfer, code, detail)
         placements = [self._reason_placement(transfer, reason)]
         destination = self._destination(transfer)
-        if destination.return_rejected:
+        if destination.return_rejected and code != "av.infected":  # known malware stays in the spool
             staged = self.spool.staged_path(transfer.id)
             placements.append(Placement("original", str(destination.rejected.joinpath(*transfer.folders)),
                                         transfer.name, str(staged), transfer.sha256_in or ""))  # fmt: skip
@@ -302,3 +341,4 @@ def log_transfer(transfer: Transfer) -> None:
         "duration_ms": round(((transfer.finished or transfer.updated) - transfer.created) * 1000, 1),
     }
     log.info("transfer", **fields)
+    record_transfer(transfer)

@@ -381,6 +381,12 @@ REASONS: dict[str, ReasonText] = {
         "送信者に連絡し、ファイルを開かないでください。",
         "Contact the sender and do not open the file.",
     ),
+    "av.unavailable": ReasonText(
+        "ウイルス対策ソフトでスキャンできなかったため、送信を止めました（スキャンなしでは送信しません）。",
+        "The antivirus scanner could not scan the file, so it was stopped (nothing is released unscanned).",
+        "しばらくしてからもう一度送ってください。解決しない場合は、システム管理者に転送IDを伝えて連絡してください。",
+        "Send the file again later. If this persists, contact the administrator with the transfer id.",
+    ),
     # pipeline
     "sanitizer.crash": ReasonText(
         "無害化処理中に予期しないエラーが発生しました。",

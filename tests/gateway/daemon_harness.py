@@ -29,7 +29,7 @@ def png_bytes(colour: tuple[int, int, int] = (200, 30, 30), text: str = "") -> b
 
 class RunningGateway:
     def __init__(self, root: Path, *, settle: float = 0.3, workers: int = 2, rescan: float = 2.0,
-                 extra: str = "", channel_extra: str = "") -> None:  # fmt: skip
+                 extra: str = "", channel_extra: str = "", clamav: str = "", http: str = "") -> None:  # fmt: skip
         self.root = root
         self.inbox, self.outbox, self.rejected = root / "in", root / "out", root / "rejected"
         self.spool = root / "spool"
@@ -45,6 +45,10 @@ rescan_seconds = {rescan}
 shutdown_timeout_seconds = 10
 log_format = "json"
 {extra}
+[clamav]
+{clamav}
+[http]
+{http}
 [rules.png]
 method = "rebuild"
 [rules.jpeg]
@@ -52,6 +56,8 @@ method = "rebuild"
 [rules.pdf]
 method = ["rebuild", "image"]
 [rules.txt]
+method = "rebuild"
+[rules.zip]
 method = "rebuild"
 [rules.exe]
 method = "reject"

@@ -105,8 +105,12 @@ def test_symlinks_fifos_and_hard_links_are_refused_without_escape(tmp_path: Path
         assert sorted(gateway.files(gateway.rejected)) == expected
         assert "input.hard_link" in (gateway.rejected / "hard.png.reason.txt").read_text(encoding="utf-8-sig")
         assert secret.read_text() == "top secret"  # the target is untouched
-        assert not any(
-            p.exists() or p.is_symlink() for p in (gateway.inbox / "link.png", gateway.inbox / "pipe.png")
+        entries = (
+            gateway.inbox / "link.png",
+            gateway.inbox / "pipe.png",
+        )  # unlinked just after the reasons land
+        gateway.wait_for(
+            lambda: not any(p.exists() or p.is_symlink() for p in entries), 10, "the entries gone"
         )
 
 

@@ -1,0 +1,197 @@
+"""The operators' status endpoint: /healthz, /readyz, /metrics, /status.
+
+Off unless ``[http] listen`` is set, and then bound only to loopback or a unix socket (the
+config refuses anything else): it reports on the gateway, it never controls it. Journal and
+spool checks run in threads so that a slow disk cannot stall the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import tempfile
+from collections.abc import Collection, Mapping, Sized
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gateway.intake import InboxWatcher, Settler
+from gateway.isolation import WorkerPool
+from gateway.journal import Journal, Transfer
+from gateway.metrics import Metrics
+from gateway.spool import Spool
+
+log = structlog.get_logger("mukaika.http")
+
+RECENT_TRANSFERS = 20
+LAST_ERRORS = 10
+UNIX_SOCKET_MODE = 0o660
+SHUTDOWN_SECONDS = 2.0  # a scraper's open connection must not hold up the daemon's stop
+
+
+class StatusSource(Protocol):
+    """What the endpoint reads from the running gateway (``gateway.daemon.Gateway``)."""
+
+    @property
+    def watcher(self) -> InboxWatcher | None: ...
+    @property
+    def spool(self) -> Spool: ...
+    @property
+    def journal(self) -> Journal | None: ...
+    @property
+    def pool(self) -> WorkerPool | None: ...
+    @property
+    def queue(self) -> asyncio.Queue[Any]: ...
+    @property
+    def backlog(self) -> Sized: ...
+    @property
+    def in_flight(self) -> Sized: ...
+    @property
+    def settler(self) -> Settler: ...
+    @property
+    def retry_errors(self) -> Collection[Mapping[str, object]]: ...
+
+
+async def readiness(source: StatusSource) -> dict[str, str]:
+    """Each check's result: "ok" or what is wrong."""
+    watching = source.watcher is not None and source.watcher.running
+    return {
+        "watchers": "ok" if watching else "inbox watchers not running",
+        "spool": await asyncio.to_thread(_spool_writable, source.spool.root),
+        "journal": await asyncio.to_thread(_journal_answers, source.journal),
+        "workers": "ok" if source.pool is not None and source.pool.size > 0 else "no worker pool",
+    }
+
+
+def _spool_writable(root: Path) -> str:
+    try:
+        fd, name = tempfile.mkstemp(prefix=".readyz-", dir=root)
+        os.close(fd)
+        Path(name).unlink()
+    except OSError as exc:
+        return f"spool not writable: {exc.strerror or exc}"
+    return "ok"
+
+
+def _journal_answers(journal: Journal | None) -> str:
+    if journal is None:
+        return "journal not open"
+    try:
+        journal.view.ping()
+    except sqlite3.Error as exc:
+        return f"journal error: {exc}"
+    return "ok"
+
+
+def queue_depth(source: StatusSource) -> int:
+    return source.queue.qsize() + len(source.backlog)
+
+
+def transfer_summary(transfer: Transfer) -> dict[str, object]:
+    return {
+        "id": transfer.id,
+        "channel": transfer.channel,
+        "name": transfer.name,
+        "state": transfer.state,
+        "reason": transfer.reason_code,
+        "reason_message": transfer.reason_message,
+        "file_type": transfer.file_type,
+        "method": transfer.method,
+        "finished": iso_time(transfer.finished),
+    }
+
+
+def iso_time(timestamp: float | None) -> str | None:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else None
+
+
+class StatusHandlers:
+    def __init__(self, source: StatusSource, metrics: Metrics) -> None:
+        self.source = source
+        self.metrics = metrics
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics_text)
+        app.router.add_get("/status", self.status)
+        return app
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        checks = await readiness(self.source)
+        failed = sorted(name for name, result in checks.items() if result != "ok")
+        body = {"ready": not failed, "failed": failed, "checks": checks}
+        return web.json_response(body, status=503 if failed else 200)
+
+    async def metrics_text(self, request: web.Request) -> web.Response:
+        source = self.source
+        self.metrics.observe_gateway(queue_depth=queue_depth(source), waiting=len(source.settler),
+                                     oldest_waiting=source.settler.oldest_age(),
+                                     in_flight=len(source.in_flight))  # fmt: skip
+        body = await asyncio.to_thread(self.metrics.exposition)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def status(self, request: web.Request) -> web.Response:
+        source = self.source
+        if source.journal is None:
+            return web.json_response({"error": "journal not open"}, status=503)
+        view = source.journal.view
+        counts, recent, errors = await asyncio.to_thread(
+            lambda: (view.counts_by_state(), view.recent(RECENT_TRANSFERS), view.errors(LAST_ERRORS))
+        )
+        body = {
+            "states": counts,
+            "queue_depth": queue_depth(source),
+            "waiting": len(source.settler),
+            "oldest_waiting_seconds": round(source.settler.oldest_age(), 3),
+            "in_flight": len(source.in_flight),
+            "recent": [transfer_summary(t) for t in recent],
+            "last_errors": [transfer_summary(t) for t in errors],
+            "retry_errors": [dict(error) for error in source.retry_errors],
+        }
+        return web.json_response(body)
+
+
+class StatusServer:
+    """The endpoint's lifecycle, started and stopped by the gateway."""
+
+    def __init__(self, listen: str, source: StatusSource, metrics: Metrics) -> None:
+        self.listen = listen
+        self._runner = web.AppRunner(StatusHandlers(source, metrics).app(), access_log=None,
+                                     shutdown_timeout=SHUTDOWN_SECONDS)  # fmt: skip
+
+    async def start(self) -> None:
+        """Listen, or log why not and raise OSError: a configured endpoint that is missing fails start-up."""
+        await self._runner.setup()
+        site: web.BaseSite
+        try:
+            if self.listen.startswith("unix:"):
+                path = self.listen.removeprefix("unix:")
+                site = web.UnixSite(self._runner, path)
+                await site.start()
+                Path(path).chmod(UNIX_SOCKET_MODE)
+            else:
+                host, _, port = self.listen.rpartition(":")
+                site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+                await site.start()
+        except OSError as exc:
+            log.error("status endpoint cannot listen", listen=self.listen, error=str(exc))
+            await self._runner.cleanup()
+            raise
+        log.info("status endpoint listening", listen=self.listen)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+        if self.listen.startswith("unix:"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(self.listen.removeprefix("unix:")).unlink()

@@ -1,0 +1,99 @@
+"""`mukaika status`: what the journal says, read without write access (the daemon may be running)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.journal import FINAL_STATES, JournalView, Transfer
+
+LAST_ERRORS = 10
+DAY_SECONDS = 86400.0
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    journal: Path
+    unfinished: dict[str, int]  # transfers waiting or in progress, by state
+    verdicts_all: dict[str, int]
+    verdicts_last_24h: dict[str, int]
+    oldest_unfinished: Transfer | None
+    oldest_age_seconds: float | None
+    last_errors: list[Transfer]
+
+    def as_json(self) -> str:
+        oldest = None
+        if self.oldest_unfinished is not None:
+            oldest = _summary(self.oldest_unfinished) | {"age_seconds": self.oldest_age_seconds}
+        report = {
+            "journal": str(self.journal),
+            "unfinished": self.unfinished,
+            "verdicts": {"all": self.verdicts_all, "last_24h": self.verdicts_last_24h},
+            "oldest_unfinished": oldest,
+            "last_errors": [_summary(t) for t in self.last_errors],
+        }
+        return json.dumps(report, ensure_ascii=False)
+
+    def as_text(self) -> str:
+        oldest = self.oldest_unfinished
+        lines = [
+            f"journal: {self.journal}",
+            f"unfinished: {_counts(self.unfinished) or 'none'}",
+            "oldest unfinished: "
+            + (
+                "none"
+                if oldest is None
+                else f"{self.oldest_age_seconds:.0f} s ({oldest.id}, {oldest.name}, {oldest.state})"
+            ),
+            f"verdicts (all time): {_counts(self.verdicts_all)}",
+            f"verdicts (last 24 h): {_counts(self.verdicts_last_24h)}",
+            "last errors:" + ("" if self.last_errors else " none"),
+        ]
+        for t in self.last_errors:
+            finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t.finished or t.updated))
+            lines.append(f"  {finished}  {t.id}  {t.channel}/{t.name}  {t.reason_code}: {t.reason_message}")
+        return "\n".join(lines)
+
+
+def journal_status(journal_path: Path, now: float | None = None) -> StatusReport:
+    """Read the report from the journal; FileNotFoundError if it does not exist yet."""
+    now = time.time() if now is None else now
+    view = JournalView.open_read_only(journal_path)
+    try:
+        all_states = view.counts_by_state()
+        last_day = view.counts_by_state(finished_since=now - DAY_SECONDS)
+        errors = view.errors(LAST_ERRORS)
+        oldest = view.oldest_unfinished()
+    finally:
+        view.close()
+    return StatusReport(
+        journal=journal_path,
+        unfinished={s: n for s, n in sorted(all_states.items()) if s not in FINAL_STATES},
+        verdicts_all=_finals(all_states),
+        verdicts_last_24h=_finals(last_day),
+        oldest_unfinished=oldest,
+        oldest_age_seconds=None if oldest is None else round(now - oldest.created, 1),
+        last_errors=errors,
+    )
+
+
+def _summary(transfer: Transfer) -> dict[str, object]:
+    return {
+        "id": transfer.id,
+        "channel": transfer.channel,
+        "name": transfer.name,
+        "state": transfer.state,
+        "reason": transfer.reason_code,
+        "reason_message": transfer.reason_message,
+        "finished": transfer.finished,
+    }
+
+
+def _finals(counts: dict[str, int]) -> dict[str, int]:
+    return {state: counts.get(state, 0) for state in FINAL_STATES}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{state} {n}" for state, n in counts.items())
