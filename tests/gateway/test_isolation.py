@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,3 +92,19 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+def test_a_worker_cannot_reach_the_network(tmp_path: Path) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    job = make_job(tmp_path, str(port).encode(), "port.txt")
+    try:
+        run(job, worker_doubles.connects_out)
+        isolated, outcome = (job.work_dir / "network.txt").read_text().split("\n", 1)
+        with pytest.raises(TimeoutError):
+            server.accept()  # nobody came
+    finally:
+        server.close()
+    assert isolated == "True"
+    assert outcome.startswith("refused")

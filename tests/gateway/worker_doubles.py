@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 
 from gateway.isolation import RESULT_NAME, Job, run_job
@@ -56,6 +57,22 @@ def huge_result(job: Job) -> None:
     (job.work_dir / RESULT_NAME).write_bytes(b"[" * (5 * 1024 * 1024))
 
 
+def connects_out(job: Job) -> None:
+    """After the real confinement, try to reach the port named in the input file."""
+    from gateway import isolation
+
+    os.setsid()
+    isolation._apply_rlimits(job.limits)
+    isolated = isolation._enter_private_network()
+    port = int(job.staged_path.read_text())
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        outcome = "connected"
+    except OSError as exc:
+        outcome = f"refused: {exc}"
+    (job.work_dir / "network.txt").write_text(f"{isolated}\n{outcome}")
+
+
 def run_job_with(job: Job, action: object) -> None:
     """The real confinement (rlimits) followed by ``action`` instead of sanitising."""
     from gateway import isolation
@@ -70,5 +87,5 @@ def _result(job: Job, result: dict[str, object]) -> None:
     (job.work_dir / RESULT_NAME).write_text(json.dumps(result))
 
 
-__all__ = ["eats_memory", "forges_release", "hangs", "huge_result", "invents_reason", "run_job", "segfaults",
+__all__ = ["connects_out", "eats_memory", "forges_release", "hangs", "huge_result", "invents_reason", "run_job", "segfaults",
            "symlinks_output"]  # fmt: skip
