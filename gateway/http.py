@@ -13,7 +13,6 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Collection, Mapping, Sized
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.intake import InboxWatcher, Settler
 from gateway.isolation import WorkerPool
-from gateway.journal import Journal, Transfer
+from gateway.journal import Journal
 from gateway.metrics import Metrics
 from gateway.spool import Spool
 
@@ -93,24 +92,6 @@ def queue_depth(source: StatusSource) -> int:
     return source.queue.qsize() + len(source.backlog)
 
 
-def transfer_summary(transfer: Transfer) -> dict[str, object]:
-    return {
-        "id": transfer.id,
-        "channel": transfer.channel,
-        "name": transfer.name,
-        "state": transfer.state,
-        "reason": transfer.reason_code,
-        "reason_message": transfer.reason_message,
-        "file_type": transfer.file_type,
-        "method": transfer.method,
-        "finished": iso_time(transfer.finished),
-    }
-
-
-def iso_time(timestamp: float | None) -> str | None:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else None
-
-
 class StatusHandlers:
     def __init__(self, source: StatusSource, metrics: Metrics) -> None:
         self.source = source
@@ -155,8 +136,8 @@ class StatusHandlers:
             "waiting": len(source.settler),
             "oldest_waiting_seconds": round(source.settler.oldest_age(), 3),
             "in_flight": len(source.in_flight),
-            "recent": [transfer_summary(t) for t in recent],
-            "last_errors": [transfer_summary(t) for t in errors],
+            "recent": [t.summary() for t in recent],
+            "last_errors": [t.summary() for t in errors],
             "retry_errors": [dict(error) for error in source.retry_errors],
         }
         return web.json_response(body)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,15 @@ class Transfer:
     @property
     def folders(self) -> tuple[str, ...]:
         return tuple(json.loads(self.rel_dir))
+
+    def summary(self) -> dict[str, object]:
+        """What operators see of a transfer (the status page and `mukaika status --json`)."""
+        finished = (
+            datetime.fromtimestamp(self.finished, UTC).isoformat() if self.finished is not None else None
+        )
+        return {"id": self.id, "channel": self.channel, "name": self.name, "state": self.state,
+                "reason": self.reason_code, "reason_message": self.reason_message, "file_type": self.file_type,
+                "method": self.method, "finished": finished}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ class StatusReport:
     def as_json(self) -> str:
         oldest = None
         if self.oldest_unfinished is not None:
-            oldest = _summary(self.oldest_unfinished) | {"age_seconds": self.oldest_age_seconds}
+            oldest = self.oldest_unfinished.summary() | {"age_seconds": self.oldest_age_seconds}
         report = {
             "journal": str(self.journal),
             "unfinished": self.unfinished,
             "verdicts": {"all": self.verdicts_all, "last_24h": self.verdicts_last_24h},
             "oldest_unfinished": oldest,
-            "last_errors": [_summary(t) for t in self.last_errors],
+            "last_errors": [t.summary() for t in self.last_errors],
         }
         return json.dumps(report, ensure_ascii=False)
 
@@ -77,18 +77,6 @@ def journal_status(journal_path: Path, now: float | None = None) -> StatusReport
         oldest_age_seconds=None if oldest is None else round(now - oldest.created, 1),
         last_errors=errors,
     )
-
-
-def _summary(transfer: Transfer) -> dict[str, object]:
-    return {
-        "id": transfer.id,
-        "channel": transfer.channel,
-        "name": transfer.name,
-        "state": transfer.state,
-        "reason": transfer.reason_code,
-        "reason_message": transfer.reason_message,
-        "finished": transfer.finished,
-    }
 
 
 def _finals(counts: dict[str, int]) -> dict[str, int]:
