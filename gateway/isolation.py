@@ -65,6 +65,7 @@ class Job:
     work_dir: Path
     rules: Mapping[str, Rule]
     limits: Limits
+    sha256: str | None = None  # of the staged input, hashed when it was staged
 
 
 @dataclass
@@ -109,8 +110,9 @@ def run_job(job: Job) -> None:
     scratch = job.work_dir / "scratch"
     scratch.mkdir(exist_ok=True)
     outcome = process_file(
-        job.staged_path, job.name, scratch, _RulesPolicy(job.rules), job.limits, default_registry()
-    )
+        job.staged_path, job.name, scratch, _RulesPolicy(job.rules), job.limits, default_registry(),
+        input_sha256=job.sha256,
+    )  # fmt: skip
     _write_result(job.work_dir, outcome, isolated)
 
 

@@ -173,9 +173,8 @@ class TransferProcessor:
         config = self.config()
         rules = config.policy(transfer.channel if self._channel(config, transfer) else None).rules
         work_dir = self.spool.work_dir(transfer.id) / f"attempt-{attempts}"  # never shared with an orphan
-        return Job(
-            transfer.id, self.spool.staged_path(transfer.id), transfer.name, work_dir, rules, config.limits
-        )
+        staged = self.spool.staged_path(transfer.id)
+        return Job(transfer.id, staged, transfer.name, work_dir, rules, config.limits, transfer.sha256_in)
 
     async def _screen_with_clamav(self, transfer_id: str, result: WorkerResult) -> WorkerResult:
         """Scan the worker's output (what would be released), then the staged original.

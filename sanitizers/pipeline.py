@@ -106,11 +106,17 @@ def process_file(
     policy: Policy,
     limits: Limits,
     registry: Registry,
+    *,
+    input_sha256: str | None = None,
 ) -> Outcome:
-    """Sanitise one file; never raises for anything the file itself can cause."""
+    """Sanitise one file; never raises for anything the file itself can cause.
+
+    ``input_sha256`` spares hashing the input again when the caller already did (the daemon
+    hashes every file as it stages it).
+    """
     started = time.perf_counter()
     size = untrusted_src.stat().st_size
-    info = FileInfo(name, size, sha256_of(untrusted_src), None)
+    info = FileInfo(name, size, input_sha256 or sha256_of(untrusted_src), None)
     outcome = Outcome("rejected", info)
     try:
         if size > limits.max_file_size:
