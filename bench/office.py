@@ -22,11 +22,11 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
+from timing import best_of
 
 from sanitizers.base import Limits
 from sanitizers.convert import OfficeToPdf, soffice_path
@@ -46,15 +46,6 @@ class Row:
     members: int
     bare: float
     rebuild: float
-
-
-def best_of(action: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def large_document(path: Path, paragraphs: int) -> Path:

@@ -21,12 +21,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
+from timing import best_of
 
 from sanitizers.base import Limits
 from sanitizers.pdf import PdfImage, PdfRebuild
@@ -47,15 +46,6 @@ class Row:
     image: float
     image_size: int
     pdftoppm: float | None
-
-
-def best_of(action: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def vocabulary(rng: random.Random, size: int = 3000) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
 import time
 from collections import deque
@@ -21,7 +20,6 @@ from pathlib import Path
 import structlog
 
 from gateway.config import Channel, Config, ConfigError, load_config
-from gateway.fsutil import TEMP_PREFIX
 from gateway.http import StatusServer
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation import WorkerPool
@@ -241,41 +239,26 @@ class Gateway:
                 directory.mkdir(parents=True, exist_ok=True)
 
     def _sweep_spool(self) -> None:
-        """Finish the bookkeeping of transfers that reached a final state just before a crash."""
-        assert self.journal is not None
+        """Finish the bookkeeping of transfers that reached a final state just before a crash.
+
+        Their scratch dir is removed last, so a final transfer with anything left in the
+        spool is exactly one whose temp names, original or scratch may still need tidying.
+        """
+        assert self.journal is not None and self.processor is not None
         for transfer_id in self.spool.pending_ids():
             try:
                 state = self.journal.get(transfer_id).state
             except KeyError:
-                state = "unknown"
-            if state in FINAL_STATES:
-                self.spool.retain_original(transfer_id)
-                self.spool.discard_work(transfer_id)
-            elif state == "unknown":
                 log.warning("spool entry without a journal row left in place", transfer_id=transfer_id)
-        for channel in self.config.channels:
-            for directory in (channel.outbox, channel.rejected):
-                self._sweep_temp_names(directory)
-
-    def _sweep_temp_names(self, directory: Path) -> None:
-        """Remove placement temp names left by a crash after their transfer was recorded final."""
-        assert self.journal is not None
-        for path in scan_tree(directory):
-            if not path.name.startswith(TEMP_PREFIX):
                 continue
-            transfer_id = path.name.removeprefix(TEMP_PREFIX).rsplit("-", 1)[0]
-            if not self.journal.exists(transfer_id) or self.journal.get(transfer_id).state in FINAL_STATES:
-                path.unlink(missing_ok=True)
+            if state in FINAL_STATES:
+                self.processor.tidy_finished(transfer_id)
 
     def purge_originals(self) -> None:
         assert self.journal is not None
         cutoff = time.time() - self.config.gateway.retention_days * 86400
         for transfer in self.journal.finished_before(cutoff):
-            path = self.spool.original_path(transfer.id)
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+            self.spool.original_path(transfer.id).unlink(missing_ok=True)
             self.journal.update(transfer.id, original_purged=1)
             log.info(
                 "original purged", transfer_id=transfer.id, retention_days=self.config.gateway.retention_days

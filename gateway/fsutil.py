@@ -7,10 +7,11 @@ any point leaves at worst a hidden temp file, never a partial file under the rea
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 TEMP_PREFIX = ".mukaika-tmp-"
 
@@ -23,22 +24,29 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_temp_copy(src: Path, directory: Path) -> Path:
-    """Copy ``src`` to a hidden temp name in ``directory`` and fsync it."""
-    fd = -1
-    tmp = directory / f"{TEMP_PREFIX}{os.urandom(8).hex()}"
+def copy_durably(reader: BinaryIO, dst: Path) -> str:
+    """Create ``dst`` (never an existing name, never through a symlink), copy ``reader`` into
+    it and fsync it; return the SHA-256 of what was written. ``dst`` is gone on failure."""
+    digest = hashlib.sha256()
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
-        with src.open("rb") as reader, os.fdopen(fd, "wb") as writer:
-            fd = -1  # owned by the file object now
-            shutil.copyfileobj(reader, writer, 1 << 20)
+        with os.fdopen(fd, "wb") as writer:
+            while chunk := reader.read(1 << 20):
+                digest.update(chunk)
+                writer.write(chunk)
             writer.flush()
             os.fsync(writer.fileno())
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
+        dst.unlink(missing_ok=True)
         raise
+    return digest.hexdigest()
+
+
+def write_temp_copy(src: Path, directory: Path) -> Path:
+    """Copy ``src`` to a hidden temp name in ``directory`` and fsync it."""
+    tmp = directory / f"{TEMP_PREFIX}{os.urandom(8).hex()}"
+    with src.open("rb") as reader:
+        copy_durably(reader, tmp)
     return tmp
 
 

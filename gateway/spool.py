@@ -19,7 +19,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from gateway.fsutil import TEMP_PREFIX, candidate_names, fsync_dir, link_without_overwrite
+from gateway.fsutil import TEMP_PREFIX, candidate_names, copy_durably, fsync_dir, link_without_overwrite
 from gateway.journal import Placement
 from gateway.share import OutsideShareError, move_entry, open_entry, unlink_entry
 from sanitizers.pipeline import sha256_of
@@ -131,18 +131,13 @@ def _copy_across_filesystems(inbox: Path, relative: PurePath, target: Path) -> N
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode) or before.st_nlink != 1:
             raise StagingError("the inbox entry is not a plain file with a single link")
-        read_digest = hashlib.sha256()
-        with os.fdopen(os.dup(fd), "rb") as reader, target.open("xb") as writer:
-            while chunk := reader.read(1 << 20):
-                read_digest.update(chunk)
-                writer.write(chunk)
-            writer.flush()
-            os.fsync(writer.fileno())
+        with os.fdopen(os.dup(fd), "rb") as reader:
+            read_digest = copy_durably(reader, target)
         after = os.fstat(fd)
     finally:
         os.close(fd)
     unchanged = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-    if not unchanged or sha256_of(target) != read_digest.hexdigest():
+    if not unchanged or sha256_of(target) != read_digest:
         target.unlink()
         raise StagingError("the file changed while it was being copied into the spool")
     unlink_entry(inbox, relative)
@@ -189,14 +184,8 @@ def _existing_link(tmp: Path, directory: Path, name: str) -> Path | None:
 
 
 def _write_verified_copy(source: Path, tmp: Path, expected_sha256: str) -> None:
-    digest = hashlib.sha256()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
-    with source.open("rb") as reader, os.fdopen(fd, "wb") as writer:
-        while chunk := reader.read(1 << 20):
-            digest.update(chunk)
-            writer.write(chunk)
-        writer.flush()
-        os.fsync(writer.fileno())
-    if digest.hexdigest() != expected_sha256:
+    with source.open("rb") as reader:
+        written = copy_durably(reader, tmp)
+    if written != expected_sha256:
         tmp.unlink()
         raise OSError(errno.EIO, f"{source} no longer has the recorded hash")

@@ -264,14 +264,19 @@ class TransferProcessor:
                 closing = len(finals) == len(placements)  # the last placement also closes the transfer
                 values = {"state": state, "path_out": _main_output(finals)} if closing else {}
                 self.journal.placement_done(transfer.id, placement.key, finals[placement.key], **values)
-        for placement in placements:
-            finish_placement(Path(placement.directory), f"{transfer.id}-{placement.key}")
         done = self.journal.get(transfer.id)
         if done.state != state:  # every placement had been recorded before a crash
             done = self.journal.update(transfer.id, state=state, path_out=_main_output(finals))
-        self.spool.retain_original(transfer.id)
-        self.spool.discard_work(transfer.id)
+        self.tidy_finished(transfer.id)
         log_transfer(done)
+
+    def tidy_finished(self, transfer_id: str) -> None:
+        """After the final state is committed: drop placement temp names, keep the original,
+        remove scratch. Idempotent, so start-up redoes it for transfers a crash interrupted here."""
+        for placement in self.journal.placements(transfer_id):
+            finish_placement(Path(placement.directory), f"{transfer_id}-{placement.key}")
+        self.spool.retain_original(transfer_id)
+        self.spool.discard_work(transfer_id)
 
     def _write_reason(self, transfer: Transfer, code: str, detail: str) -> Path:
         work_dir = self.spool.work_dir(transfer.id)

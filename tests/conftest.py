@@ -22,6 +22,13 @@ def corpus_manifest() -> list[dict[str, str]]:
     return [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:] if line]
 
 
+def corpus_names(folder: str) -> list[str]:
+    """File names of the manifest's rows in ``folder`` (e.g. "pdf"), sorted."""
+    return sorted(
+        Path(row["relpath"]).name for row in corpus_manifest() if row["relpath"].startswith(f"{folder}/")
+    )
+
+
 def require_corpus() -> None:
     """Module-level skip for corpus tests when the shared corpus is not on this machine."""
     if not CORPUS.is_dir():

@@ -40,7 +40,7 @@ class Clamd:
 
     def start(self) -> Clamd:
         if not Path(CLAMD).exists():
-            pytest.skip("clamd is not installed (Debian package clamav-daemon; `make bootstrap` installs it)")
+            pytest.fail("clamd is not installed (Debian package clamav-daemon; `make test` installs it)")
         self.process = subprocess.Popen(
             [CLAMD, "--foreground", f"--config-file={self.config}"],
             stdout=subprocess.DEVNULL,  # the same lines go to LogFile

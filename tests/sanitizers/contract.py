@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 
-from sanitizers.base import Limits, Sanitizer
+from sanitizers.base import Limits, Report, Sanitizer
 from sanitizers.detect import detect
 from sanitizers.errors import SanitizeError
 from sanitizers.types import TYPES
@@ -25,6 +25,15 @@ GARBAGE_SAMPLES: dict[str, bytes] = {
     "truncated_header": b"%PDF-1.7\n1 0 obj\n<<",
     "text": "これは壊れたファイルです\n".encode() * 20,
 }
+
+
+def removed_counts(report: Report) -> dict[str, int]:
+    """Construct → how many were removed, summed over the report's findings."""
+    counts: dict[str, int] = {}
+    for finding in report.findings:
+        if finding.action == "removed":
+            counts[finding.construct] = counts.get(finding.construct, 0) + finding.count
+    return counts
 
 
 class SanitizerContract:

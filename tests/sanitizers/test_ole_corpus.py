@@ -17,12 +17,14 @@ from pathlib import Path
 import olefile
 import pytest
 
+from gateway.config import ChannelPolicy
 from sanitizers.base import Limits, Registry
 from sanitizers.ole import OleRebuild
 from sanitizers.ole.cfb_writer import write_compound_file
 from sanitizers.ole.excel import NEUTRAL_RECORD, OBPROJ, records
 from sanitizers.ole.word import document_text, read_fib
 from sanitizers.pipeline import Outcome, Rule, process_file
+from tests.conftest import CORPUS, corpus_names, require_corpus
 from tests.sanitizers.test_ole import (
     assert_independently_clean,
     embedded_package_found,
@@ -31,11 +33,9 @@ from tests.sanitizers.test_ole import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
 TABLE = ROOT / "fixtures" / "ole_corpus.toml"
 
-if not CORPUS.is_dir():
-    pytest.skip("../shared/corpus is absent", allow_module_level=True)
+require_corpus()
 
 pytestmark = pytest.mark.corpus
 
@@ -45,6 +45,7 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 REGISTRY = Registry([OleRebuild()])
 LIMITS = Limits()
+POLICY = ChannelPolicy(dict.fromkeys(("doc", "xls", "ppt"), Rule(("rebuild",))))
 MAIN_STREAMS = {"doc": "WordDocument", "xls": "Workbook", "ppt": "PowerPoint Document"}
 ALLOWED = {
     "doc": {"WordDocument", "0Table", "1Table", "Data", "\x01CompObj"},
@@ -54,19 +55,9 @@ ALLOWED = {
 JAPANESE_DOCS = {"poi__TestShiftJIS.doc": "見出し", "tika__testWORD_phonetic.doc": "東京"}
 
 
-class OfficeRebuild:
-    def rule_for(self, type_name: str) -> Rule | None:
-        return Rule(("rebuild",)) if type_name in ("doc", "xls", "ppt") else None
-
-
-def corpus_files() -> list[str]:
-    lines = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    return sorted(Path(line.split("\t")[0]).name for line in lines if line.startswith("ole/"))
-
-
 def run(src: Path, name: str, scratch: Path) -> tuple[Outcome, float]:
     started = time.monotonic()
-    outcome = process_file(src, name, scratch, OfficeRebuild(), LIMITS, REGISTRY)
+    outcome = process_file(src, name, scratch, POLICY, LIMITS, REGISTRY)
     return outcome, time.monotonic() - started
 
 
@@ -87,10 +78,10 @@ def assert_document_stream_unchanged(src: Path, dst: Path, type_name: str) -> No
 
 
 def test_the_table_covers_the_corpus_exactly() -> None:
-    assert sorted(EXPECTED) == corpus_files()
+    assert sorted(EXPECTED) == corpus_names("ole")
 
 
-@pytest.mark.parametrize("name", corpus_files())
+@pytest.mark.parametrize("name", corpus_names("ole"))
 def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
     expected = EXPECTED[name]
     outcome, seconds = run(OLE / name, name, tmp_path)

@@ -28,7 +28,7 @@ from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
 from sanitizers.ooxml.verify import verify_package
 from sanitizers.pipeline import Rule, process_file
 from tests.sanitizers import ooxml_builders as b
-from tests.sanitizers.contract import RebuildContract
+from tests.sanitizers.contract import RebuildContract, removed_counts
 
 REBUILD = OoxmlRebuild()
 
@@ -37,14 +37,6 @@ def rebuild(src: Path, tmp_path: Path, limits: Limits | None = None, **options: 
     dst = tmp_path / "out.bin"
     report = REBUILD.sanitize(src, dst, options, limits or Limits())
     return dst, report
-
-
-def removed(report: Report) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for finding in report.findings:
-        if finding.action == "removed":
-            counts[finding.construct] = counts.get(finding.construct, 0) + finding.count
-    return counts
 
 
 def member(path: Path, name: str) -> str:
@@ -80,7 +72,7 @@ def test_each_hostile_construct_is_removed_and_the_text_kept(name: str, kind: st
     _, builder, construct = b.HOSTILE[name]
     src = b.build(tmp_path / f"in.{kind}", kind, builder)
     dst, report = rebuild(src, tmp_path)
-    assert construct in removed(report)
+    assert construct in removed_counts(report)
     assert report.output_type == kind
     assert detect(dst, f"out.{kind}").type == kind
     b.assert_package_clean(dst)
@@ -109,7 +101,7 @@ def test_a_plain_name_hiding_a_vba_project_is_cleaned_too(kind: str, tmp_path: P
     src = b.build(tmp_path / f"in.{kind}", kind, b.hidden_vba)
     assert detect(src).type == f"{kind[:-1]}m"  # detection already sees through the name
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.vba_project"] == 1
+    assert removed_counts(report)["ooxml.vba_project"] == 1
     assert not any("vbaProject" in name for name in b.part_names(dst))
     b.assert_oletools_clean(dst)
     b.assert_package_clean(dst)
@@ -139,7 +131,7 @@ def test_dde_fields_lose_their_code_and_keep_their_result(tmp_path: Path) -> Non
     assert len(before.dde.splitlines()) == 2  # msodde's DDE filter misses the quoted name
     assert len(before.fields.splitlines()) == 3
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.dde_field"] == 3
+    assert removed_counts(report)["ooxml.dde_field"] == 3
     body = member(dst, "word/document.xml")
     assert "instrText" not in body and "fldSimple" not in body and "fldChar" not in body
     for result in ("DDE結果", "簡易", "小文字"):
@@ -160,7 +152,7 @@ def test_a_dde_field_inside_a_deleted_revision_goes_too(tmp_path: Path) -> None:
 
     src = b.build(tmp_path / "in.docx", "docx", deleted_dde)
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.dde_field"] == 1
+    assert removed_counts(report)["ooxml.dde_field"] == 1
     assert "DDEAUTO" not in member(dst, "word/document.xml")
 
 
@@ -173,14 +165,14 @@ def test_include_and_link_fields_go_harmless_fields_stay(tmp_path: Path) -> None
 
     src = b.build(tmp_path / "in.docx", "docx", b.include_fields, page_field)
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.external_field"] == 3
+    assert removed_counts(report)["ooxml.external_field"] == 3
     assert b.oletools_view(dst).fields.split() == ["PAGE", "\\*", "MERGEFORMAT"]
 
 
 def test_a_field_whose_name_is_computed_by_a_nested_field_goes(tmp_path: Path) -> None:
     src = b.build(tmp_path / "in.docx", "docx", b.computed_field)
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.computed_field"] == 1
+    assert removed_counts(report)["ooxml.computed_field"] == 1
     texts = b.texts_in(dst)["word/document.xml"]
     assert "計算" in texts  # the outer field's shown result
     assert "DDEAUTO" not in texts  # the nested field's result was part of the code
@@ -214,7 +206,7 @@ def test_hyperlink_fields_follow_the_links_option(links: str, kept: int, tmp_pat
 def test_links_remove_drops_every_hyperlink_but_keeps_the_text(kind: str, tmp_path: Path) -> None:
     src = b.build(tmp_path / f"in.{kind}", kind, b.hyperlinks)
     dst, report = rebuild(src, tmp_path, links="remove")
-    assert removed(report)["ooxml.hyperlink"] == 5
+    assert removed_counts(report)["ooxml.hyperlink"] == 5
     assert [r for r in b.relationships_in(dst) if r[3] == "External"] == []
     b.assert_oletools_clean(dst, web_links=False)
     assert b.texts_in(dst) == b.texts_in(src)
@@ -239,7 +231,7 @@ def test_metadata_remove_strips_properties_comments_and_authors(tmp_path: Path) 
         "ooxml.document_properties",
         "ooxml.revision_author",
         "ooxml.revision_ids",
-    } <= set(removed(report))
+    } <= set(removed_counts(report))
     names = b.part_names(dst)
     assert "word/comments.xml" not in names
     assert list(ET.fromstring(member(dst, "docProps/core.xml"))) == []
@@ -258,7 +250,7 @@ def test_metadata_keep_leaves_them_but_still_drops_the_hyperlink_base(tmp_path: 
     assert "山田 太郎" in member(dst, "docProps/core.xml")
     assert "佐藤 花子" in member(dst, "word/document.xml")
     assert "○○市役所" in member(dst, "docProps/app.xml")
-    assert removed(report) == {"ooxml.hyperlink_base": 1}
+    assert removed_counts(report) == {"ooxml.hyperlink_base": 1}
     core = ET.fromstring(member(dst, "docProps/core.xml"))
     created = core.find("{http://purl.org/dc/terms/}created")
     assert created is not None
@@ -273,7 +265,7 @@ def test_metadata_keep_leaves_them_but_still_drops_the_hyperlink_base(tmp_path: 
 def test_macro_sheet_removal_renumbers_sheets_and_drops_auto_open(tmp_path: Path) -> None:
     src = b.build(tmp_path / "in.xlsm", "xlsx", b.xlm_macro_sheet)
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.xlm_macrosheet"] == 1
+    assert removed_counts(report)["ooxml.xlm_macrosheet"] == 1
     workbook = ET.fromstring(member(dst, "xl/workbook.xml"))
     ns = {"x": b.S}
     assert [s.get("name") for s in workbook.iterfind("x:sheets/x:sheet", ns)] == ["通知"]
@@ -289,7 +281,7 @@ def test_dde_and_external_formulas_keep_their_cached_values(tmp_path: Path) -> N
     src = b.build(tmp_path / "in.xlsx", "xlsx", b.dde_link)
     assert b.oletools_view(src).dde == "cmd /c calc.exe"
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.external_formula"] == 2
+    assert removed_counts(report)["ooxml.external_formula"] == 2
     sheet = ET.fromstring(member(dst, "xl/worksheets/sheet1.xml"))
     cells = {c.get("r"): c for c in sheet.iter(f"{{{b.S}}}c")}
     assert cells["C10"].find(f"{{{b.S}}}f") is None
@@ -503,7 +495,7 @@ def test_a_picture_that_is_not_one_is_dropped_with_its_reference(tmp_path: Path)
 
     src = b.build(tmp_path / "in.docx", "docx", fake_picture)
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["ooxml.not_an_image"] == 1
+    assert removed_counts(report)["ooxml.not_an_image"] == 1
     assert "word/media/image1.png" not in b.part_names(dst)
     assert "r:id" not in member(dst, "word/document.xml")
     b.assert_oletools_clean(dst)

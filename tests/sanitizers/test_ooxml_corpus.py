@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config import ChannelPolicy
 from sanitizers.base import Limits, Registry
 from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
 from sanitizers.pipeline import Outcome, Rule, process_file
+from tests.conftest import CORPUS, corpus_names, require_corpus
 from tests.sanitizers import ooxml_builders as b
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
 TABLE = ROOT / "fixtures" / "ooxml_corpus.toml"
 
-if not CORPUS.is_dir():
-    pytest.skip("../shared/corpus is absent", allow_module_level=True)
+require_corpus()
 
 pytestmark = pytest.mark.corpus
 
@@ -35,30 +35,21 @@ EXPECTED: dict[str, dict[str, str]] = {
 REGISTRY = Registry([OoxmlRebuild(), XlsbRefusal()])
 LIMITS = Limits()
 OFFICE_TYPES = frozenset({"docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "xlsb"})
+POLICY = ChannelPolicy(dict.fromkeys(OFFICE_TYPES, Rule(("rebuild",))))
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-
-
-class RebuildOffice:
-    def rule_for(self, type_name: str) -> Rule | None:
-        return Rule(("rebuild",)) if type_name in OFFICE_TYPES else None
-
-
-def corpus_files() -> list[str]:
-    lines = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    return sorted(Path(line.split("\t")[0]).name for line in lines if line.startswith("ooxml/"))
 
 
 def run(name: str, scratch: Path) -> tuple[Outcome, float]:
     started = time.monotonic()
-    outcome = process_file(CORPUS / "ooxml" / name, name, scratch, RebuildOffice(), LIMITS, REGISTRY)
+    outcome = process_file(CORPUS / "ooxml" / name, name, scratch, POLICY, LIMITS, REGISTRY)
     return outcome, time.monotonic() - started
 
 
 def test_the_table_covers_the_corpus_exactly() -> None:
-    assert sorted(EXPECTED) == corpus_files()
+    assert sorted(EXPECTED) == corpus_names("ooxml")
 
 
-@pytest.mark.parametrize("name", corpus_files())
+@pytest.mark.parametrize("name", corpus_names("ooxml"))
 def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
     expected = EXPECTED[name]
     outcome, seconds = run(name, tmp_path)

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config import ChannelPolicy
 from sanitizers.base import Limits, Registry
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
 from sanitizers.pipeline import Outcome, Rule, process_file
+from tests.conftest import CORPUS, corpus_names, require_corpus
 from tests.sanitizers import pdf_builders as b
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
 TABLE = ROOT / "fixtures" / "pdf_corpus.toml"
 
-if not CORPUS.is_dir():
-    pytest.skip("../shared/corpus is absent", allow_module_level=True)
+require_corpus()
 
 pytestmark = pytest.mark.corpus
 
@@ -31,29 +31,20 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 REGISTRY = Registry([PdfRebuild(), PdfImage(), PdfText()])
 LIMITS = Limits()
-
-
-class RebuildThenImage:
-    def rule_for(self, type_name: str) -> Rule | None:
-        return Rule(("rebuild", "image")) if type_name == "pdf" else None
-
-
-def corpus_pdfs() -> list[str]:
-    lines = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    return sorted(Path(line.split("\t")[0]).name for line in lines if line.startswith("pdf/"))
+POLICY = ChannelPolicy({"pdf": Rule(("rebuild", "image"))})
 
 
 def run(name: str, scratch: Path) -> tuple[Outcome, float]:
     started = time.monotonic()
-    outcome = process_file(CORPUS / "pdf" / name, name, scratch, RebuildThenImage(), LIMITS, REGISTRY)
+    outcome = process_file(CORPUS / "pdf" / name, name, scratch, POLICY, LIMITS, REGISTRY)
     return outcome, time.monotonic() - started
 
 
 def test_the_table_covers_the_corpus_exactly() -> None:
-    assert sorted(EXPECTED) == corpus_pdfs()
+    assert sorted(EXPECTED) == corpus_names("pdf")
 
 
-@pytest.mark.parametrize("name", corpus_pdfs())
+@pytest.mark.parametrize("name", corpus_names("pdf"))
 def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
     expected = EXPECTED[name]
     outcome, seconds = run(name, tmp_path)

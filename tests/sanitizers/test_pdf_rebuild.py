@@ -15,7 +15,7 @@ from sanitizers.errors import EncryptedError, LimitError, MalformedError, Saniti
 from sanitizers.pdf import PdfRebuild
 from sanitizers.pdf.verify import Promise, verify_pdf
 from tests.sanitizers import pdf_builders as b
-from tests.sanitizers.contract import RebuildContract
+from tests.sanitizers.contract import RebuildContract, removed_counts
 
 REBUILD = PdfRebuild()
 PROMISE = Promise(web_links=True, metadata=False, image_only=False)
@@ -25,14 +25,6 @@ def rebuild(src: Path, tmp_path: Path, **options: str) -> tuple[Path, Report]:
     dst = tmp_path / "out.pdf"
     report = REBUILD.sanitize(src, dst, options, Limits())
     return dst, report
-
-
-def removed(report: Report) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for finding in report.findings:
-        if finding.action == "removed":
-            counts[finding.construct] = counts.get(finding.construct, 0) + finding.count
-    return counts
 
 
 def assert_clean(path: Path) -> None:
@@ -55,7 +47,7 @@ def test_each_hostile_construct_is_removed_and_the_document_kept(name: str, tmp_
     builder, construct = b.HOSTILE[name]
     src = b.build(tmp_path / "in.pdf", builder)
     dst, report = rebuild(src, tmp_path)
-    assert construct in removed(report)
+    assert construct in removed_counts(report)
     assert_clean(dst)
     assert b.pdfium_texts(dst) == b.pdfium_texts(src)
 
@@ -67,7 +59,9 @@ def test_everything_at_once_in_object_streams(tmp_path: Path) -> None:
     dst, report = rebuild(src, tmp_path)
     assert_clean(dst)
     assert b.pdfium_texts(dst) == b.pdfium_texts(src)
-    assert {construct for _, construct in b.HOSTILE.values()} - {"pdf.web_capture"} <= set(removed(report))
+    assert {construct for _, construct in b.HOSTILE.values()} - {"pdf.web_capture"} <= set(
+        removed_counts(report)
+    )
 
 
 def test_findings_count_and_locate_what_was_removed(tmp_path: Path) -> None:
@@ -106,14 +100,14 @@ def test_web_links_kept_and_other_schemes_removed(tmp_path: Path) -> None:
         "http://example.org/a b",
         "mailto:soumu@city.example.lg.jp",
     }
-    assert removed(report)["pdf.uri"] == len(b.BAD_URIS)
+    assert removed_counts(report)["pdf.uri"] == len(b.BAD_URIS)
 
 
 def test_links_remove_drops_every_uri(tmp_path: Path) -> None:
     src = b.build(tmp_path / "in.pdf", b.web_links, b.internal_link)
     dst, report = rebuild(src, tmp_path, links="remove")
     assert b.uris_in(dst) == set()
-    assert removed(report)["pdf.uri"] == 3
+    assert removed_counts(report)["pdf.uri"] == 3
     assert "/S/GoTo" in b.constructs_in(dst)
 
 
@@ -124,7 +118,7 @@ def test_metadata_keep_keeps_xmp_and_standard_info_only(tmp_path: Path) -> None:
         assert str(pdf.docinfo["/Author"]) == "Secret Author"
         assert "/Custom" not in pdf.docinfo
         assert b"Secret Author" in pdf.Root.Metadata.read_bytes()
-    assert removed(report) == {"pdf.metadata": 1}
+    assert removed_counts(report) == {"pdf.metadata": 1}
 
 
 def test_metadata_removed_by_default(tmp_path: Path) -> None:
@@ -143,7 +137,7 @@ def test_hex_escaped_names_are_caught(tmp_path: Path) -> None:
     src.write_bytes(raw)
     assert b"/JavaScript" not in raw
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["pdf.javascript"] == 2
+    assert removed_counts(report)["pdf.javascript"] == 2
     assert_clean(dst)
 
 
@@ -160,8 +154,8 @@ def test_leading_trailing_data_and_incremental_history_vanish(tmp_path: Path) ->
     assert data.rstrip().endswith(b"%%EOF")
     assert b"Original secret" not in b.decompressed_bytes(dst)
     assert b.pdfium_texts(dst) == ["Public text"]
-    assert removed(report)["pdf.leading_data"] == 150
-    assert removed(report)["pdf.trailing_data"] == len(b"PK\x03\x04 appended archive")
+    assert removed_counts(report)["pdf.leading_data"] == 150
+    assert removed_counts(report)["pdf.trailing_data"] == len(b"PK\x03\x04 appended archive")
 
 
 def test_owner_password_only_is_decrypted(tmp_path: Path) -> None:
@@ -271,7 +265,7 @@ def test_stray_action_objects_are_neutralised(tmp_path: Path) -> None:
     pdf.Root.StructTreeRoot = Dictionary(Type=Name.StructTreeRoot, K=Dictionary(S=Name.Launch, P=pdf.Root))
     src = b.save(pdf, tmp_path / "stray.pdf")
     dst, report = rebuild(src, tmp_path)
-    assert removed(report)["pdf.javascript"] == 1
+    assert removed_counts(report)["pdf.javascript"] == 1
     assert {"/S/JavaScript", "/JS"}.isdisjoint(b.constructs_in(dst))
     # A structure element may name its role anything, even /Launch: it is not an action.
     with pikepdf.open(dst) as out:
@@ -296,7 +290,7 @@ def test_malformed_actions_without_a_type_are_removed(tmp_path: Path) -> None:
     b.add_annotation(pdf, Dictionary(Subtype=Name.Link, A=Dictionary(Next=chain_end)))
     pdf.Root.OpenAction = Dictionary(Type=Name.Action, JS=String("x"))
     dst, report = rebuild(b.save(pdf, tmp_path / "in.pdf"), tmp_path)
-    assert {"pdf.action", "pdf.open_action"} <= set(removed(report))
+    assert {"pdf.action", "pdf.open_action"} <= set(removed_counts(report))
     assert b.uris_in(dst) == set()
     assert_clean(dst)
 
@@ -317,7 +311,7 @@ def test_open_action_goto_is_kept(tmp_path: Path) -> None:
     pdf = b.new_document()
     pdf.Root.OpenAction = b.goto_action(pdf)
     dst, report = rebuild(b.save(pdf, tmp_path / "goto.pdf"), tmp_path)
-    assert "pdf.open_action" not in removed(report)
+    assert "pdf.open_action" not in removed_counts(report)
     with pikepdf.open(dst) as out:
         assert out.Root.OpenAction.S == "/GoTo"
 
@@ -403,6 +397,6 @@ def test_array_and_string_entries_are_typed_defensively(tmp_path: Path) -> None:
     b.add_annotation(pdf, Dictionary(Subtype=Name.Link, T=bad_name, Parent=Dictionary(), A=b.js_action()))
     dst, report = rebuild(b.save(pdf, tmp_path / "odd.pdf"), tmp_path)
     assert {"pdf.annotation", "pdf.open_action", "pdf.additional_actions", "pdf.javascript"} <= set(
-        removed(report)
+        removed_counts(report)
     )
     assert_clean(dst)
