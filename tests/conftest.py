@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 import structlog
+
+from sanitizers.pipeline import Outcome
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
@@ -27,6 +29,20 @@ def corpus_names(folder: str) -> list[str]:
     return sorted(
         Path(row["relpath"]).name for row in corpus_manifest() if row["relpath"].startswith(f"{folder}/")
     )
+
+
+def released_as_the_table_says(outcome: Outcome, expected: Mapping[str, str]) -> Path | None:
+    """Check ``outcome`` against a corpus table entry (expect = "rejected" with a ``code``,
+    or the method that releases it); return the output path when released."""
+    if expected["expect"] == "rejected":
+        assert outcome.verdict == "rejected"
+        assert outcome.reason is not None
+        assert outcome.reason.code == expected["code"], outcome.reason.message
+        return None
+    assert outcome.verdict == "released", outcome.reason
+    assert outcome.method == expected["expect"]
+    assert outcome.output_path is not None and outcome.output is not None
+    return outcome.output_path
 
 
 def require_corpus() -> None:
