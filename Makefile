@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bootstrap clean install install-files
+.PHONY: run test lint typecheck pytest fuzz bootstrap clean install install-files
 
 # Installation as a systemd service (as root): `make install`, then
 # `systemctl enable --now mukaika`. DESTDIR stages the files elsewhere (packaging, tests).
@@ -28,6 +28,13 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The fuzz harnesses of tests/fuzz with fresh random inputs, EXAMPLES per harness (scaled by
+# each harness' cost); `make test` runs them briefly with fixed inputs. Failures are kept in
+# .hypothesis/ and replayed first next time; each failing input is also saved under $TMPDIR.
+EXAMPLES ?= 1000
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/pytest tests/fuzz --timeout=0
 
 # System packages are checked by what they provide, and installed with apt when root.
 # clamav-daemon is for the tests, which start their own clamd on a private socket.

@@ -150,8 +150,11 @@ def _check_layout(f: IO[bytes], entries: list[Entry], central_directory: int) ->
     spans: list[tuple[int, int, str]] = []
     for entry in entries:
         info = entry.info
-        f.seek(info.header_offset)
-        header = f.read(_LOCAL_HEADER.size)
+        # zipfile shifts offsets by the bytes it finds before the archive: that can go below 0
+        header = b""
+        if info.header_offset >= 0:
+            f.seek(info.header_offset)
+            header = f.read(_LOCAL_HEADER.size)
         if len(header) != _LOCAL_HEADER.size or not header.startswith(_LOCAL_SIGNATURE):
             raise MalformedError("archive.malformed", f"{entry.name[:200]!r}: no local header where declared")
         fields = _LOCAL_HEADER.unpack(header)

@@ -3,7 +3,8 @@
 A subclass provides ``make_sanitizer()`` and ``make_good_input(tmp_path)`` (a valid file
 carrying at least one construct the sanitiser removes, when the format has any).
 Same-format rebuilds subclass ``RebuildContract``, which adds the idempotence check;
-conversions (PDF → text, office → PDF) subclass ``SanitizerContract``.
+conversions (PDF → text, office → PDF) subclass ``SanitizerContract``.  The corpus tests
+apply ``assert_judged_again_unchanged`` to every file they release.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import ClassVar
 
 import pytest
 
-from sanitizers.base import Limits, Report, Sanitizer
+from sanitizers.base import Limits, Registry, Report, Sanitizer
 from sanitizers.detect import detect
 from sanitizers.errors import SanitizeError
+from sanitizers.pipeline import Outcome, Policy, process_file
 from sanitizers.types import TYPES
 
 GARBAGE_SAMPLES: dict[str, bytes] = {
@@ -34,6 +36,19 @@ def removed_counts(report: Report) -> dict[str, int]:
         if finding.action == "removed":
             counts[finding.construct] = counts.get(finding.construct, 0) + finding.count
     return counts
+
+
+def assert_judged_again_unchanged(
+    outcome: Outcome, policy: Policy, limits: Limits, registry: Registry, scratch: Path
+) -> None:
+    """Idempotence of a release: its output, judged again like any input, is released as
+    the same type with nothing removed, converted or fallen back."""
+    assert outcome.output_path is not None and outcome.output is not None
+    scratch.mkdir()
+    again = process_file(outcome.output_path, outcome.output.name, scratch, policy, limits, registry)
+    assert again.verdict == "released", again.reason
+    assert again.output is not None and again.output.type == outcome.output.type
+    assert [f for f in again.findings if f.action != "kept"] == []
 
 
 class SanitizerContract:

@@ -19,6 +19,7 @@ from sanitizers.base import Limits
 from sanitizers.pipeline import Rule, process_file
 from sanitizers.registry import default_registry
 from tests.conftest import CORPUS, corpus_manifest, require_corpus
+from tests.sanitizers.contract import assert_judged_again_unchanged
 from tests.sanitizers.test_images import assert_no_metadata, png_chunk
 
 require_corpus()
@@ -65,6 +66,10 @@ def test_corpus_image_verdict(name: str, tmp_path: Path, monkeypatch: pytest.Mon
         assert_no_metadata((scratch / "output-rebuild").read_bytes(), outcome.output.type)
     assert list(temp.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scratch", "tmp"]
+    if outcome.verdict == "released":
+        assert_judged_again_unchanged(
+            outcome, RebuildImages(), Limits(), default_registry(), tmp_path / "again"
+        )
 
 
 # --- pixel bombs, in a process of their own so that its peak memory is theirs alone -----

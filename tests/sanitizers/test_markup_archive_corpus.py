@@ -23,6 +23,7 @@ import pytest
 from sanitizers.base import Limits
 from sanitizers.pipeline import Outcome, process_file
 from tests.conftest import CORPUS, corpus_manifest, require_corpus
+from tests.sanitizers.contract import assert_judged_again_unchanged
 from tests.sanitizers.test_archives import REGISTRY, OwnTypesPolicy
 from tests.sanitizers.test_html import active_content as html_active_content
 from tests.sanitizers.test_svg import active_content as svg_active_content
@@ -89,6 +90,7 @@ def test_corpus_file_verdict(relpath: str, tmp_path: Path) -> None:
     if "contains" in expected:
         assert expected["contains"] in data.decode(_CODECS[expected["encoding"]])
     check_output_independently(outcome.input.type, data, expected)
+    assert_judged_again_unchanged(outcome, OwnTypesPolicy(), CORPUS_LIMITS, REGISTRY, tmp_path / "again")
 
 
 def check_output_independently(type_name: str, data: bytes, expected: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from sanitizers.ole.excel import NEUTRAL_RECORD, OBPROJ, records
 from sanitizers.ole.word import document_text, read_fib
 from sanitizers.pipeline import Outcome, Rule, process_file
 from tests.conftest import CORPUS, corpus_names, require_corpus
+from tests.sanitizers.contract import assert_judged_again_unchanged
 from tests.sanitizers.test_ole import (
     assert_independently_clean,
     embedded_package_found,
@@ -94,6 +95,7 @@ def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
     type_name = outcome.output.type
     assert_independently_clean(outcome.output_path, ALLOWED[type_name])
     assert_document_stream_unchanged(OLE / name, outcome.output_path, type_name)
+    assert_judged_again_unchanged(outcome, POLICY, LIMITS, REGISTRY, tmp_path / "again")
 
 
 @pytest.mark.parametrize("name", sorted(JAPANESE_DOCS))

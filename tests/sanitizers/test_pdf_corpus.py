@@ -1,7 +1,8 @@
 """Every PDF of the shared corpus gets the verdict recorded in fixtures/pdf_corpus.toml.
 
 Runs the real pipeline (detection, policy, method chain) with the rule
-pdf = ["rebuild", "image"], then re-checks each released output independently.
+pdf = ["rebuild", "image"], then re-checks each released output independently and judges it
+again (nothing more may be removed).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
 from sanitizers.pipeline import Outcome, Rule, process_file
 from tests.conftest import CORPUS, corpus_names, released_as_the_table_says, require_corpus
 from tests.sanitizers import pdf_builders as b
+from tests.sanitizers.contract import assert_judged_again_unchanged
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "fixtures" / "pdf_corpus.toml"
@@ -53,6 +55,7 @@ def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
     if output is None:
         return
     assert b.constructs_in(output) & b.FORBIDDEN_CONSTRUCTS == set()
+    assert_judged_again_unchanged(outcome, POLICY, LIMITS, REGISTRY, tmp_path / "again")
     if outcome.method == "image":
         assert b.constructs_in(output).isdisjoint({"/Font", "/Annots", "/AcroForm", "/Names", "/URI"})
     else:

@@ -17,6 +17,7 @@ from sanitizers.base import Limits
 from sanitizers.pipeline import process_file
 from sanitizers.registry import default_registry
 from tests.conftest import CORPUS, corpus_manifest, require_corpus
+from tests.sanitizers.contract import assert_judged_again_unchanged
 from tests.sanitizers.test_rtf import RebuildRtf, assert_released_rtf_is_clean, read_tree, visible_text
 
 require_corpus()
@@ -54,6 +55,7 @@ def test_corpus_rtf_verdict(name: str, tmp_path: Path) -> None:
     data, out = (RTF / name).read_bytes(), outcome.output_path.read_bytes()
     assert_released_rtf_is_clean(out)
     assert visible_text(read_tree(out)) == visible_text(read_tree(data))
+    assert_judged_again_unchanged(outcome, RebuildRtf(), Limits(), default_registry(), tmp_path / "again")
 
 
 @pytest.mark.parametrize("name", JAPANESE)

@@ -1,0 +1,105 @@
+"""Seed files for the fuzz harnesses: the shared corpus and the inputs the unit tests build.
+
+Corpus files are typed by the gateway's own detection; those detection refuses (encrypted,
+disguised) still seed the family their extension names, since a sanitiser must also cope
+with what detection would have let through after a small change.  Large files are left out
+to keep each example quick.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import tarfile
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from sanitizers.detect import detect
+from sanitizers.errors import SanitizeError
+from tests.conftest import CORPUS, corpus_manifest
+from tests.fuzz.mutations import Seed
+from tests.sanitizers import (
+    ooxml_builders,
+    test_archives,
+    test_html,
+    test_images,
+    test_ole,
+    test_ooxml,
+    test_pdf_rebuild,
+    test_rtf,
+    test_svg,
+    test_text,
+)
+from tests.sanitizers.contract import SanitizerContract
+
+MAX_SEED_SIZE = 128 * 1024
+_CONTRACTS: tuple[type[SanitizerContract], ...] = (
+    test_images.TestJpegContract, test_images.TestPngContract, test_images.TestGifContract,
+    test_images.TestTiffContract, test_images.TestBmpContract, test_images.TestWebpContract,
+    test_text.TestTextContract, test_text.TestCsvContract, test_html.TestHtmlContract, test_svg.TestSvgContract,
+    test_rtf.TestRtfContract, test_ole.TestOleContract, test_ooxml.TestContract, test_pdf_rebuild.TestContract,
+    test_archives.TestZipContract,
+)  # fmt: skip
+#: the type an extension names, for corpus files detection refuses
+_BY_EXTENSION = {"doc": "doc", "xls": "xls", "ppt": "ppt", "docx": "docx", "docm": "docm", "xlsx": "xlsx",
+                 "xlsm": "xlsm", "pptx": "pptx", "pptm": "pptm", "pdf": "pdf", "zip": "zip", "rtf": "rtf"}  # fmt: skip
+
+
+def seeds_for(type_name: str) -> tuple[Seed, ...]:
+    return corpus_seeds().get(type_name, ()) + generated_seeds().get(type_name, ())
+
+
+@functools.cache
+def corpus_seeds() -> dict[str, tuple[Seed, ...]]:
+    by_type: dict[str, list[Seed]] = defaultdict(list)
+    for row in corpus_manifest():
+        path = CORPUS / row["relpath"]
+        if int(row["size"]) > MAX_SEED_SIZE or not path.is_file():
+            continue
+        try:
+            type_name = detect(path, path.name).type
+        except SanitizeError:
+            type_name = _BY_EXTENSION.get(path.suffix.lower().lstrip("."), "")
+        if type_name:
+            by_type[type_name].append(Seed(path.name, type_name, path.read_bytes()))
+    return {name: tuple(seeds) for name, seeds in by_type.items()}
+
+
+@functools.cache
+def generated_seeds() -> dict[str, tuple[Seed, ...]]:
+    by_type: dict[str, list[Seed]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="mukaika-seeds-") as folder:
+        made = [c().make_good_input(_fresh(Path(folder), f"{i}")) for i, c in enumerate(_CONTRACTS)]
+        for kind in ooxml_builders.KINDS:
+            made.append(ooxml_builders.build(Path(folder) / f"plain.{kind}", kind, ooxml_builders.hyperlinks))
+            made.append(
+                ooxml_builders.build(Path(folder) / f"macros.{kind[:-1]}m", kind, ooxml_builders.macros)
+            )
+        for path in made:
+            type_name = detect(path, path.name).type
+            by_type[type_name].append(Seed(f"generated {path.name}", type_name, path.read_bytes()))
+    for type_name, name, data in _archive_heads():
+        by_type[type_name].append(Seed(name, type_name, data))
+    return {name: tuple(seeds) for name, seeds in by_type.items()}
+
+
+def _fresh(folder: Path, name: str) -> Path:
+    path = folder / name
+    path.mkdir()
+    return path
+
+
+def _archive_heads() -> list[tuple[str, str, bytes]]:
+    """Small archives of the formats the gateway refuses outright."""
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as archive:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 5
+        archive.addfile(info, io.BytesIO(b"hello"))
+    lzh = b"\x1a\x00-lh5-" + bytes(8) + b"\x00\x00\x00\x00\x20\x01\x05hello\x00\x00" + b"x" * 20
+    return [
+        ("tar", "generated hello.tar", tar.getvalue()),
+        ("lzh", "generated hello.lzh", lzh),
+        ("iso", "generated empty.iso", bytes(32768) + b"\x01CD001\x01" + bytes(2041)),
+    ]
