@@ -37,7 +37,8 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/pytest tests/fuzz --timeout=0
 
 # System packages are checked by what they provide, and installed with apt when root.
-# clamav-daemon is for the tests, which start their own clamd on a private socket.
+# clamav-daemon is for the tests, which start their own clamd on a private socket;
+# chromium and its driver are for the web console's browser tests (headless).
 bootstrap:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing="$$missing libmagic1"; \
@@ -46,6 +47,8 @@ bootstrap:
 	fc-list :lang=ja 2>/dev/null | grep -qi 'noto' || missing="$$missing fonts-noto-cjk"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
@@ -68,18 +71,26 @@ install: bootstrap install-files
 	$(DESTDIR)$(PREFIX)/.venv/bin/pip install --quiet --upgrade pip
 	$(DESTDIR)$(PREFIX)/.venv/bin/pip install --quiet .
 	systemd-sysusers $(DESTDIR)/etc/sysusers.d/mukaika.conf
+	chown mukaika:mukaika $(DESTDIR)/etc/mukaika/originals.key
+	chgrp mukaika $(DESTDIR)/etc/mukaika/users.toml
 	systemd-tmpfiles --create $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
 	-systemctl daemon-reload
 
-# Unit, sysusers, tmpfiles, and a config for /srv/mukaika + /var/lib/mukaika unless one exists.
+# Unit, sysusers, tmpfiles, and a config for /srv/mukaika + /var/lib/mukaika unless one exists;
+# the key that encrypts retained originals (0600) and the console's users file, never replaced.
 install-files:
 	install -D -m 0644 systemd/mukaika.service $(DESTDIR)/etc/systemd/system/mukaika.service
 	install -D -m 0644 systemd/sysusers-mukaika.conf $(DESTDIR)/etc/sysusers.d/mukaika.conf
 	install -D -m 0644 systemd/tmpfiles-mukaika.conf $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
 	install -d -m 0755 $(DESTDIR)/etc/mukaika
 	test -e $(DESTDIR)/etc/mukaika/mukaika.toml || \
-	  sed -e 's|"./var/mukaika/spool"|"/var/lib/mukaika/spool"|' -e 's|"./var/mukaika/|"/srv/mukaika/|' \
+	  sed -e 's|"./var/mukaika/spool"|"/var/lib/mukaika/spool"|' \
+	      -e 's|^originals_key = ""|originals_key = "/etc/mukaika/originals.key"|' \
+	      -e 's|"./var/mukaika/users.toml"|"/etc/mukaika/users.toml"|' -e 's|"./var/mukaika/|"/srv/mukaika/|' \
 	    config/mukaika.toml > $(DESTDIR)/etc/mukaika/mukaika.toml
+	test -e $(DESTDIR)/etc/mukaika/originals.key || \
+	  (umask 077 && head -c 32 /dev/urandom > $(DESTDIR)/etc/mukaika/originals.key)
+	test -e $(DESTDIR)/etc/mukaika/users.toml || install -m 0640 /dev/null $(DESTDIR)/etc/mukaika/users.toml
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -1,4 +1,4 @@
-"""The `mukaika` command: run, sanitize, check-config, status.
+"""The `mukaika` command: run, sanitize, check-config, status, user.
 
 Exit codes: 0 success (released / config ok), 1 rejected (or config invalid for
 check-config), 2 usage or configuration error.
@@ -7,6 +7,7 @@ check-config), 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import tempfile
@@ -16,8 +17,11 @@ from pathlib import Path
 import structlog
 
 from gateway import __version__
+from gateway.audit import log_audit
 from gateway.config import Config, ConfigError, load_config
+from gateway.console.users import ROLES, UsersFileError, add_user, change_user, read_users
 from gateway.fsutil import place_file
+from gateway.journal import AuditEntry
 from gateway.logsetup import configure_logging
 from gateway.spool import Spool
 from gateway.status import journal_status
@@ -40,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mukaika: invalid configuration\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "user":  # its output is for people; log lines go to stderr
+        configure_logging(config.gateway.log_format, config.gateway.log_level, stream=sys.stderr)
+        return user_command(args, config)
     configure_logging(config.gateway.log_format, config.gateway.log_level)
     if args.command == "sanitize":
         return sanitize_command(args, config, registry)
@@ -74,7 +81,61 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="summarise the journal: unfinished work, verdicts, errors")
     status.add_argument("--config", metavar="PATH")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    user = commands.add_parser("user", help="manage web console users ([console] users_file)")
+    actions = user.add_subparsers(dest="action", required=True)
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument("--config", metavar="PATH")
+    for action, text in (("add", "add a user (the password is asked for)"), ("passwd", "set a new password"),
+                         ("disable", "lock a user out"), ("enable", "let a disabled user in again"),
+                         ("role", "change a user's role"), ("list", "list users, roles and whether they are disabled")):  # fmt: skip
+        sub = actions.add_parser(action, help=text, parents=[config_option])
+        if action == "list":
+            continue
+        sub.add_argument("name", metavar="NAME")
+        if action == "add":
+            sub.add_argument("--role", choices=ROLES, required=True)
+        if action == "role":
+            sub.add_argument("role", choices=ROLES)
+        if action in ("add", "passwd"):
+            sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     return parser
+
+
+def user_command(args: argparse.Namespace, config: Config) -> int:
+    path = config.console.users_file
+    try:
+        if args.action == "list":
+            for user in sorted(read_users(path).values(), key=lambda u: u.name):
+                print(f"{user.name}\t{user.role}\t{'disabled' if user.disabled else 'enabled'}")
+            return EXIT_OK
+        if args.action == "add":
+            add_user(path, args.name, args.role, _new_password(args.password_stdin))
+            detail = f"role={args.role}"
+        elif args.action == "passwd":
+            change_user(path, args.name, password=_new_password(args.password_stdin))
+            detail = ""
+        elif args.action == "role":
+            change_user(path, args.name, role=args.role)
+            detail = f"role={args.role}"
+        else:
+            change_user(path, args.name, disabled=args.action == "disable")
+            detail = ""
+    except UsersFileError as exc:
+        print(f"mukaika: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    log_audit(AuditEntry(getpass.getuser(), f"user.{args.action}", f"user:{args.name}", "cli", detail))
+    print(f"{args.action}: {args.name} ({path})")
+    return EXIT_OK
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsersFileError("the passwords differ")
+    return first
 
 
 def check_config(path: str | None, registry: Registry) -> int:
@@ -94,7 +155,8 @@ def config_summary(config: Config, registry: Registry) -> str:
     lines = [f"config: {config.source}", f"spool: {config.gateway.spool_dir}",
              f"workers: {config.gateway.worker_count()}", "channels:"]  # fmt: skip
     for ch in config.channels:
-        lines.append(f"  {ch.name}: {ch.inbox} -> {ch.outbox} (rejected: {ch.rejected})")
+        lines.append(f"  {ch.name}: {ch.inbox} -> {ch.outbox} (rejected: {ch.rejected}, approved originals:"
+                     f" {ch.approved_dir}{', release needs approval' if ch.needs_approval else ''})")  # fmt: skip
     lines.append("rules:")
     for type_name in sorted(config.rules):
         rule = config.rules[type_name]

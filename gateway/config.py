@@ -53,6 +53,10 @@ class GatewaySettings:
     shutdown_timeout_seconds: float = 30.0
     log_format: str = "auto"
     log_level: str = "info"
+    originals_key: Path = Path()  # empty: originals.key in the spool directory
+
+    def originals_key_path(self) -> Path:
+        return self.originals_key if self.originals_key != Path() else self.spool_dir / "originals.key"
 
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
@@ -70,6 +74,16 @@ class Channel:
     rejected: Path
     rules: Mapping[str, Rule] = field(default_factory=dict)
     return_rejected: bool = False
+    approval: str = "none"  # "required": sanitised files wait for an approver in the console
+    approved: Path | None = None  # released originals; default: "<outbox>-approved" beside the outbox
+
+    @property
+    def approved_dir(self) -> Path:
+        return self.approved or self.outbox.with_name(f"{self.outbox.name}-approved")
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.approval == "required"
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,23 @@ class HttpSettings:
     """The status endpoint: off ("") by default; "127.0.0.1:PORT" or "unix:/path"."""
 
     listen: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.listen)
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console: off ("") by default; loopback or a unix socket, behind a TLS proxy."""
+
+    listen: str = ""
+    users_file: Path = Path("./var/mukaika/users.toml")
+    session_idle_minutes: float = 30.0
+    request_expiry_hours: float = 72.0
+    login_max_failures: int = 5
+    login_window_minutes: float = 15.0
+    trust_forwarded_for: bool = False  # take the client address from X-Forwarded-For (set by the proxy)
 
     @property
     def enabled(self) -> bool:
@@ -105,6 +136,10 @@ class Config:
     channels: tuple[Channel, ...]
     http: HttpSettings = HttpSettings()
     clamav: ClamavSettings = ClamavSettings()
+    console: ConsoleSettings = ConsoleSettings()
+
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)
 
     def policy(self, channel: str | None = None) -> ChannelPolicy:
         if channel is None:
@@ -185,7 +220,9 @@ class _Checker:
             self.problem(f"{prefix}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
     def config(self, raw: Mapping[str, Any], source: str) -> Config:
-        self.unknown_keys(raw, "(top level)", {"gateway", "limits", "rules", "channels", "http", "clamav"})
+        self.unknown_keys(
+            raw, "(top level)", {"gateway", "limits", "rules", "channels", "http", "clamav", "console"}
+        )
         gateway = self.gateway(self.table(raw, "gateway"))
         limits = self.limits(self.table(raw, "limits"))
         rules = self.rules(self.table(raw, "rules"), "rules", base={})
@@ -193,20 +230,48 @@ class _Checker:
         self.directories_apart(gateway, channels)
         http = self.http(self.table(raw, "http"))
         clamav = self.clamav(self.table(raw, "clamav"))
-        return Config(source, gateway, limits, rules, channels, http, clamav)
+        console = self.console(self.table(raw, "console"))
+        if console.enabled and http.enabled and console.listen == http.listen:
+            self.problem("console.listen", "must differ from http.listen")
+        for index, channel in enumerate(channels):
+            if channel.needs_approval and not console.enabled:
+                self.problem(f"channels[{index}].approval", '"required" needs the console ([console] listen)')
+        return Config(source, gateway, limits, rules, channels, http, clamav, console)
 
     def http(self, table: Mapping[str, Any]) -> HttpSettings:
         self.unknown_keys(table, "http", {"listen"})
-        listen = table.get("listen", "")
+        return HttpSettings(self.listen("http.listen", table.get("listen", "")))
+
+    def listen(self, key: str, listen: object) -> str:
+        """Only loopback or a unix socket: whatever listens here must not face the network."""
         if not isinstance(listen, str):
-            self.problem("http.listen", "expected a string")
-            return HttpSettings()
+            self.problem(key, "expected a string")
+            return ""
         if listen and not (listen.startswith("unix:/") or _LOOPBACK_LISTEN.match(listen)):
-            self.problem(
-                "http.listen", 'must be "" (off), "127.0.0.1:PORT", "[::1]:PORT" or "unix:/absolute/path"'
-            )
-            return HttpSettings()
-        return HttpSettings(listen)
+            self.problem(key, 'must be "" (off), "127.0.0.1:PORT", "[::1]:PORT" or "unix:/absolute/path"')
+            return ""
+        return listen
+
+    def console(self, table: Mapping[str, Any]) -> ConsoleSettings:
+        self.unknown_keys(table, "console", {f.name for f in fields(ConsoleSettings)})
+        values: dict[str, Any] = {"listen": self.listen("console.listen", table.get("listen", ""))}
+        if "users_file" in table:
+            if self.string("console.users_file", table["users_file"]) and table["users_file"]:
+                values["users_file"] = Path(table["users_file"])
+            elif table["users_file"] == "":
+                self.problem("console.users_file", "must not be empty")
+        for name, integer, minimum in (("session_idle_minutes", False, 1), ("request_expiry_hours", False, 1),
+                                       ("login_max_failures", True, 1), ("login_window_minutes", False, 1)):  # fmt: skip
+            if name in table and self.number(
+                f"console.{name}", table[name], integer=integer, minimum=minimum
+            ):
+                values[name] = table[name]
+        if "trust_forwarded_for" in table:
+            if isinstance(table["trust_forwarded_for"], bool):
+                values["trust_forwarded_for"] = table["trust_forwarded_for"]
+            else:
+                self.problem("console.trust_forwarded_for", "expected true or false")
+        return ConsoleSettings(**values)
 
     def clamav(self, table: Mapping[str, Any]) -> ClamavSettings:
         self.unknown_keys(table, "clamav", {"socket", "on_unavailable", "timeout_seconds"})
@@ -238,7 +303,7 @@ class _Checker:
             if isinstance(default, Path):
                 if self.string(key, value) and value:
                     values[f.name] = Path(value)
-                elif not value:
+                elif not value and f.name != "originals_key":
                     self.problem(key, "must not be empty")
             elif isinstance(default, str):
                 choices = _GATEWAY_CHOICES[f.name]
@@ -336,7 +401,9 @@ class _Checker:
         for index, table in enumerate(raw):
             prefix = f"channels[{index}]"
             self.unknown_keys(
-                table, prefix, {"name", "inbox", "outbox", "rejected", "rules", "return_rejected"}
+                table,
+                prefix,
+                {"name", "inbox", "outbox", "rejected", "rules", "return_rejected", "approval", "approved"},
             )
             name = table.get("name")
             if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
@@ -357,9 +424,17 @@ class _Checker:
             return_rejected = table.get("return_rejected", False)
             if not isinstance(return_rejected, bool):
                 self.problem(f"{prefix}.return_rejected", "expected true or false")
+            approval = table.get("approval", "none")
+            if approval not in ("none", "required"):
+                self.problem(f"{prefix}.approval", "must be one of none, required")
+            approved = table.get("approved")
+            if approved is not None and (not isinstance(approved, str) or not approved):
+                self.problem(f"{prefix}.approved", "must be a directory path")
+                approved = None
             if len(dirs) == 3:
                 result.append(Channel(name, dirs["inbox"], dirs["outbox"], dirs["rejected"], channel_rules,
-                                      return_rejected is True))  # fmt: skip
+                                      return_rejected is True, "required" if approval == "required" else "none",
+                                      Path(approved) if approved else None))  # fmt: skip
         return tuple(result)
 
     def directories_apart(self, gateway: GatewaySettings, channels: tuple[Channel, ...]) -> None:
@@ -369,11 +444,16 @@ class _Checker:
             named += [
                 (f"channels[{i}].{k}", getattr(ch, k).absolute()) for k in ("inbox", "outbox", "rejected")
             ]
+            named.append((f"channels[{i}].approved", ch.approved_dir.absolute()))
         for a in range(len(named)):
             for b in range(a + 1, len(named)):
                 (key_a, path_a), (key_b, path_b) = named[a], named[b]
                 if path_a == path_b or path_a in path_b.parents or path_b in path_a.parents:
                     self.problem(key_b, f"overlaps {key_a} ({path_a}); every directory must stand apart")
+        key = gateway.originals_key_path().absolute()
+        for name, path in named[1:]:
+            if path == key or path in key.parents:
+                self.problem("gateway.originals_key", f"must not be inside {name} ({path})")
 
     def string(self, key: str, value: object) -> bool:
         if not isinstance(value, str):

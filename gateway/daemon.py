@@ -20,14 +20,17 @@ from pathlib import Path
 import structlog
 
 from gateway.config import Channel, Config, ConfigError, load_config
-from gateway.http import StatusServer
+from gateway.console.app import Console, ConsoleServer
+from gateway.http import StatusServer, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation import WorkerPool
 from gateway.journal import FINAL_STATES, Journal
 from gateway.metrics import METRICS
+from gateway.originals import OriginalReleases
 from gateway.sdnotify import notify, watchdog_interval
 from gateway.spool import Spool
 from gateway.transfers import TransferProcessor
+from gateway.vault import Vault, VaultError
 from sanitizers.base import Registry
 
 log = structlog.get_logger("mukaika.daemon")
@@ -61,6 +64,9 @@ class Gateway:
         self.processor: TransferProcessor | None = None
         self.watcher: InboxWatcher | None = None
         self.status_server: StatusServer | None = None
+        self.releases: OriginalReleases | None = None
+        self.console_server: ConsoleServer | None = None
+        self.tending: asyncio.Task[None] | None = None
         self.retry_errors: deque[dict[str, object]] = deque(maxlen=10)  # shown by /status
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
@@ -86,10 +92,13 @@ class Gateway:
 
     async def startup(self, loop: asyncio.AbstractEventLoop) -> None:
         self.spool.create()
+        vault = Vault.open(self.config.gateway.originals_key_path().absolute(), create=True)
         self.journal = Journal(self.spool.journal_path)
-        self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config)
+        self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config, vault)
+        self.releases = OriginalReleases(self.journal, self.spool, vault, lambda: self.config)
         self._create_channel_dirs(self.config.channels)
         self._sweep_spool()
+        self.releases.resume()
         unfinished = self.journal.unfinished()
         self.backlog.extend(t.id for t in unfinished)
         self.watcher = InboxWatcher(loop, self.settler.offer)
@@ -98,6 +107,11 @@ class Gateway:
         if self.config.http.enabled:
             self.status_server = StatusServer(self.config.http.listen, self, METRICS)
             await self.status_server.start()
+        if self.config.console.enabled:
+            self.console_server = ConsoleServer(
+                Console(self, self.config.console), self.config.console.listen
+            )
+            await self.console_server.start()
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
         log.info("gateway started", config=self.config.source, spool=str(self.spool.root),
                  workers=self.pool.size, channels=[c.name for c in self.config.channels],
@@ -116,6 +130,7 @@ class Gateway:
             now = time.monotonic()
             if now >= next_rescan:
                 self.rescan()
+                self._tend_originals()
                 next_rescan = now + self.config.gateway.rescan_seconds
             if now >= next_purge:
                 self.purge_originals()
@@ -138,6 +153,10 @@ class Gateway:
         await asyncio.gather(*consumers, return_exceptions=True)
         if self.status_server is not None:  # before the executor goes: its handlers use threads
             await self.status_server.stop()
+        if self.console_server is not None:
+            await self.console_server.stop()
+        if self.tending is not None:
+            await asyncio.gather(self.tending, return_exceptions=True)
         await asyncio.get_running_loop().shutdown_default_executor()  # let I/O threads finish their step
         if self.journal is not None:
             self.journal.close()
@@ -161,6 +180,31 @@ class Gateway:
             self.watcher.start(new.channels)
         self.rescan()
         log.info("config reloaded", config=new.source, channels=[c.name for c in new.channels])
+
+    # ── for the console ────────────────────────────────────────────────────────────────
+    def queue_numbers(self) -> dict[str, int]:
+        return {
+            "queue_depth": queue_depth(self),
+            "in_flight": len(self.in_flight),
+            "waiting": len(self.settler),
+        }
+
+    def schedule(self, transfer_id: str) -> None:
+        """Advance a transfer soon (an approver decided it): placing stays with the consumers."""
+        self.backlog.append(transfer_id)
+        self.wakeup.set()
+
+    def _tend_originals(self) -> None:
+        """Expire undecided requests for originals and retry approved ones not yet placed, off the loop."""
+        if self.releases is None or (self.tending is not None and not self.tending.done()):
+            return
+        releases = self.releases
+
+        def tend() -> None:
+            releases.expire()
+            releases.resume()
+
+        self.tending = asyncio.create_task(asyncio.to_thread(tend))
 
     # ── intake ─────────────────────────────────────────────────────────────────────────
     def rescan(self) -> None:
@@ -207,6 +251,9 @@ class Gateway:
 
     async def _advance(self, transfer_id: str, *, just_admitted: bool = False) -> None:
         assert self.processor is not None
+        if transfer_id in self.in_flight:  # queued again while a consumer has it (an approval meanwhile)
+            asyncio.get_running_loop().call_later(TICK_SECONDS, self.schedule, transfer_id)
+            return
         self.in_flight.add(transfer_id)
         structlog.contextvars.bind_contextvars(transfer_id=transfer_id)
         try:
@@ -235,7 +282,7 @@ class Gateway:
     # ── housekeeping ───────────────────────────────────────────────────────────────────
     def _create_channel_dirs(self, channels: tuple[Channel, ...]) -> None:
         for channel in channels:
-            for directory in (channel.inbox, channel.outbox, channel.rejected):
+            for directory in (channel.inbox, channel.outbox, channel.rejected, channel.approved_dir):
                 directory.mkdir(parents=True, exist_ok=True)
 
     def _sweep_spool(self) -> None:
@@ -267,4 +314,8 @@ class Gateway:
 
 def run_daemon(config: Config, config_arg: str | None, registry: Registry) -> int:
     """`mukaika run`: serve until SIGTERM/SIGINT."""
-    return asyncio.run(Gateway(config, config_arg, registry).serve())
+    try:
+        return asyncio.run(Gateway(config, config_arg, registry).serve())
+    except VaultError as exc:
+        log.error("cannot start: the originals key is unusable", error=str(exc))
+        return 2

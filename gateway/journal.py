@@ -17,9 +17,21 @@ from pathlib import Path
 from typing import Any
 
 #: admitted → staged → sanitising → releasing | rejecting → released | rejected
-#: (held: waiting for something outside, e.g. a scanner; failed: could not be finished)
+#: (held: waiting for something outside, e.g. a scanner; awaiting_approval: sanitised, its
+#: output planned, waiting for an approver in the console; failed: could not be finished)
 FINAL_STATES = ("released", "rejected", "failed")
-STATES = ("admitted", "staged", "sanitising", "releasing", "rejecting", "held", *FINAL_STATES)
+STATES = (
+    "admitted",
+    "staged",
+    "sanitising",
+    "releasing",
+    "rejecting",
+    "held",
+    "awaiting_approval",
+    *FINAL_STATES,
+)
+#: pending → approved → released, or pending → denied | expired
+REQUEST_STATES = ("pending", "approved", "released", "denied", "expired")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS transfers (
@@ -61,6 +73,44 @@ CREATE TABLE IF NOT EXISTS placements (
 );
 """
 
+#: Schema changes after the first release, applied in order to journals of older versions
+#: (``PRAGMA user_version`` counts those applied).
+_MIGRATIONS = (
+    """
+    ALTER TABLE transfers ADD COLUMN decided_by TEXT;
+    CREATE TABLE release_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        transfer_id TEXT NOT NULL REFERENCES transfers(id),
+        requested_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created REAL NOT NULL,
+        expires REAL NOT NULL,
+        state TEXT NOT NULL,
+        decided_by TEXT,
+        decided REAL,
+        note TEXT,
+        directory TEXT,
+        final_path TEXT
+    );
+    CREATE INDEX release_requests_state ON release_requests(state);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        remote TEXT,
+        detail TEXT
+    );
+    CREATE TABLE known_users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        disabled INTEGER NOT NULL,
+        changed REAL NOT NULL
+    );
+    """,
+)
+
 
 @dataclass(frozen=True)
 class Transfer:
@@ -87,6 +137,7 @@ class Transfer:
     path_out: str | None = None
     attempts: int = 0
     original_purged: int = 0
+    decided_by: str | None = None  # the approver who released or denied a held transfer
 
     @property
     def folders(self) -> tuple[str, ...]:
@@ -114,6 +165,45 @@ class Placement:
     final_path: str | None = None
 
 
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """An operator's request to release a retained original, and the approver's decision."""
+
+    id: int
+    transfer_id: str
+    requested_by: str
+    reason: str
+    created: float
+    expires: float
+    state: str
+    decided_by: str | None = None
+    decided: float | None = None
+    note: str | None = None
+    directory: str | None = None
+    final_path: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which object, from where (one row of the audit table)."""
+
+    actor: str
+    action: str
+    target: str = ""
+    remote: str = ""
+    detail: str = ""
+    time: float = 0.0
+    id: int = 0
+
+
+class DecisionRefusedError(Exception):
+    """A request or a held transfer cannot be decided (``code`` names why, for the console)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 _TRANSFER_FIELDS = tuple(f.name for f in fields(Transfer))
 
 
@@ -128,7 +218,14 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self.view = JournalView(self._db, self._lock)
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            # executescript commits first; the steps and the version bump commit together
+            self._db.executescript(f"BEGIN IMMEDIATE; {script} PRAGMA user_version = {number}; COMMIT;")
 
     def close(self) -> None:
         with self._lock:
@@ -217,9 +314,145 @@ class Journal:
             if values:
                 self._update(transfer_id, values)
 
+    # ── approvals and audit ────────────────────────────────────────────────────────────
+    def audit(self, entry: AuditEntry) -> None:
+        with self._transaction():
+            self._audit(entry)
+
+    def _audit(self, entry: AuditEntry) -> None:
+        self._db.execute(
+            "INSERT INTO audit (time, actor, action, target, remote, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.time or time.time(), entry.actor, entry.action, entry.target, entry.remote, entry.detail),
+        )
+
+    def decide_held(self, transfer_id: str, decided_by: str, audit: AuditEntry,
+                    deny_placements: list[Placement] | None = None, **values: Any) -> None:  # fmt: skip
+        """Release (``deny_placements`` None) or deny a transfer awaiting approval, in one commit.
+
+        A release turns the planned output placement loose (state ``releasing``); a denial
+        replaces it with ``deny_placements`` (state ``rejecting``). Raises DecisionRefusedError
+        when the transfer no longer awaits approval (decided by someone else meanwhile).
+        """
+        _check_values(values)
+        with self._transaction():
+            row = self._db.execute("SELECT state FROM transfers WHERE id = ?", (transfer_id,)).fetchone()
+            if row is None or row["state"] != "awaiting_approval":
+                raise DecisionRefusedError("not_awaiting")
+            if deny_placements is None:
+                self._update(transfer_id, {"state": "releasing", "decided_by": decided_by, **values})
+            else:
+                self._db.execute("DELETE FROM placements WHERE transfer_id = ?", (transfer_id,))
+                for p in deny_placements:
+                    self._db.execute(
+                        "INSERT INTO placements (transfer_id, key, directory, name, source, sha256)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (transfer_id, p.key, p.directory, p.name, p.source, p.sha256),
+                    )
+                self._update(transfer_id, {"state": "rejecting", "decided_by": decided_by, **values})
+            self._audit(audit)
+
+    def request_release(self, transfer_id: str, requested_by: str, reason: str, expires: float,
+                        audit: AuditEntry) -> int:  # fmt: skip
+        """Record a pending request for a transfer's original; one open request per transfer."""
+        with self._transaction():
+            open_request = self._db.execute(
+                "SELECT 1 FROM release_requests WHERE transfer_id = ? AND state IN ('pending', 'approved')",
+                (transfer_id,),
+            ).fetchone()
+            if open_request is not None:
+                raise DecisionRefusedError("already_requested")
+            cursor = self._db.execute(
+                "INSERT INTO release_requests (transfer_id, requested_by, reason, created, expires, state)"
+                " VALUES (?, ?, ?, ?, ?, 'pending')",
+                (transfer_id, requested_by, reason, time.time(), expires),
+            )
+            request_id = int(cursor.lastrowid or 0)
+            self._audit(AuditEntry(audit.actor, audit.action, f"request:{request_id}", audit.remote,
+                                   audit.detail))  # fmt: skip
+        return request_id
+
+    def decide_release(self, request_id: int, decided_by: str, *, approve: bool, note: str, now: float,
+                       directory: str | None, audit: AuditEntry) -> ReleaseRequest:  # fmt: skip
+        """Approve or deny a pending request, never by its requester and never once expired."""
+        with self._transaction():
+            request = self._request(request_id)
+            if request is None or request.state != "pending":
+                raise DecisionRefusedError("not_pending")
+            if request.expires <= now:
+                raise DecisionRefusedError("expired")
+            if request.requested_by == decided_by:
+                raise DecisionRefusedError("own_request")
+            self._db.execute(
+                "UPDATE release_requests SET state = ?, decided_by = ?, decided = ?, note = ?, directory = ?"
+                " WHERE id = ? AND state = 'pending'",
+                ("approved" if approve else "denied", decided_by, now, note, directory, request_id),
+            )
+            self._audit(audit)
+        result = self._request(request_id)
+        assert result is not None
+        return result
+
+    def release_placed(self, request_id: int, final_path: str, audit: AuditEntry) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE release_requests SET state = 'released', final_path = ? WHERE id = ? AND state = 'approved'",
+                (final_path, request_id),
+            )
+            self._audit(audit)
+
+    def expire_requests(self, now: float) -> list[ReleaseRequest]:
+        """Mark pending requests past their expiry as expired (audited); return them."""
+        with self._transaction():
+            rows = self._db.execute(
+                "SELECT * FROM release_requests WHERE state = 'pending' AND expires <= ?", (now,)
+            ).fetchall()
+            expired = [ReleaseRequest(**dict(row)) for row in rows]
+            for request in expired:
+                self._db.execute("UPDATE release_requests SET state = 'expired', decided = ? WHERE id = ?",
+                                 (now, request.id))  # fmt: skip
+                self._audit(AuditEntry("system", "release.expire", f"request:{request.id}",
+                                       detail=f"transfer {request.transfer_id}", time=now))  # fmt: skip
+        return expired
+
+    def _request(self, request_id: int) -> ReleaseRequest | None:
+        row = self._db.execute("SELECT * FROM release_requests WHERE id = ?", (request_id,)).fetchone()
+        return ReleaseRequest(**dict(row)) if row is not None else None
+
+    def sync_users(self, users: dict[str, tuple[str, bool, float]]) -> list[AuditEntry]:
+        """Audit the changes made to the users file since it was last seen (by `mukaika user`).
+
+        ``users`` maps a name to (role, disabled, changed); the journal keeps the last state seen.
+        """
+        entries: list[AuditEntry] = []
+        with self._transaction():
+            known = {row["name"]: (row["role"], bool(row["disabled"]), row["changed"])
+                     for row in self._db.execute("SELECT * FROM known_users")}  # fmt: skip
+            for name, (role, disabled, changed) in sorted(users.items()):
+                before = known.get(name)
+                if before == (role, disabled, changed):
+                    continue
+                if before is None:
+                    action, detail = "user.add", f"role={role}"
+                elif before[1] != disabled:
+                    action, detail = ("user.disable" if disabled else "user.enable"), ""
+                elif before[0] != role:
+                    action, detail = "user.role", f"{before[0]} -> {role}"
+                else:
+                    action, detail = "user.passwd", ""
+                entries.append(AuditEntry("users-file", action, f"user:{name}", detail=detail, time=changed))
+                self._db.execute("INSERT OR REPLACE INTO known_users VALUES (?, ?, ?, ?)",
+                                 (name, role, int(disabled), changed))  # fmt: skip
+            for name in sorted(set(known) - set(users)):
+                entries.append(AuditEntry("users-file", "user.remove", f"user:{name}"))
+                self._db.execute("DELETE FROM known_users WHERE name = ?", (name,))
+            for entry in entries:
+                self._audit(entry)
+        return entries
+
     def finished_before(self, cutoff: float) -> Iterator[Transfer]:
         rows = self._rows(
-            "SELECT * FROM transfers WHERE finished IS NOT NULL AND finished < ? AND original_purged = 0",
+            "SELECT * FROM transfers WHERE finished IS NOT NULL AND finished < ? AND original_purged = 0"
+            " AND id NOT IN (SELECT transfer_id FROM release_requests WHERE state IN ('pending', 'approved'))",
             (cutoff,),
         )
         return (Transfer(**dict(row)) for row in rows)
@@ -277,6 +510,59 @@ class JournalView:
             (limit,),
         )
         return [Transfer(**dict(row)) for row in rows]
+
+    def transfer(self, transfer_id: str) -> Transfer | None:
+        rows = self._rows("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
+        return Transfer(**dict(rows[0])) if rows else None
+
+    def search(self, *, channel: str = "", state: str = "", file_type: str = "", day: str = "",
+               name: str = "", limit: int = 200) -> list[Transfer]:  # fmt: skip
+        """Transfers matching every given filter, newest first; ``day`` is YYYY-MM-DD (local time)."""
+        clauses, params = ["1 = 1"], []
+        for column, value in (("channel", channel), ("state", state), ("file_type", file_type)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if day:
+            clauses.append("date(created, 'unixepoch', 'localtime') = ?")
+            params.append(day)
+        if name:
+            clauses.append("(instr(lower(name), lower(?)) > 0 OR instr(lower(name_out), lower(?)) > 0)")
+            params += [name, name]
+        rows = self._rows(
+            f"SELECT * FROM transfers WHERE {' AND '.join(clauses)} ORDER BY created DESC LIMIT ?",  # noqa: S608
+            (*params, limit),
+        )
+        return [Transfer(**dict(row)) for row in rows]
+
+    def in_state(self, state: str, limit: int = 200) -> list[Transfer]:
+        rows = self._rows("SELECT * FROM transfers WHERE state = ? ORDER BY created LIMIT ?", (state, limit))
+        return [Transfer(**dict(row)) for row in rows]
+
+    def recent_rejections(self, limit: int) -> list[Transfer]:
+        rows = self._rows(
+            "SELECT * FROM transfers WHERE state = 'rejected' ORDER BY finished DESC LIMIT ?", (limit,)
+        )
+        return [Transfer(**dict(row)) for row in rows]
+
+    def release_request(self, request_id: int) -> ReleaseRequest | None:
+        rows = self._rows("SELECT * FROM release_requests WHERE id = ?", (request_id,))
+        return ReleaseRequest(**dict(rows[0])) if rows else None
+
+    def release_requests(self, *, states: tuple[str, ...] = REQUEST_STATES, transfer_id: str = "",
+                         limit: int = 200) -> list[ReleaseRequest]:  # fmt: skip
+        marks = ", ".join("?" for _ in states)
+        sql = f"SELECT * FROM release_requests WHERE state IN ({marks})"  # noqa: S608
+        params: list[Any] = list(states)
+        if transfer_id:
+            sql += " AND transfer_id = ?"
+            params.append(transfer_id)
+        rows = self._rows(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [ReleaseRequest(**dict(row)) for row in rows]
+
+    def audit_entries(self, limit: int = 500) -> list[AuditEntry]:
+        rows = self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [AuditEntry(**dict(row)) for row in rows]
 
     def oldest_unfinished(self) -> Transfer | None:
         rows = self._rows(

@@ -3,7 +3,8 @@
     spool/journal.sqlite        the journal
     spool/incoming/<id>         a staged file: from here the share cannot change it
     spool/work/<id>/            the worker's scratch dir (output, result, reason text)
-    spool/originals/<id>        originals kept for retention_days, never released
+    spool/originals/<id>        originals kept for retention_days, encrypted (gateway.vault);
+                                released only to a channel's approved/ after four-eyes approval
 
 Every move inside the spool is a rename on one filesystem. Staging from a share on another
 filesystem copies, fsyncs, checks the source did not change meanwhile, then unlinks it.
@@ -16,13 +17,18 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from gateway.fsutil import TEMP_PREFIX, candidate_names, copy_durably, fsync_dir, link_without_overwrite
 from gateway.journal import Placement
 from gateway.share import OutsideShareError, move_entry, open_entry, unlink_entry
+from gateway.vault import Vault
 from sanitizers.pipeline import sha256_of
+
+#: Writes a source file to a new temp path and returns the SHA-256 of what it wrote.
+Copier = Callable[[Path, Path], str]
 
 
 class StagingError(Exception):
@@ -103,15 +109,25 @@ class Spool:
             os.close(fd)
         return StagedFile(target, info.st_size, digest.hexdigest())
 
-    def retain_original(self, transfer_id: str) -> None:
-        """Keep the staged input among the originals; idempotent.
+    def retain_original(self, transfer_id: str, vault: Vault) -> None:
+        """Keep the staged input, encrypted, among the originals; idempotent.
 
-        Not fsynced: if a crash loses this rename, the start-up sweep finds the staged file of
-        a finished transfer and does it again.
+        The encrypted copy is durable before the plaintext is unlinked, so a crash leaves at
+        least one of them; the start-up sweep finds the staged file of a finished transfer
+        and does this again.
         """
         staged = self.staged_path(transfer_id)
-        if staged.exists() or staged.is_symlink():
-            staged.rename(self.original_path(transfer_id))
+        if staged.is_symlink():  # never an input: a link swapped in during staging
+            staged.unlink()
+            return
+        if not staged.exists():
+            return
+        tmp = self.originals / f"{TEMP_PREFIX}{transfer_id}"
+        tmp.unlink(missing_ok=True)
+        vault.encrypt_file(staged, tmp, transfer_id)
+        tmp.replace(self.original_path(transfer_id))
+        fsync_dir(self.originals)
+        staged.unlink()
 
     def discard_work(self, transfer_id: str) -> None:
         shutil.rmtree(self.work_dir(transfer_id), ignore_errors=True)
@@ -143,20 +159,21 @@ def _copy_across_filesystems(inbox: Path, relative: PurePath, target: Path) -> N
     unlink_entry(inbox, relative)
 
 
-def place_once(placement: Placement, temp_key: str) -> Path:
+def place_once(placement: Placement, temp_key: str, copy: Copier | None = None) -> Path:
     """Put ``placement.source`` into its directory under a free name, exactly once.
 
     Crash-safe by construction: the copy goes to a temp name derived from ``temp_key``, is
     hard-linked to the first free name, and the temp name is removed only after the caller
     has recorded the final path.  If a crash interrupts, calling again finds the link by
-    inode (or rewrites a partial temp file) instead of placing a second copy.
+    inode (or rewrites a partial temp file) instead of placing a second copy.  ``copy``
+    writes the temp file (default: a plain copy; released originals are decrypted).
     """
     directory = Path(placement.directory)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f"{TEMP_PREFIX}{temp_key}"
     if not (tmp.exists() and sha256_of(tmp) == placement.sha256):
         tmp.unlink(missing_ok=True)
-        _write_verified_copy(Path(placement.source), tmp, placement.sha256)
+        _write_verified_copy(Path(placement.source), tmp, placement.sha256, copy or _copy_plain)
     final = _existing_link(tmp, directory, placement.name) or link_without_overwrite(
         tmp, directory, placement.name
     )
@@ -183,9 +200,13 @@ def _existing_link(tmp: Path, directory: Path, name: str) -> Path | None:
     return None
 
 
-def _write_verified_copy(source: Path, tmp: Path, expected_sha256: str) -> None:
+def _copy_plain(source: Path, tmp: Path) -> str:
     with source.open("rb") as reader:
-        written = copy_durably(reader, tmp)
+        return copy_durably(reader, tmp)
+
+
+def _write_verified_copy(source: Path, tmp: Path, expected_sha256: str, copy: Copier) -> None:
+    written = copy(source, tmp)
     if written != expected_sha256:
         tmp.unlink()
         raise OSError(errno.EIO, f"{source} no longer has the recorded hash")

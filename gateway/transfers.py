@@ -3,6 +3,8 @@
     admit:    lstat → refuse non-regular entries and hard links, or stage into the spool
     sanitise: run the channel's rule in an isolated worker
     scan:     with [clamav], clamd scans the output and the original before a release is planned
+    hold:     on a channel with ``approval = "required"``, the planned release waits in
+              ``awaiting_approval`` until an approver releases or denies it in the console
     place:    output → outbox, or reason file (and, if configured, the original) → rejected/
     finish:   final state committed, original retained, scratch removed, one log line
 
@@ -27,12 +29,13 @@ import structlog
 from gateway.clamav import ClamavUnavailableError, find_infection
 from gateway.config import Channel, Config
 from gateway.isolation import Job, WorkerPool, WorkerResult
-from gateway.journal import Journal, Placement, Transfer
+from gateway.journal import AuditEntry, DecisionRefusedError, Journal, Placement, Transfer
 from gateway.metrics import record_transfer
 from gateway.names import clean_name, clean_relative_dir
 from gateway.reasons import reason_bytes
 from gateway.share import OutsideShareError, lstat_entry, unlink_entry
 from gateway.spool import Spool, StagingError, finish_placement, place_once
+from gateway.vault import Vault
 from sanitizers.pipeline import output_name, sha256_of
 
 log = structlog.get_logger("mukaika.transfer")
@@ -56,6 +59,7 @@ class Destination:
     outbox: Path
     rejected: Path
     return_rejected: bool
+    needs_approval: bool = False
 
 
 def new_transfer_id() -> str:
@@ -69,12 +73,13 @@ def printable(name: str) -> str:
 
 class TransferProcessor:
     def __init__(
-        self, spool: Spool, journal: Journal, pool: WorkerPool, config: Callable[[], Config]
+        self, spool: Spool, journal: Journal, pool: WorkerPool, config: Callable[[], Config], vault: Vault
     ) -> None:
         self.spool = spool
         self.journal = journal
         self.pool = pool
         self.config = config
+        self.vault = vault
         self.warned_no_network_namespace = False
 
     # ── admit ──────────────────────────────────────────────────────────────────────────
@@ -234,24 +239,56 @@ class TransferProcessor:
         name = output_name(transfer.name, result.output_type)
         placement = Placement("output", str(destination.outbox.joinpath(*transfer.folders)), name,
                               str(result.output_path), result.output_sha256)  # fmt: skip
+        # planned either way, so an approval only has to turn the placement loose
+        state = "awaiting_approval" if destination.needs_approval else "releasing"
         self.journal.plan_placements(
-            transfer.id, [placement], state="releasing", file_type=result.file_type, method=result.method,
+            transfer.id, [placement], state=state, file_type=result.file_type, method=result.method,
             reason_code=None, reason_message=None,  # left by a hold
             findings=json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False), name_out=name,
             size_out=result.output_size, sha256_out=result.output_sha256,
         )  # fmt: skip
 
+        if destination.needs_approval:
+            log.info("awaiting approval", transfer_id=transfer.id, channel=transfer.channel, name_out=name)
+
     def _plan_rejection(self, transfer: Transfer, result: WorkerResult) -> None:
         code, detail = result.reason_code or "sanitizer.crash", result.reason_message or ""
-        reason = self._write_reason(transfer, code, detail)
+        placements = self._rejection_placements(transfer, code, detail, "reason.txt")
+        self.journal.plan_placements(transfer.id, placements, state="rejecting", file_type=result.file_type,
+                                     reason_code=code, reason_message=detail)  # fmt: skip
+
+    def _rejection_placements(
+        self, transfer: Transfer, code: str, detail: str, reason_file: str
+    ) -> list[Placement]:
+        reason = self._write_reason(transfer, code, detail, reason_file)
         placements = [self._reason_placement(transfer, reason)]
         destination = self._destination(transfer)
         if destination.return_rejected and code != "av.infected":  # known malware stays in the spool
             staged = self.spool.staged_path(transfer.id)
             placements.append(Placement("original", str(destination.rejected.joinpath(*transfer.folders)),
                                         transfer.name, str(staged), transfer.sha256_in or ""))  # fmt: skip
-        self.journal.plan_placements(transfer.id, placements, state="rejecting", file_type=result.file_type,
-                                     reason_code=code, reason_message=detail)  # fmt: skip
+        return placements
+
+    # ── approval of held transfers ─────────────────────────────────────────────────────
+    def release_held(self, transfer_id: str, approver: str, audit: AuditEntry) -> None:
+        """Commit an approver's release; the daemon then places the output like any other.
+
+        Raises journal.DecisionRefusedError if the transfer no longer awaits approval.
+        """
+        self.journal.decide_held(transfer_id, approver, audit)
+
+    def deny_held(self, transfer_id: str, approver: str, note: str, audit: AuditEntry) -> None:
+        """Commit an approver's denial: a reason file replaces the planned output."""
+        transfer = self.journal.get(transfer_id)
+        if transfer.state != "awaiting_approval":
+            raise DecisionRefusedError("not_awaiting")
+        # a name of its own, so a concurrent denial cannot rewrite the file this one planned
+        reason_file = f"reason-denied-{secrets.token_hex(4)}.txt"
+        placements = self._rejection_placements(
+            transfer, "approval.denied", f"{approver}: {note}", reason_file
+        )
+        self.journal.decide_held(transfer_id, approver, audit, placements, reason_code="approval.denied",
+                                 reason_message=note)  # fmt: skip
 
     # ── place and finish ───────────────────────────────────────────────────────────────
     def _place_and_finish(self, transfer: Transfer) -> None:
@@ -275,13 +312,15 @@ class TransferProcessor:
         remove scratch. Idempotent, so start-up redoes it for transfers a crash interrupted here."""
         for placement in self.journal.placements(transfer_id):
             finish_placement(Path(placement.directory), f"{transfer_id}-{placement.key}")
-        self.spool.retain_original(transfer_id)
+        self.spool.retain_original(transfer_id, self.vault)
         self.spool.discard_work(transfer_id)
 
-    def _write_reason(self, transfer: Transfer, code: str, detail: str) -> Path:
+    def _write_reason(
+        self, transfer: Transfer, code: str, detail: str, file_name: str = "reason.txt"
+    ) -> Path:
         work_dir = self.spool.work_dir(transfer.id)
         work_dir.mkdir(parents=True, exist_ok=True)
-        path = work_dir / "reason.txt"
+        path = work_dir / file_name
         path.write_bytes(reason_bytes(name=transfer.name, transfer_id=transfer.id, code=code, detail=detail))
         return path
 
@@ -308,7 +347,7 @@ class TransferProcessor:
         if channel is None:  # removed by a reload: finish in the spool's fallback area
             fallback = self.spool.root / "orphaned" / transfer.channel
             return Destination(fallback / "outbox", fallback / "rejected", False)
-        return Destination(channel.outbox, channel.rejected, channel.return_rejected)
+        return Destination(channel.outbox, channel.rejected, channel.return_rejected, channel.needs_approval)
 
     @staticmethod
     def _channel(config: Config, transfer: Transfer) -> Channel | None:

@@ -387,6 +387,13 @@ REASONS: dict[str, ReasonText] = {
         "しばらくしてからもう一度送ってください。解決しない場合は、システム管理者に転送IDを伝えて連絡してください。",
         "Send the file again later. If this persists, contact the administrator with the transfer id.",
     ),
+    # approval (channels with approval = "required")
+    "approval.denied": ReasonText(
+        "承認者がこのファイルの送信を承認しませんでした。",
+        "An approver did not approve the release of this file.",
+        "詳細欄の理由を確認し、必要であれば上長に相談してください。",
+        "Read the reason in the detail line and ask your superior if needed.",
+    ),
     # pipeline
     "sanitizer.crash": ReasonText(
         "無害化処理中に予期しないエラーが発生しました。",

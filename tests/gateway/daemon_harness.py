@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from gateway.vault import Vault
+
 MUKAIKA = Path(sys.executable).parent / "mukaika"
 
 
@@ -97,6 +99,14 @@ rejected = "{self.rejected}"
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             self.stop()
+
+    def original_bytes(self, encrypted: Path) -> bytes:
+        """Decrypt a retained original (named by its transfer id) with the spool's key."""
+        vault = Vault.open(self.spool / "originals.key")
+        with encrypted.open("rb") as reader:
+            out = io.BytesIO()
+            vault.decrypt(reader, out, encrypted.name)
+        return out.getvalue()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

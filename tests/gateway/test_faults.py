@@ -71,6 +71,6 @@ def test_an_inbox_on_another_filesystem_is_staged_by_verified_copy(tmp_path: Pat
             gateway.wait_for_outputs(released=1, rejected=0)
             assert gateway.files(gateway.inbox) == []  # copied, verified, then unlinked
             originals = list((gateway.spool / "originals").iterdir())
-            assert [p.read_bytes() for p in originals] == [png_bytes((9, 9, 9), text="meta")]
+            assert [gateway.original_bytes(p) for p in originals] == [png_bytes((9, 9, 9), text="meta")]
     finally:
         subprocess.run(["umount", "-l", str(inbox)], check=False)

@@ -11,6 +11,7 @@ import pytest
 from gateway.fsutil import TEMP_PREFIX
 from gateway.journal import Placement
 from gateway.spool import Spool, StagingError, finish_placement, place_once
+from gateway.vault import Vault
 
 
 def sha(data: bytes) -> str:
@@ -49,13 +50,17 @@ def test_a_hard_link_swapped_in_after_the_check_is_refused(spool: Spool, tmp_pat
     assert original.read_bytes() == b"secret"
 
 
-def test_retain_original_is_idempotent(spool: Spool, tmp_path: Path) -> None:
-    (tmp_path / "a").write_bytes(b"x")
+def test_retain_original_encrypts_it_and_is_idempotent(spool: Spool, tmp_path: Path) -> None:
+    vault = Vault(bytes(32))
+    (tmp_path / "a").write_bytes(b"secret original")
     spool.stage(tmp_path, PurePath("a"), "t1")
-    spool.retain_original("t1")
-    spool.retain_original("t1")
-    assert spool.original_path("t1").read_bytes() == b"x"
-    assert spool.pending_ids() == set()
+    spool.retain_original("t1", vault)
+    spool.retain_original("t1", vault)
+    kept = spool.original_path("t1").read_bytes()
+    assert b"secret original" not in kept
+    assert vault.decrypt_file(spool.original_path("t1"), tmp_path / "back", "t1") == sha(b"secret original")
+    assert (tmp_path / "back").read_bytes() == b"secret original"
+    assert spool.pending_ids() == set() and os.listdir(spool.originals) == ["t1"]
 
 
 def placement(tmp_path: Path, data: bytes = b"clean", name: str = "a.pdf") -> Placement:

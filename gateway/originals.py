@@ -1,0 +1,117 @@
+"""Release of retained originals with four-eyes approval.
+
+    request (operator, with a reason) → approve | deny (an approver who is not the requester)
+                                       → expire (nobody decided in time)
+    approved → the original is decrypted into the channel's approved/ folder, exactly once
+
+The decision is committed before the placement, and the placement uses the same temp
+name + link + record steps as every release (``spool.place_once``), so a crash between
+them is finished by ``resume`` at the next start. Originals never go to an outbox.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from gateway.audit import log_audit
+from gateway.config import Config
+from gateway.journal import AuditEntry, DecisionRefusedError, Journal, Placement, ReleaseRequest
+from gateway.spool import Spool, finish_placement, place_once
+from gateway.vault import Vault, VaultError
+
+log = structlog.get_logger("mukaika.originals")
+
+NOT_RELEASABLE = ("av.infected",)  # known malware is never handed back, not even on approval
+
+
+class OriginalReleases:
+    def __init__(self, journal: Journal, spool: Spool, vault: Vault, config: Callable[[], Config]) -> None:
+        self.journal = journal
+        self.spool = spool
+        self.vault = vault
+        self.config = config
+        self._placing = threading.Lock()  # the console and the start-up resume may meet here
+
+    def request(self, transfer_id: str, user: str, reason: str, remote: str) -> int:
+        """Record an operator's request; raises DecisionRefusedError naming why it cannot be made."""
+        transfer = self.journal.view.transfer(transfer_id)
+        if transfer is None:
+            raise DecisionRefusedError("no_transfer")
+        if not reason.strip():
+            raise DecisionRefusedError("reason_required")
+        if transfer.finished is None:
+            raise DecisionRefusedError("not_finished")
+        if transfer.reason_code in NOT_RELEASABLE:
+            raise DecisionRefusedError("infected")
+        if transfer.original_purged or not self.spool.original_path(transfer_id).exists():
+            raise DecisionRefusedError("no_original")
+        expires = time.time() + self.config().console.request_expiry_hours * 3600
+        entry = AuditEntry(user, "release.request", "", remote, f"transfer {transfer_id}: {reason.strip()}")
+        request_id = self.journal.request_release(transfer_id, user, reason.strip(), expires, entry)
+        log_audit(AuditEntry(user, entry.action, f"request:{request_id}", remote, entry.detail))
+        return request_id
+
+    def decide(self, request_id: int, user: str, *, approve: bool, note: str, remote: str) -> ReleaseRequest:
+        """An approver's decision; an approval is placed at once. Raises DecisionRefusedError."""
+        now = time.time()
+        self.expire(now)
+        request = self.journal.view.release_request(request_id)
+        if request is None:
+            raise DecisionRefusedError("no_request")
+        directory = None
+        if approve:
+            transfer = self.journal.get(request.transfer_id)
+            channel = self.config().channel(transfer.channel)
+            if channel is None:
+                raise DecisionRefusedError("no_channel")
+            directory = str(channel.approved_dir.joinpath(*transfer.folders))
+        action = "release.approve" if approve else "release.deny"
+        entry = AuditEntry(user, action, f"request:{request_id}", remote,
+                           f"transfer {request.transfer_id}" + (f": {note}" if note else ""))  # fmt: skip
+        decided = self.journal.decide_release(request_id, user, approve=approve, note=note, now=now,
+                                              directory=directory, audit=entry)  # fmt: skip
+        log_audit(entry)
+        if approve:
+            self.place(decided)
+        return decided
+
+    def place(self, request: ReleaseRequest) -> Path:
+        """Decrypt an approved original into its approved/ folder exactly once; record where."""
+        assert request.directory is not None
+        with self._placing:
+            current = self.journal.view.release_request(request.id)
+            if current is not None and current.state == "released" and current.final_path:
+                return Path(current.final_path)
+            transfer = self.journal.get(request.transfer_id)
+            placement = Placement("approved-original", request.directory, transfer.name,
+                                  str(self.spool.original_path(transfer.id)), transfer.sha256_in or "")  # fmt: skip
+            temp_key = f"{transfer.id}-original-{request.id}"
+            final = place_once(placement, temp_key,
+                               lambda src, dst: self.vault.decrypt_file(src, dst, transfer.id))  # fmt: skip
+            entry = AuditEntry("system", "release.placed", f"request:{request.id}",
+                               detail=f"transfer {transfer.id} -> {final}")  # fmt: skip
+            self.journal.release_placed(request.id, str(final), entry)
+            finish_placement(Path(request.directory), temp_key)
+        log_audit(entry)
+        return final
+
+    def resume(self) -> None:
+        """Place approvals that a crash or a full disk interrupted; retried at every call."""
+        for request in self.journal.view.release_requests(states=("approved",)):
+            try:
+                self.place(request)
+            except (OSError, KeyError, VaultError) as exc:
+                log.error("approved original not placed yet; will retry", request_id=request.id,
+                          transfer_id=request.transfer_id, error=str(exc))  # fmt: skip
+
+    def expire(self, now: float | None = None) -> list[ReleaseRequest]:
+        expired = self.journal.expire_requests(time.time() if now is None else now)
+        for request in expired:
+            log_audit(AuditEntry("system", "release.expire", f"request:{request.id}",
+                                 detail=f"transfer {request.transfer_id}"))  # fmt: skip
+        return expired
