@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest fuzz bootstrap clean install install-files
+.PHONY: run test lint typecheck pytest soak fuzz bootstrap clean install install-files
 
 # Installation as a systemd service (as root): `make install`, then
 # `systemctl enable --now mukaika`. DESTDIR stages the files elsewhere (packaging, tests).
@@ -36,8 +36,13 @@ EXAMPLES ?= 1000
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/pytest tests/fuzz --timeout=0
 
+# A mixed stream with random worker and daemon kills for MINUTES, then the no-loss check.
+MINUTES ?= 5
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --minutes $(MINUTES)
+
 # System packages are checked by what they provide, and installed with apt when root.
-# clamav-daemon is for the tests, which start their own clamd on a private socket;
+# clamav-daemon and samba are for the tests, which start their own clamd and smbd privately;
 # chromium and its driver are for the web console's browser tests (headless).
 bootstrap:
 	@missing=""; \
@@ -47,6 +52,7 @@ bootstrap:
 	fc-list :lang=ja 2>/dev/null | grep -qi 'noto' || missing="$$missing fonts-noto-cjk"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
+	command -v smbd >/dev/null || [ -x /usr/sbin/smbd ] || missing="$$missing samba"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \

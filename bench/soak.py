@@ -1,0 +1,312 @@
+"""Soak: a steady mixed stream into a running daemon while workers and the daemon are killed.
+
+    make soak MINUTES=5        (or: .venv/bin/python -m bench.soak --minutes 5, from the checkout)
+
+Drops text, CSV, PNG and JPEG with a canary in their metadata, PDFs with JavaScript, Word
+documents with macros (.docm), zips, executables, and now and then a FIFO or a symlink, at
+``--rate`` files per second. Meanwhile it SIGKILLs a running worker every few seconds and
+the daemon itself now and then (restarting it). Every ``--report`` seconds it prints what
+was dropped, released and refused, the throughput, and the memory of the daemon and of its
+largest worker. After a quiet period it checks the no-loss invariant (tests/gateway/
+invariants.py) against the journal and the folders; the exit status is 1 if it fails.
+Run as a module from the checkout so that the shared test helpers import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+from PIL import Image
+
+from tests.gateway.daemon_harness import RunningGateway, png_bytes
+from tests.gateway.invariants import GatewayDirs, no_loss_violations, outcomes
+from tests.sanitizers.ooxml_builders import macros, word
+from tests.sanitizers.pdf_builders import build, js_action
+
+CANARY = "soak-canary-must-not-cross"
+# a worker killed mid-file is refused as worker.timeout; one in flight at too many daemon kills as worker.crash
+TOLERATED = ("worker.timeout", "worker.crash")
+RULES = """
+[channels.rules.csv]
+method = "rebuild"
+[channels.rules.docm]
+method = "rebuild"
+"""
+
+
+# ── the mixed stream ────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class Kind:
+    extension: str
+    expected: str  # "released" or the reason code of the refusal
+    make: Callable[[random.Random, Path], bytes] | None  # None: a special entry, not a file
+
+
+def text(rng: random.Random, scratch: Path) -> bytes:
+    return ("市役所からのお知らせ\r\n" * rng.randint(5, 400)).encode("cp932")
+
+
+def csv(rng: random.Random, scratch: Path) -> bytes:
+    rows = "".join(f"{i},支所{i % 9},{rng.randint(0, 99999)}\r\n" for i in range(rng.randint(10, 3000)))
+    return ("番号,支所,金額\r\n" + rows + '=HYPERLINK("http://x"),0,0\r\n').encode("cp932")
+
+
+def png(rng: random.Random, scratch: Path) -> bytes:
+    return png_bytes((rng.randrange(256), rng.randrange(256), 9), text=CANARY)
+
+
+def jpeg(rng: random.Random, scratch: Path) -> bytes:
+    exif = Image.Exif()
+    exif[0x010E] = CANARY  # ImageDescription
+    buffer = io.BytesIO()
+    Image.effect_noise((rng.randint(64, 640), rng.randint(64, 480)), 50).convert("RGB").save(
+        buffer, "JPEG", quality=85, exif=exif
+    )
+    return buffer.getvalue()
+
+
+def pdf(rng: random.Random, scratch: Path) -> bytes:
+    def open_action(document: pikepdf.Pdf) -> None:
+        document.Root.OpenAction = js_action(f"app.alert('{CANARY}')")
+
+    path = build(
+        scratch / "soak.pdf", open_action, texts=tuple(f"page {n}" for n in range(rng.randint(1, 8)))
+    )
+    return path.read_bytes()
+
+
+def docm(rng: random.Random, scratch: Path) -> bytes:
+    package = word((f"議事録 {rng.random()}",))
+    macros(package)
+    return package.write(scratch / "soak.docm").read_bytes()
+
+
+def zipped(rng: random.Random, scratch: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("お知らせ.txt", text(rng, scratch))
+        archive.writestr("写真.png", png(rng, scratch))
+    return buffer.getvalue()
+
+
+def exe(rng: random.Random, scratch: Path) -> bytes:
+    return b"MZ" + rng.randbytes(rng.randint(200, 4000))
+
+
+KINDS = (
+    Kind("txt", "released", text), Kind("csv", "released", csv), Kind("png", "released", png),
+    Kind("jpg", "released", jpeg), Kind("pdf", "released", pdf), Kind("docm", "released", docm),
+    Kind("zip", "released", zipped), Kind("exe", "policy.reject", exe),
+)  # fmt: skip
+SPECIAL = (Kind("fifo", "input.not_regular", None), Kind("lnk", "input.not_regular", None))
+VARIANTS = 4  # distinct contents per kind, made once: the stream should cost the daemon, not us
+
+
+class Stream:
+    def __init__(self, rng: random.Random, inbox: Path, scratch: Path) -> None:
+        self.rng = rng
+        self.inbox = inbox
+        self.contents = {
+            k.extension: [k.make(rng, scratch) for _ in range(VARIANTS)] for k in KINDS if k.make
+        }
+        self.expected: dict[str, str] = {}
+
+    def drop_one(self) -> None:
+        kind = self.rng.choice(SPECIAL) if self.rng.random() < 0.02 else self.rng.choice(KINDS)
+        name = f"{len(self.expected):06}-{kind.extension}.{kind.extension}"
+        target = self.inbox / name
+        if kind.extension == "fifo":
+            os.mkfifo(target)
+        elif kind.extension == "lnk":
+            target.symlink_to("/etc/passwd")
+        elif self.rng.random() < 0.5:  # a download: complete before it gets its name
+            partial = target.with_name(f"{name}.part")
+            partial.write_bytes(self.rng.choice(self.contents[kind.extension]))
+            partial.rename(target)
+        else:
+            target.write_bytes(self.rng.choice(self.contents[kind.extension]))
+        self.expected[name] = kind.expected
+
+
+# ── processes and memory ────────────────────────────────────────────────────────────────
+def children() -> dict[int, list[int]]:
+    """Parent pid → child pids, for every process we can see."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def workers(daemon_pid: int) -> list[int]:
+    """The daemon's workers: children of its forkserver, which is a child of the daemon."""
+    tree = children()
+    found = []
+    for child in tree.get(daemon_pid, []):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"forkserver" in command:
+            found += tree.get(child, [])
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+# ── the run ─────────────────────────────────────────────────────────────────────────────
+class Soak:
+    def __init__(self, args: argparse.Namespace, root: Path) -> None:
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.gateway = RunningGateway(root, settle=0.3, rescan=2.0, workers=2, channel_extra=RULES)
+        self.gateway.inbox.mkdir(parents=True)
+        scratch = root / "scratch"
+        scratch.mkdir()
+        self.stream = Stream(self.rng, self.gateway.inbox, scratch)
+        self.started = time.monotonic()
+        self.worker_kills = self.daemon_kills = 0
+        self.worker_rss_max = 0.0
+        self.last_report = (self.started, 0)
+
+    def finished(self) -> tuple[int, int]:
+        """Released and refused so far, from the folders (the journal is busy being killed)."""
+        released = sum(1 for p in self.gateway.outbox.iterdir() if not p.name.startswith("."))
+        refused = sum(1 for p in self.gateway.rejected.iterdir() if p.name.endswith(".reason.txt"))
+        return released, refused
+
+    def report(self, final: bool = False) -> None:
+        now = time.monotonic()
+        released, refused = self.finished()
+        since, done_before = self.last_report
+        daemon = (
+            f"{rss_mb(self.gateway.process.pid):6.1f} MB" if self.gateway.process is not None else "  (down) "
+        )
+        print(f"{now - self.started:7.0f} s  dropped {len(self.stream.expected):6}  released {released:6}  "
+              f"refused {refused:5}  {(released + refused - done_before) / max(now - since, 1e-9):5.2f} files/s  "
+              f"daemon RSS {daemon}  worker RSS max {self.worker_rss_max:6.1f} MB  "
+              f"kills: {self.worker_kills} workers, {self.daemon_kills} daemon"
+              + ("  (final)" if final else ""), flush=True)  # fmt: skip
+        self.last_report = (now, released + refused)
+        self.worker_rss_max = 0.0
+
+    def run(self) -> int:
+        self.gateway.start()
+        deadline = self.started + self.args.minutes * 60
+        next_drop = next_report = time.monotonic()
+        next_report += self.args.report
+        next_worker_kill = time.monotonic() + self.rng.uniform(2, 8)
+        next_daemon_kill = time.monotonic() + self.rng.uniform(20, 60)
+        restart_at = next_sample = 0.0
+        pids: list[int] = []
+        while (now := time.monotonic()) < deadline:
+            if now >= next_drop:
+                self.stream.drop_one()
+                next_drop += self.rng.expovariate(self.args.rate)
+            if self.gateway.process is None and now >= restart_at:
+                self.gateway.start()  # files dropped while it was down wait in the inbox, unannounced
+            if self.gateway.process is not None and now >= next_sample:
+                pids = workers(self.gateway.process.pid)
+                self.worker_rss_max = max([self.worker_rss_max, *(rss_mb(pid) for pid in pids)])
+                next_sample = now + 0.25
+            if now >= next_worker_kill and pids:
+                with contextlib.suppress(ProcessLookupError):  # it may have finished meanwhile
+                    os.kill(self.rng.choice(pids), signal.SIGKILL)
+                    self.worker_kills += 1
+                pids = []
+                next_worker_kill = now + self.rng.uniform(2, 8)
+            if now >= next_daemon_kill and self.gateway.process is not None:
+                self.gateway.kill()
+                self.daemon_kills += 1
+                restart_at = now + self.rng.uniform(0.5, 3)
+                next_daemon_kill = now + self.rng.uniform(20, 60)
+            if now >= next_report:
+                self.report()
+                next_report += self.args.report
+            time.sleep(0.02)
+        return self.settle_and_check()
+
+    def settle_and_check(self) -> int:
+        """Stop dropping and killing; wait until every drop has an outcome, then check."""
+        if self.gateway.process is None:
+            self.gateway.start()
+        quiet_until = time.monotonic() + self.args.quiet
+        while time.monotonic() < quiet_until and sum(self.finished()) < len(self.stream.expected):
+            time.sleep(0.5)
+        time.sleep(3)  # one more rescan: nothing may appear twice late
+        self.report(final=True)
+        self.gateway.stop()
+        elapsed = time.monotonic() - self.started
+        dirs = GatewayDirs(self.gateway.spool, self.gateway.inbox, self.gateway.outbox, self.gateway.rejected)
+        problems = no_loss_violations(dirs, self.stream.expected, tolerated=TOLERATED, canary=CANARY.encode())
+        codes: dict[str, int] = {}
+        for found in outcomes(self.gateway.spool).values():
+            key = found[0].state if found[0].reason_code is None else f"rejected: {found[0].reason_code}"
+            codes[key] = codes.get(key, 0) + 1
+        print(f"\n{len(self.stream.expected)} dropped in {self.args.minutes:g} min, all finished after "
+              f"{elapsed:.0f} s ({sum(self.finished()) / elapsed:.2f} files/s overall); "
+              f"{self.worker_kills} workers and {self.daemon_kills} daemons killed")  # fmt: skip
+        print("outcomes: " + ", ".join(f"{key} {n}" for key, n in sorted(codes.items())))
+        for problem in problems[:50]:
+            print(f"VIOLATION {problem}")
+        print(
+            f"verdict: {'FAIL' if problems else 'PASS'} ({len(problems)} violations of the no-loss invariant)"
+        )
+        return 1 if problems else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, default=5)
+    parser.add_argument("--rate", type=float, default=3.0, help="files dropped per second")
+    parser.add_argument("--report", type=float, default=30, help="seconds between progress lines")
+    parser.add_argument("--quiet", type=float, default=300, help="at most this long for the last outcomes")
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder even if it passes")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="mukaika-soak-"))
+    print(f"soak: {args.minutes:g} min at {args.rate:g} files/s, seed {args.seed}, in {root} "
+          f"({os.cpu_count()} CPUs)", flush=True)  # fmt: skip
+    soak = Soak(args, root)
+    try:
+        status = soak.run()
+    finally:
+        if soak.gateway.process is not None:
+            soak.gateway.kill()
+    if status == 0 and not args.keep:
+        shutil.rmtree(root)
+    else:
+        print(f"left for inspection: {root}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
