@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest soak fuzz bootstrap clean install install-files
 
+# `make bench` writes bench/REPORT.md; the tools it compares against are installed only for it.
+.PHONY: bench bench-tools
+
 # Installation as a systemd service (as root): `make install`, then
 # `systemctl enable --now mukaika`. DESTDIR stages the files elsewhere (packaging, tests).
 PREFIX ?= /opt/mukaika
@@ -62,6 +65,27 @@ bootstrap:
 	  else \
 	    echo "mukaika needs these system packages:$$missing" >&2; \
 	    echo "install them with: sudo apt-get install$$missing   (then run make again)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+bench: $(STAMP) bench-tools
+	$(BIN)/python bench/report.py
+
+# The reference tools of the report, checked and installed like `bootstrap` does.
+bench-tools:
+	@missing=""; \
+	command -v qpdf >/dev/null || missing="$$missing qpdf"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	command -v mat2 >/dev/null || missing="$$missing mat2"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing bench tools:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      -o DPkg::Lock::Timeout=300 $$missing; \
+	  else \
+	    echo "the benchmark report needs:$$missing" >&2; \
+	    echo "install them with: sudo apt-get install$$missing   (then run make bench again)" >&2; \
 	    exit 1; \
 	  fi; \
 	fi

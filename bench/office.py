@@ -159,23 +159,32 @@ def print_table(rows: list[Row]) -> None:
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paragraphs", type=int, default=20000, help="paragraphs of the generated document")
-    args = parser.parse_args()
+def measure_all(paragraphs: int) -> list[Row]:
+    """One row per benign corpus OOXML file and one for a generated document of ``paragraphs``."""
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        generated = large_document(work / f"generated-{args.paragraphs}p.docx", args.paragraphs)
+        generated = large_document(work / f"generated-{paragraphs}p.docx", paragraphs)
         rows = []
         for src in [*benign_corpus(), generated]:
             run_dir = work / src.stem
             run_dir.mkdir()
             rows.append(measure(src, run_dir))
-        print_table(rows)
-        office = benign_corpus(
-            ("ooxml/", "ole/", "rtf/"), (*OFFICE_EXTENSIONS, ".doc", ".xls", ".ppt", ".rtf")
-        )
-        print_pdf_method_table(office, work)
+    return rows
+
+
+def print_pdf_method_corpus() -> None:
+    """The `pdf` method table over the benign OOXML, legacy OLE and RTF files of the corpus."""
+    office = benign_corpus(("ooxml/", "ole/", "rtf/"), (*OFFICE_EXTENSIONS, ".doc", ".xls", ".ppt", ".rtf"))
+    with tempfile.TemporaryDirectory() as scratch:
+        print_pdf_method_table(office, Path(scratch))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paragraphs", type=int, default=20000, help="paragraphs of the generated document")
+    args = parser.parse_args()
+    print_table(measure_all(args.paragraphs))
+    print_pdf_method_corpus()
     return 0
 
 
