@@ -5,6 +5,8 @@ allow-lists; every other reachable dictionary loses the keys that carry active c
 Objects that nothing reachable refers to any more are not written by qpdf, so removing
 the reference removes the object.  The walk is iterative and remembers every indirect
 object it has seen, so cycles (outlines, /Next chains, page trees) end it early.
+Content streams are copied verbatim; the names in them are searched once, decoded, by
+the verification of the output (``verify.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from typing import TypeGuard
 import pikepdf
 
 from sanitizers.base import Limits, Report
-from sanitizers.errors import LimitError, MalformedError, SanitizeError
+from sanitizers.errors import LimitError, MalformedError
 from sanitizers.pdf.actions import action_construct
-from sanitizers.pdf.limits import decode_within_limit
-from sanitizers.pdf.streams import FORBIDDEN_NAME_PATTERN, is_syntax
+from sanitizers.pdf.screen import container, name_screen, references, serialised
 from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable, text_of
 from sanitizers.pdf.vocabulary import (
     ACTION_KEYS,
@@ -50,6 +51,11 @@ FIELD_KEYS = frozenset({"/FT", "/Kids", "/Parent"})
 #: Keys that need more than a look: removed, filtered, or holding actions.
 WATCHED_KEYS = frozenset(
     REMOVED_KEYS.keys() | EXTERNAL_STREAM_KEYS | ACTION_KEYS | {"/Metadata", "/Next", "/Annots"}
+)
+#: Every name that makes ``_clean_dictionary`` or ``_locate`` act: an object whose
+#: serialisation has none of them is only passed through to what it refers to.
+NEEDS_A_LOOK = name_screen(
+    WATCHED_KEYS | REMOVED_ACTIONS.keys() | {"/Annot", "/Rect", "/Action", "/EmbeddedFile", "/Image", "/T"}
 )
 
 Entries = Mapping[str, object]
@@ -165,6 +171,10 @@ class _Cleaner:
                     continue  # other pages are walked from their own start, to say "page N"
                 self.visited.add(objgen)
                 depth = 0
+                text = serialised(obj)
+                if not _needs_a_look(text):
+                    self._push_references(stack, text, location)
+                    continue
             elif depth > MAX_NESTING:
                 raise LimitError("pdf.limit", f"objects nested deeper than {MAX_NESTING} at {location}")
             if isinstance(obj, pikepdf.Array):
@@ -178,6 +188,15 @@ class _Cleaner:
                 stack.extend(
                     (value, location, depth + 1) for value in cleaned.values() if _is_container(value)
                 )
+
+    def _push_references(
+        self, stack: list[tuple[pikepdf.Object, str, int]], text: bytes, location: str
+    ) -> None:
+        for objgen in references(text):
+            if objgen not in self.visited and objgen not in self.page_ids:
+                target = container(self.pdf, objgen)
+                if target is not None:
+                    stack.append((target, location, 0))
 
     def _locate(self, entries: Entries, base: str, inherited: str) -> str:
         """Name annotations and form fields in findings: "page 2, field 'email'"."""
@@ -208,8 +227,6 @@ class _Cleaner:
         is_stream = isinstance(obj, pikepdf.Stream)
         if subtype == "/Image":
             self._check_pixels(entries, location)
-        elif is_stream and is_syntax(entries):
-            self._check_syntax_stream(obj, location)
         watched = entries.keys() & WATCHED_KEYS
         if not watched:
             return entries
@@ -320,14 +337,6 @@ class _Cleaner:
         else:
             del page["/Annots"]
 
-    def _check_syntax_stream(self, stream: pikepdf.Object, location: str) -> None:
-        """Content is copied verbatim: refuse it if it names active constructs."""
-        data = decode_within_limit(stream, self.limits.max_stream_size)
-        match = FORBIDDEN_NAME_PATTERN.search(stream.read_raw_bytes() if data is None else data)
-        if match is not None:
-            name = printable(match.group().decode("latin-1"))
-            raise SanitizeError("pdf.active_content", f"the name {name} in content at {location}")
-
     def _check_pixels(self, image: Entries, location: str) -> None:
         untrusted_width, untrusted_height = int_of(image.get("/Width")), int_of(image.get("/Height"))
         if untrusted_width is None or untrusted_height is None:
@@ -338,6 +347,12 @@ class _Cleaner:
                 f"an image of {untrusted_width}×{untrusted_height} pixels at {location} "
                 f"exceeds max_pixels {self.limits.max_pixels}",
             )
+
+
+def _needs_a_look(text: bytes) -> bool:
+    """True unless the serialised object surely holds nothing to clean and no nesting
+    deeper than the limit (which takes more openers than MAX_NESTING)."""
+    return NEEDS_A_LOOK.search(text) is not None or text.count(b"[") + text.count(b"<<") > MAX_NESTING
 
 
 def _looks_like_annotation(entries: Entries) -> bool:

@@ -62,7 +62,12 @@ class PdfRebuild(Sanitizer):
             except pikepdf.PikepdfError as exc:
                 raise MalformedError("pdf.malformed", f"qpdf cannot rebuild it: {exc}") from None
             warnings = pdf.get_warnings()
-        promise = Promise(web_links=policy.keep_web_links, metadata=policy.keep_metadata, image_only=False)
+        promise = Promise(
+            web_links=policy.keep_web_links,
+            metadata=policy.keep_metadata,
+            image_only=False,
+            copied_content=True,
+        )
         verify_pdf(rebuilt, promise, limits)
         write_atomically(dst, rebuilt)
         report.add("pdf.repaired", "repaired", len(warnings), _first_warning(warnings, untrusted_src))

@@ -20,9 +20,10 @@ from typing import TypeGuard
 import pikepdf
 
 from sanitizers.base import Limits
-from sanitizers.errors import MalformedError, VerifyError
+from sanitizers.errors import MalformedError, SanitizeError, VerifyError
 from sanitizers.pdf.actions import is_web_uri
 from sanitizers.pdf.limits import check_decoded_size, decode_within_limit
+from sanitizers.pdf.screen import name_screen, serialised
 from sanitizers.pdf.streams import FORBIDDEN_NAME_PATTERN, is_image, is_syntax
 from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable
 from sanitizers.pdf.vocabulary import (
@@ -43,6 +44,11 @@ Entries = Mapping[str, object]
 SCANNED_KEYS = frozenset(REMOVED_KEYS.keys() | EXTERNAL_STREAM_KEYS | ACTION_KEYS | {"/Metadata", "/Next"})
 IMAGE_ONLY_CATALOG_KEYS = frozenset({"/Type", "/Pages"})
 IMAGE_ONLY_PAGE_KEYS = frozenset({"/Type", "/Parent", "/MediaBox", "/Resources", "/Contents"})
+#: Every name that can make ``_scan_dictionary`` flag something; an object whose
+#: serialisation has none of them holds nothing to flag (streams still get their checks).
+NEEDS_A_LOOK = name_screen(
+    SCANNED_KEYS | REMOVED_ACTIONS.keys() | {"/Action", "/Annot", "/Rect", "/EmbeddedFile"}
+)
 
 
 @dataclass(frozen=True)
@@ -52,21 +58,31 @@ class Promise:
     web_links: bool
     metadata: bool
     image_only: bool
+    #: Content streams come from the input unchanged: a forbidden name in them is the
+    #: input's (``pdf.active_content``), not a fault of the method.
+    copied_content: bool = False
 
 
 def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits) -> None:
     """Raise VerifyError if the PDF (a file, or its bytes) holds anything ``promise`` excludes.
 
-    Raises MalformedError when the output does not re-open without qpdf warnings.
+    Raises MalformedError when the output does not re-open without qpdf warnings, and
+    SanitizeError ``pdf.active_content`` when content copied from the input names an
+    active construct.
     """
     try:
         with pikepdf.open(output if isinstance(output, Path) else io.BytesIO(output)) as pdf:
-            violations = _Scanner(pdf, promise, limits).scan()
+            scanner = _Scanner(pdf, promise, limits)
+            scanner.scan()
             warnings = pdf.get_warnings()
     except pikepdf.PikepdfError as exc:
         raise MalformedError("pdf.malformed", f"the output does not re-open: {exc}") from None
     if warnings:
         raise MalformedError("pdf.malformed", f"the output re-opens with warnings: {warnings[0]}")
+    violations = scanner.violations
+    if scanner.named_in_content and not violations and promise.copied_content:
+        raise SanitizeError("pdf.active_content", scanner.named_in_content[0])
+    violations += scanner.named_in_content
     if violations:
         shown = "; ".join(violations[:MAX_REPORTED])
         raise VerifyError("pdf.verify_failed", f"{len(violations)} forbidden construct(s): {shown}")
@@ -78,8 +94,9 @@ class _Scanner:
         self.promise = promise
         self.limits = limits
         self.violations: list[str] = []
+        self.named_in_content: list[str] = []
 
-    def scan(self) -> list[str]:
+    def scan(self) -> None:
         trailer = self.pdf.trailer
         if self.pdf.is_encrypted or "/Encrypt" in trailer:
             self.violations.append("the output is encrypted")
@@ -89,10 +106,17 @@ class _Scanner:
         self._scan_value(trailer, "trailer")
         for obj in self.pdf.objects:
             if isinstance(obj, pikepdf.Object):  # indirect numbers and booleans come back as Python values
-                self._scan_value(obj, f"object {obj.objgen[0]}")
+                self._scan_object(obj)
         if self.promise.image_only:
             self._check_image_only()
-        return self.violations
+
+    def _scan_object(self, obj: pikepdf.Object) -> None:
+        """One indirect object: a full scan only when qpdf's serialisation of it names
+        something to look at; a stream's data is checked either way."""
+        if NEEDS_A_LOOK.search(serialised(obj)) is not None:
+            self._scan_value(obj, f"object {obj.objgen[0]}")
+        elif isinstance(obj, pikepdf.Stream):
+            self._check_stream(obj, entries_of(obj), f"object {obj.objgen[0]}")
 
     def _flag(self, where: str, what: str) -> None:
         self.violations.append(f"{what} in {where}")
@@ -176,7 +200,18 @@ class _Scanner:
             data = decode_within_limit(stream, self.limits.max_stream_size)
             match = FORBIDDEN_NAME_PATTERN.search(stream.read_raw_bytes() if data is None else data)
             if match is not None:
-                self._flag(where, f"the name {printable(match.group().decode('latin-1'))} in stream data")
+                name = printable(match.group().decode("latin-1"))
+                where = self._page_drawn_by(stream.objgen) or where
+                self.named_in_content.append(f"the name {name} in stream data at {where}")
+
+    def _page_drawn_by(self, objgen: tuple[int, int]) -> str | None:
+        """The page ("page N") whose content the stream is, for staff to find it."""
+        for number, page in enumerate(self.pdf.pages, start=1):
+            contents = page.obj.get("/Contents")
+            parts = contents if isinstance(contents, pikepdf.Array) else [contents]
+            if any(isinstance(part, pikepdf.Stream) and part.objgen == objgen for part in parts):
+                return f"page {number}"
+        return None
 
     def _check_image(self, image: Entries, where: str) -> None:
         width, height = int_of(image.get("/Width")), int_of(image.get("/Height"))
