@@ -23,7 +23,14 @@ from pathlib import Path, PurePath
 
 from gateway.fsutil import TEMP_PREFIX, candidate_names, copy_durably, fsync_dir, link_without_overwrite
 from gateway.journal import Placement
-from gateway.share import OutsideShareError, move_entry, open_entry, unlink_entry
+from gateway.share import (
+    OpenForWritingError,
+    OutsideShareError,
+    move_entry,
+    open_entry,
+    unlink_entry,
+    writers_kept_out,
+)
 from gateway.vault import Vault
 from sanitizers.pipeline import sha256_of
 
@@ -73,7 +80,7 @@ class Spool:
         target = self.staged_path(transfer_id)
         try:
             move_entry(inbox, relative, target)
-        except OutsideShareError as exc:
+        except (OutsideShareError, OpenForWritingError) as exc:
             raise StagingError(str(exc)) from None
         except OSError as exc:
             if exc.errno == errno.ENOENT:
@@ -147,16 +154,19 @@ def _copy_across_filesystems(inbox: Path, relative: PurePath, target: Path) -> N
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode) or before.st_nlink != 1:
             raise StagingError("the inbox entry is not a plain file with a single link")
-        with os.fdopen(os.dup(fd), "rb") as reader:
-            read_digest = copy_durably(reader, target)
-        after = os.fstat(fd)
+        with writers_kept_out(fd) as unopened:
+            with os.fdopen(os.dup(fd), "rb") as reader:
+                read_digest = copy_durably(reader, target)
+            after = os.fstat(fd)
+            unchanged = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+            if not (unchanged and unopened()) or sha256_of(target) != read_digest:
+                target.unlink()
+                raise StagingError("the file changed while it was being copied into the spool")
+            unlink_entry(inbox, relative)
+    except OpenForWritingError as exc:
+        raise StagingError(str(exc)) from None
     finally:
         os.close(fd)
-    unchanged = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-    if not unchanged or sha256_of(target) != read_digest:
-        target.unlink()
-        raise StagingError("the file changed while it was being copied into the spool")
-    unlink_entry(inbox, relative)
 
 
 def place_once(placement: Placement, temp_key: str, copy: Copier | None = None) -> Path:

@@ -104,7 +104,17 @@ def slow_big_file(client: ShareClient, sources: Path) -> dict[str, bytes]:
     return {"集計.csv": table}
 
 
-SCENARIOS: tuple[Scenario, ...] = (explorer_copy, office_save, part_download, folder_copy, slow_big_file)
+def stalled_copy(client: ShareClient, sources: Path) -> dict[str, bytes]:
+    """A copy over a slow VPN that stalls, handle open, long enough for a rescan to find the
+    file and for it to sit still past the settle time."""
+    notice = "住民説明会のお知らせ\r\n".encode("cp932") * 3000
+    client.write_slowly("お知らせ.txt", notice, chunk=len(notice) // 2 + 1, pause=2 * STALL)
+    return {"お知らせ.txt": notice}
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    explorer_copy, office_save, part_download, folder_copy, slow_big_file, stalled_copy
+)  # fmt: skip
 
 
 def sha256(data: bytes) -> str:

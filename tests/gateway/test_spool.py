@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path, PurePath
 
 import pytest
 
 from gateway.fsutil import TEMP_PREFIX
 from gateway.journal import Placement
+from gateway.share import writers_kept_out
 from gateway.spool import Spool, StagingError, finish_placement, place_once
 from gateway.vault import Vault
 
@@ -117,3 +123,54 @@ def test_a_folder_swapped_for_a_symlink_is_never_followed(spool: Spool, tmp_path
         spool.stage(inbox, PurePath("sub/report.pdf"), "t1")
     assert (elsewhere / "report.pdf").read_bytes() == b"not the share's"
     assert not spool.staged_path("t1").exists()
+
+
+def test_a_file_still_open_for_writing_waits_in_the_inbox(spool: Spool, tmp_path: Path) -> None:
+    inbox_file = tmp_path / "a.csv"
+    with inbox_file.open("wb") as writer:  # an SMB client that paused mid-copy
+        writer.write(b"first half,")
+        writer.flush()
+        with pytest.raises(StagingError, match="open for writing"):
+            spool.stage(tmp_path, PurePath("a.csv"), "t1")
+        assert inbox_file.read_bytes() == b"first half,"
+        assert not spool.staged_path("t1").exists()
+        writer.write(b"second half\n")
+    staged = spool.stage(tmp_path, PurePath("a.csv"), "t1")
+    assert staged.sha256 == sha(b"first half,second half\n")
+
+
+def test_a_file_open_for_writing_is_not_copied_from_another_filesystem(spool: Spool) -> None:
+    shm = Path("/dev/shm")
+    assert shm.stat().st_dev != spool.root.stat().st_dev, "the test needs a second filesystem"
+    inbox = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        inbox_file = inbox / "a.csv"
+        with inbox_file.open("wb") as writer:
+            writer.write(b"partial")
+            writer.flush()
+            with pytest.raises(StagingError, match="open for writing"):
+                spool.stage(inbox, PurePath("a.csv"), "t1")
+        assert inbox_file.read_bytes() == b"partial" and not spool.staged_path("t1").exists()
+        assert spool.stage(inbox, PurePath("a.csv"), "t1").sha256 == sha(b"partial")
+        assert not inbox_file.exists()
+    finally:
+        shutil.rmtree(inbox)
+
+
+def test_a_writer_opening_the_file_mid_staging_is_noticed(tmp_path: Path) -> None:
+    target = tmp_path / "a.csv"
+    target.write_bytes(b"data")
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        with writers_kept_out(fd) as unopened:
+            assert unopened()
+            # The writer's open blocks until the lease is let go; the break shows at once.
+            writer = subprocess.Popen([sys.executable, "-c", f"open({str(target)!r}, 'ab').close()"])
+            deadline = time.monotonic() + 10
+            while unopened() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not unopened()
+            assert writer.poll() is None, "the writer waits while the lease is held"
+    finally:
+        os.close(fd)
+    assert writer.wait(10) == 0
