@@ -92,6 +92,7 @@ class Gateway:
 
     async def startup(self, loop: asyncio.AbstractEventLoop) -> None:
         self.spool.create()
+        await self.pool.warm_up()
         vault = Vault.open(self.config.gateway.originals_key_path().absolute(), create=True)
         self.journal = Journal(self.spool.journal_path)
         self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config, vault)

@@ -18,6 +18,7 @@ import ctypes
 import json
 import math
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import re
 import resource
@@ -180,6 +181,10 @@ class WorkerPool:
         self._context.set_forkserver_preload(["gateway.preload"])
         self.busy = 0
 
+    async def warm_up(self) -> None:
+        """Start the fork server now, not with the first file: it imports every parser."""
+        await asyncio.to_thread(multiprocessing.forkserver.ensure_running)
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the ``size`` worker places (callers may prepare the job inside it)."""
@@ -201,7 +206,8 @@ class WorkerPool:
         process = self._context.Process(
             target=self._target, args=(job,), name=f"mukaika-worker-{job.transfer_id}"
         )
-        process.start()
+        # Starting waits for the fork server to fork and report the pid: not on the loop.
+        await asyncio.to_thread(process.start)
         try:
             finished = await _wait_for_exit(process.sentinel, job.limits.timeout_seconds)
             if not finished:
