@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 from gateway.config import load_config
@@ -39,3 +40,14 @@ def test_an_existing_config_is_never_overwritten(tmp_path: Path) -> None:
     config.write_text("# the admin's own\n")
     subprocess.run(["make", "-s", "install-files", f"DESTDIR={tmp_path}"], cwd=ROOT, check=True, timeout=60)
     assert config.read_text() == "# the admin's own\n"
+
+
+def test_every_python_package_is_listed_for_installation() -> None:
+    """A package missing from pyproject works from the checkout but not from `make install`."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("gateway", "sanitizers")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert on_disk <= listed, f"not installed: {sorted(on_disk - listed)}"
