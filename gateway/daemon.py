@@ -20,11 +20,12 @@ from pathlib import Path
 import structlog
 
 from gateway.config import Channel, Config, ConfigError, load_config
-from gateway.console.app import Console, ConsoleServer
-from gateway.http import StatusServer, queue_depth
+from gateway.console.app import Console
+from gateway.http import StatusHandlers, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation import WorkerPool
 from gateway.journal import FINAL_STATES, Journal
+from gateway.listener import LocalServer
 from gateway.metrics import METRICS
 from gateway.originals import OriginalReleases
 from gateway.sdnotify import notify, watchdog_interval
@@ -63,9 +64,9 @@ class Gateway:
         self.wakeup = asyncio.Event()  # set when the queue gets room, or to stop
         self.processor: TransferProcessor | None = None
         self.watcher: InboxWatcher | None = None
-        self.status_server: StatusServer | None = None
+        self.status_server: LocalServer | None = None
         self.releases: OriginalReleases | None = None
-        self.console_server: ConsoleServer | None = None
+        self.console_server: LocalServer | None = None
         self.tending: asyncio.Task[None] | None = None
         self.retry_errors: deque[dict[str, object]] = deque(maxlen=10)  # shown by /status
 
@@ -106,12 +107,12 @@ class Gateway:
         self.watcher.start(self.config.channels)
         self.rescan()
         if self.config.http.enabled:
-            self.status_server = StatusServer(self.config.http.listen, self, METRICS)
+            status = StatusHandlers(self, METRICS).app()
+            self.status_server = LocalServer(status, self.config.http.listen, "status endpoint")
             await self.status_server.start()
         if self.config.console.enabled:
-            self.console_server = ConsoleServer(
-                Console(self, self.config.console), self.config.console.listen
-            )
+            console = Console(self, self.config.console).app()
+            self.console_server = LocalServer(console, self.config.console.listen, "console")
             await self.console_server.start()
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
         log.info("gateway started", config=self.config.source, spool=str(self.spool.root),

@@ -8,7 +8,6 @@ spool checks run in threads so that a slow disk cannot stall the event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 import tempfile
@@ -30,8 +29,6 @@ log = structlog.get_logger("mukaika.http")
 
 RECENT_TRANSFERS = 20
 LAST_ERRORS = 10
-UNIX_SOCKET_MODE = 0o660
-SHUTDOWN_SECONDS = 2.0  # a scraper's open connection must not hold up the daemon's stop
 
 
 class StatusSource(Protocol):
@@ -141,38 +138,3 @@ class StatusHandlers:
             "retry_errors": [dict(error) for error in source.retry_errors],
         }
         return web.json_response(body)
-
-
-class StatusServer:
-    """The endpoint's lifecycle, started and stopped by the gateway."""
-
-    def __init__(self, listen: str, source: StatusSource, metrics: Metrics) -> None:
-        self.listen = listen
-        self._runner = web.AppRunner(StatusHandlers(source, metrics).app(), access_log=None,
-                                     shutdown_timeout=SHUTDOWN_SECONDS)  # fmt: skip
-
-    async def start(self) -> None:
-        """Listen, or log why not and raise OSError: a configured endpoint that is missing fails start-up."""
-        await self._runner.setup()
-        site: web.BaseSite
-        try:
-            if self.listen.startswith("unix:"):
-                path = self.listen.removeprefix("unix:")
-                site = web.UnixSite(self._runner, path)
-                await site.start()
-                Path(path).chmod(UNIX_SOCKET_MODE)
-            else:
-                host, _, port = self.listen.rpartition(":")
-                site = web.TCPSite(self._runner, host.strip("[]"), int(port))
-                await site.start()
-        except OSError as exc:
-            log.error("status endpoint cannot listen", listen=self.listen, error=str(exc))
-            await self._runner.cleanup()
-            raise
-        log.info("status endpoint listening", listen=self.listen)
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
-        if self.listen.startswith("unix:"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(self.listen.removeprefix("unix:")).unlink()

@@ -9,7 +9,6 @@ File and journal work runs in threads so that the event loop keeps serving the d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import time
@@ -55,8 +54,6 @@ SESSION = web.RequestKey("session", Session)
 USER = web.RequestKey("user", User)
 FORM: web.RequestKey[MultiDictProxy[str | bytes | bytearray | FileField]] = web.RequestKey("form")
 
-UNIX_SOCKET_MODE = 0o660
-SHUTDOWN_SECONDS = 2.0
 LOGIN_FORM_SECONDS = 900
 PUBLIC_PATHS = ("/login", "/favicon.ico")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -431,40 +428,6 @@ class Console:
 
     def _channel_names(self) -> list[str]:
         return [c.name for c in self.backend.config.channels]
-
-
-class ConsoleServer:
-    """The console's lifecycle, started and stopped by the gateway."""
-
-    def __init__(self, console: Console, listen: str) -> None:
-        self.listen = listen
-        self._runner = web.AppRunner(console.app(), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
-
-    async def start(self) -> None:
-        """Listen, or log why not and raise OSError: a configured console that is missing fails start-up."""
-        await self._runner.setup()
-        site: web.BaseSite
-        try:
-            if self.listen.startswith("unix:"):
-                path = self.listen.removeprefix("unix:")
-                site = web.UnixSite(self._runner, path)
-                await site.start()
-                Path(path).chmod(UNIX_SOCKET_MODE)
-            else:
-                host, _, port = self.listen.rpartition(":")
-                site = web.TCPSite(self._runner, host.strip("[]"), int(port))
-                await site.start()
-        except OSError as exc:
-            log.error("console cannot listen", listen=self.listen, error=str(exc))
-            await self._runner.cleanup()
-            raise
-        log.info("console listening", listen=self.listen)
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
-        if self.listen.startswith("unix:"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(self.listen.removeprefix("unix:")).unlink()
 
 
 def _language(request: web.Request) -> str:
