@@ -9,6 +9,7 @@ to keep each example quick.
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import tarfile
 import tempfile
@@ -76,6 +77,7 @@ def generated_seeds() -> dict[str, tuple[Seed, ...]]:
             made.append(
                 ooxml_builders.build(Path(folder) / f"macros.{kind[:-1]}m", kind, ooxml_builders.macros)
             )
+        made += _office_documents(Path(folder))
         for path in made:
             type_name = detect(path, path.name).type
             by_type[type_name].append(Seed(f"generated {path.name}", type_name, path.read_bytes()))
@@ -90,6 +92,20 @@ def _fresh(folder: Path, name: str) -> Path:
     return path
 
 
+def _office_documents(folder: Path) -> list[Path]:
+    """A Word and a PowerPoint 97 document and an Excel binary workbook, built as the unit
+    tests build them, so that every office type has a seed without the corpus too."""
+
+    def binary_workbook(package: ooxml_builders.Package) -> None:
+        package.parts["xl/workbook.xml"] = (ooxml_builders.EXCEL_BINARY_MAIN, b"\x83\x01\x00")
+
+    return [
+        test_ole.write(_fresh(folder, "doc"), "in.doc", test_ole.WORD_CLSID, test_ole.word_streams("本文")),
+        test_ole.write(_fresh(folder, "ppt"), "in.ppt", test_ole.PPT_CLSID, test_ole.ppt_streams()),
+        ooxml_builders.build(folder / "in.xlsb", "xlsx", binary_workbook),
+    ]
+
+
 def _archive_heads() -> list[tuple[str, str, bytes]]:
     """Small archives of the formats the gateway refuses outright."""
     tar = io.BytesIO()
@@ -99,6 +115,9 @@ def _archive_heads() -> list[tuple[str, str, bytes]]:
         archive.addfile(info, io.BytesIO(b"hello"))
     lzh = b"\x1a\x00-lh5-" + bytes(8) + b"\x00\x00\x00\x00\x20\x01\x05hello\x00\x00" + b"x" * 20
     return [
+        ("gzip", "generated hello.txt.gz", gzip.compress(b"hello")),
+        ("7z", "generated hello.7z", b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(24)),
+        ("rar", "generated hello.rar", b"Rar!\x1a\x07\x01\x00" + bytes(24)),
         ("tar", "generated hello.tar", tar.getvalue()),
         ("lzh", "generated hello.lzh", lzh),
         ("iso", "generated empty.iso", bytes(32768) + b"\x01CD001\x01" + bytes(2041)),
