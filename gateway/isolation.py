@@ -206,8 +206,7 @@ class WorkerPool:
         process = self._context.Process(
             target=self._target, args=(job,), name=f"mukaika-worker-{job.transfer_id}"
         )
-        # Starting waits for the fork server to fork and report the pid: not on the loop.
-        await asyncio.to_thread(process.start)
+        await _start(process)
         try:
             finished = await _wait_for_exit(process.sentinel, job.limits.timeout_seconds)
             if not finished:
@@ -222,6 +221,21 @@ class WorkerPool:
                 await _stop_group(process)
             process.close()
         return await asyncio.to_thread(read_result, job, exitcode)  # hashes the output
+
+
+async def _start(process: multiprocessing.process.BaseProcess) -> None:
+    """Start the worker in a thread: it waits for the fork server to fork and report the pid,
+    which must not hold up the event loop.  Cancelled meanwhile, it still lets the start
+    finish and stops the worker, so that none is left running unseen."""
+    starting = asyncio.ensure_future(asyncio.to_thread(process.start))
+    try:
+        await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await starting
+            if process.is_alive():
+                await _stop_group(process)
+        raise
 
 
 async def _wait_for_exit(sentinel: int, timeout: float) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -44,6 +45,27 @@ def test_hanging_worker_and_its_children_are_killed_at_the_timeout(tmp_path: Pat
         time.sleep(0.05)
     for pid in pids:
         assert not _alive(pid), f"process {pid} survived the timeout"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.002, 0.01])
+def test_a_worker_cancelled_while_it_starts_is_not_left_running(tmp_path: Path, delay: float) -> None:
+    """Shutdown may cancel a transfer while its worker is being forked: none may survive."""
+    job = make_job(tmp_path)
+
+    async def cancel_during_start() -> None:
+        pool = WorkerPool(1, worker_doubles.hangs)
+        await pool.warm_up()
+        task = asyncio.create_task(pool.run(job))
+        await asyncio.sleep(delay)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_during_start())
+    time.sleep(1.0)  # a surviving worker records its pids within milliseconds
+    pids_file = job.work_dir / "pids.txt"
+    pids = [int(p) for p in pids_file.read_text().split()] if pids_file.exists() else []
+    assert not [pid for pid in pids if _alive(pid)]
 
 
 def test_segfaulting_worker_is_a_crash(tmp_path: Path) -> None:
