@@ -22,7 +22,6 @@ poppler-utils and ``qpdf`` from qpdf; without them their ratios are reported as 
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import shutil
 import subprocess
@@ -103,6 +102,7 @@ def benign_corpus() -> list[Path]:
 def measure(src: Path, work: Path, pdftoppm: str | None) -> Row:
     limits = Limits()
     bare_out, rebuild_out, image_out = work / "bare.pdf", work / "rebuild.pdf", work / "image.pdf"
+    floor_out = work / "floor.pdf"
     with pikepdf.open(src) as pdf:
         pages = len(pdf.pages)
 
@@ -112,9 +112,8 @@ def measure(src: Path, work: Path, pdftoppm: str | None) -> Row:
 
     def verified_copy() -> None:
         with pikepdf.open(src) as pdf:
-            buffer = io.BytesIO()
-            pdf.save(buffer)
-        with pikepdf.open(io.BytesIO(buffer.getvalue())) as copy:
+            pdf.save(floor_out)
+        with pikepdf.open(floor_out) as copy:
             for obj in copy.objects:
                 if isinstance(obj, pikepdf.Stream) and is_syntax(entries_of(obj)):
                     obj.read_bytes()
