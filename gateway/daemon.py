@@ -307,8 +307,9 @@ class Gateway:
         assert self.journal is not None
         cutoff = time.time() - self.config.gateway.retention_days * 86400
         for transfer in self.journal.finished_before(cutoff):
+            if not self.journal.mark_purged(transfer.id):  # requested since the query: kept
+                continue
             self.spool.original_path(transfer.id).unlink(missing_ok=True)
-            self.journal.update(transfer.id, original_purged=1)
             log.info(
                 "original purged", transfer_id=transfer.id, retention_days=self.config.gateway.retention_days
             )

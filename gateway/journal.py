@@ -355,6 +355,11 @@ class Journal:
                         audit: AuditEntry) -> int:  # fmt: skip
         """Record a pending request for a transfer's original; one open request per transfer."""
         with self._transaction():
+            row = self._db.execute(
+                "SELECT original_purged FROM transfers WHERE id = ?", (transfer_id,)
+            ).fetchone()
+            if row is None or row["original_purged"]:  # the retention purge may have won the race
+                raise DecisionRefusedError("no_original")
             open_request = self._db.execute(
                 "SELECT 1 FROM release_requests WHERE transfer_id = ? AND state IN ('pending', 'approved')",
                 (transfer_id,),
@@ -448,6 +453,20 @@ class Journal:
             for entry in entries:
                 self._audit(entry)
         return entries
+
+    def mark_purged(self, transfer_id: str) -> bool:
+        """Mark a transfer's original purged unless a request for it is open; True if marked.
+
+        Committed before the file is removed, so a request made meanwhile either sees the
+        mark and is refused, or keeps the original from being removed.
+        """
+        with self._transaction():
+            cursor = self._db.execute(
+                "UPDATE transfers SET original_purged = 1 WHERE id = ? AND original_purged = 0 AND id NOT IN"
+                " (SELECT transfer_id FROM release_requests WHERE state IN ('pending', 'approved'))",
+                (transfer_id,),
+            )
+        return cursor.rowcount == 1
 
     def finished_before(self, cutoff: float) -> Iterator[Transfer]:
         rows = self._rows(

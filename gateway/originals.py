@@ -7,10 +7,14 @@
 The decision is committed before the placement, and the placement uses the same temp
 name + link + record steps as every release (``spool.place_once``), so a crash between
 them is finished by ``resume`` at the next start. Originals never go to an outbox.
+With [clamav], clamd scans the original before an approval commits: the original of a
+rejected file was never scanned, since nothing of it was to be released.
 """
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +23,9 @@ from pathlib import Path
 import structlog
 
 from gateway.audit import log_audit
+from gateway.clamav import ClamavUnavailableError, find_infection
 from gateway.config import Config
-from gateway.journal import AuditEntry, DecisionRefusedError, Journal, Placement, ReleaseRequest
+from gateway.journal import AuditEntry, DecisionRefusedError, Journal, Placement, ReleaseRequest, Transfer
 from gateway.spool import Spool, finish_placement, place_once
 from gateway.vault import Vault, VaultError
 
@@ -70,6 +75,8 @@ class OriginalReleases:
             if channel is None:
                 raise DecisionRefusedError("no_channel")
             directory = str(channel.approved_dir.joinpath(*transfer.folders))
+            if request.state == "pending" and request.requested_by != user:  # else the journal refuses it
+                self._screen(transfer)
         action = "release.approve" if approve else "release.deny"
         entry = AuditEntry(user, action, f"request:{request_id}", remote,
                            f"transfer {request.transfer_id}" + (f": {note}" if note else ""))  # fmt: skip
@@ -79,6 +86,40 @@ class OriginalReleases:
         if approve:
             self.place(decided)
         return decided
+
+    def _screen(self, transfer: Transfer) -> None:
+        """With [clamav], have clamd scan the original; raises DecisionRefusedError unless it is clean.
+
+        The plaintext is scanned inside the private spool and removed again; the placement
+        decrypts the same bytes later (the AEAD tags and the recorded SHA-256 see to that).
+        """
+        settings = self.config().clamav
+        if not settings.enabled:
+            return
+        scratch = self.spool.work_dir(transfer.id)
+        scratch.mkdir(parents=True, exist_ok=True)
+        plain = scratch / f"original-scan-{secrets.token_hex(4)}"  # two approvers may scan at once
+        try:
+            digest = self.vault.decrypt_file(self.spool.original_path(transfer.id), plain, transfer.id)
+            if digest != transfer.sha256_in:
+                raise DecisionRefusedError("damaged")
+            infection = find_infection(settings, {"original": plain})
+        except FileNotFoundError:
+            raise DecisionRefusedError("no_original") from None
+        except VaultError:
+            raise DecisionRefusedError("damaged") from None
+        except ClamavUnavailableError as exc:
+            log.warning(
+                "original not released: clamd cannot scan it", transfer_id=transfer.id, error=str(exc)
+            )
+            raise DecisionRefusedError("scan_unavailable") from None
+        finally:
+            plain.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                scratch.rmdir()
+        if infection is not None:
+            log.warning("original not released: infected", transfer_id=transfer.id, infection=infection)
+            raise DecisionRefusedError("infected")
 
     def place(self, request: ReleaseRequest) -> Path:
         """Decrypt an approved original into its approved/ folder exactly once; record where."""

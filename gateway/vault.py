@@ -61,6 +61,9 @@ def load_key(path: Path) -> bytes:
             raise VaultError(
                 f"the originals key {path} has mode {stat.S_IMODE(info.st_mode):04o}; it must be 0600 or stricter"
             )
+        # mode 0600 protects nothing if the owner is someone else (root may read it anyway)
+        if info.st_uid not in (os.geteuid(), 0):
+            raise VaultError(f"the originals key {path} is owned by uid {info.st_uid}, not by this service")
         key = os.read(fd, KEY_BYTES + 1)
     finally:
         os.close(fd)

@@ -161,7 +161,8 @@ class Console:
         token = request.cookies.get(SESSION_COOKIE)
         session = self.sessions.get(token)
         user = await asyncio.to_thread(self.users.get, session.user) if session is not None else None
-        if session is None or user is None or user.disabled:
+        # re-reading a changed users file ends the sessions of users changed there, this one too
+        if session is None or user is None or user.disabled or self.sessions.get(token) is not session:
             self.sessions.close(token)
             if request.method != "GET":
                 return self.error(request, "error.forbidden", 403)
@@ -209,9 +210,10 @@ class Console:
         if self.limiter.blocked(name, remote):
             await self.audit(request, "login.blocked", f"user:{name}", actor=name or "-")
             return self._login_page(request, "login.blocked", 429)
+        # counted as failed before the slow check: parallel guesses must not all pass `blocked` first
+        self.limiter.failed(name, remote)
         user = await asyncio.to_thread(self.users.get, name)
         if not await asyncio.to_thread(check_password, user, password):
-            self.limiter.failed(name, remote)
             await self.audit(request, "login.failed", f"user:{name}", actor=name or "-")
             return self._login_page(request, "login.failed", 401)
         self.limiter.succeeded(name, remote)

@@ -143,6 +143,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An original found infected is never released.",
     ),
     "refused.no_original": ("原本は保管されていません。", "No original is kept for this transfer."),
+    "refused.damaged": (
+        "保管された原本が壊れているため提供できません。",
+        "The kept original is damaged and cannot be released.",
+    ),
+    "refused.scan_unavailable": (
+        "ウイルス検査ができないため、今は承認できません。後でもう一度承認してください。",
+        "The original cannot be scanned for viruses now; approve it again later.",
+    ),
     "refused.already_requested": (
         "この転送にはすでに依頼があります。",
         "This transfer already has an open request.",

@@ -41,7 +41,9 @@ class Clock:
 class ConsoleEnv:
     """Everything the console touches, in ``root``; ``scheduled`` records what it asks the daemon to advance."""
 
-    def __init__(self, root: Path, *, approval: str = "none", console_extra: str = "") -> None:
+    def __init__(
+        self, root: Path, *, approval: str = "none", console_extra: str = "", clamav: str = ""
+    ) -> None:
         self.root = root
         self.users_file = root / "users.toml"
         self.outbox, self.rejected, self.approved = root / "out", root / "rejected", root / "approved"
@@ -53,6 +55,8 @@ spool_dir = "{root / "spool"}"
 listen = "127.0.0.1:8751"
 users_file = "{self.users_file}"
 {console_extra}
+[clamav]
+socket = "{clamav}"
 [rules.txt]
 method = "rebuild"
 [[channels]]

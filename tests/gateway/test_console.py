@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.console.users import change_user
-from gateway.journal import AuditEntry, Journal
+from gateway.daemon import Gateway
+from gateway.journal import AuditEntry, DecisionRefusedError, Journal, Transfer
+from sanitizers.registry import default_registry
+from tests.gateway.clamd_harness import EICAR, Clamd
 from tests.gateway.console_env import PASSWORD, Browser, ConsoleEnv, run_console
 
 Browsers = Callable[[], Awaitable[Browser]]
@@ -91,6 +95,17 @@ def test_logins_are_rate_limited_per_user_and_address_within_the_window(env: Con
 
     run_console(env, scenario)
     assert ("op", "login.blocked") in audit_actions(env)
+
+
+def test_a_burst_of_parallel_guesses_cannot_outrun_the_login_limit(env: ConsoleEnv) -> None:
+    async def scenario(browser: Browsers) -> None:
+        b = await browser()
+        await b.get("/login")
+        guesses = [b.post("/login", {"user": "boss", "password": f"guess number {n}"}) for n in range(20)]
+        statuses = sorted(response.status for response, _ in await asyncio.gather(*guesses))
+        assert statuses == [401] * 5 + [429] * 15  # each password check counted before it runs
+
+    run_console(env, scenario)
 
 
 def test_a_session_ends_after_the_idle_timeout(env: ConsoleEnv) -> None:
@@ -353,6 +368,73 @@ def test_a_disabled_user_loses_their_session_at_once(env: ConsoleEnv) -> None:
         assert (await op.get("/"))[0].status == 303
 
     run_console(env, scenario)
+
+
+def test_a_password_change_ends_the_session_at_its_next_request(env: ConsoleEnv) -> None:
+    transfer_id = env.finished_transfer()
+
+    async def scenario(browser: Browsers) -> None:
+        op = await browser()
+        await op.login("op")
+        change_user(env.users_file, "op", password="a new password, set by root")
+        response, _ = await op.post(
+            f"/transfers/{transfer_id}/original-request", {"reason": "stolen session"}
+        )
+        assert response.status == 403
+
+    run_console(env, scenario)
+    assert env.journal.view.release_requests() == []
+
+
+def test_a_request_made_while_the_retention_purge_runs_keeps_its_original(
+    env: ConsoleEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transfer_id = env.finished_transfer()
+    env.journal.update(transfer_id, finished=1.0)  # long past retention_days
+    gateway = Gateway(env.config, None, default_registry())
+    gateway.journal = env.journal
+    due = env.journal.finished_before
+
+    def due_then_requested(cutoff: float) -> Iterator[Transfer]:
+        listed = list(due(cutoff))
+        # the console's thread, between the purge's query and its unlink
+        env.releases.request(transfer_id, "op", "needed", "127.0.0.1")
+        return iter(listed)
+
+    monkeypatch.setattr(env.journal, "finished_before", due_then_requested)
+    gateway.purge_originals()
+    (request,) = env.journal.view.release_requests()
+    assert request.state == "pending"
+    assert env.spool.original_path(transfer_id).exists() and not env.journal.get(transfer_id).original_purged
+
+
+def test_an_original_purged_meanwhile_cannot_be_requested(env: ConsoleEnv) -> None:
+    transfer_id = env.finished_transfer()
+    env.journal.update(transfer_id, original_purged=1)  # the purge committed after the request's own check
+    with pytest.raises(DecisionRefusedError, match="no_original"):
+        env.journal.request_release(transfer_id, "op", "why", 2e9, AuditEntry("op", "release.request"))
+
+
+@pytest.mark.slow
+def test_an_original_never_scanned_is_scanned_before_its_release(tmp_path: Path) -> None:
+    """A rejected file's original was not given to clamd (nothing of it was to be released)."""
+    with Clamd(tmp_path / "clamd") as clamd:
+        env = ConsoleEnv(tmp_path / "gw", clamav=str(clamd.socket))
+        env.add_users(op="operator", boss="approver")
+        transfer_id = env.finished_transfer(b"MZ" + EICAR, name="setup.exe", reason_code="policy.reject")
+        env.releases.request(transfer_id, "op", "the installer is needed", "127.0.0.1")
+        (request,) = env.journal.view.release_requests()
+
+        async def scenario(browser: Browsers) -> None:
+            boss = await browser()
+            await boss.login("boss")
+            response, body = await boss.post(f"/requests/{request.id}/approve")
+            assert response.status == 409 and "マルウェア" in body
+
+        run_console(env, scenario)
+    assert env.journal.view.release_requests()[0].state == "pending"
+    assert not env.approved.exists() or list(env.approved.iterdir()) == []
+    assert list(env.spool.work.iterdir()) == []  # the plaintext scanned is not left in the spool
 
 
 def test_an_old_journal_is_migrated_in_place(tmp_path: Path) -> None:

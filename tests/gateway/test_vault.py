@@ -79,6 +79,17 @@ def test_the_key_file_is_created_0600_once_and_wider_modes_are_refused(tmp_path:
         load_key(link)
 
 
+def test_a_key_owned_by_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = tmp_path / "originals.key"
+    create_key_file(key)
+    if os.geteuid() == 0:
+        os.chown(key, 4242, -1)  # 0600, but that user can read or replace it
+    else:
+        monkeypatch.setattr(os, "geteuid", lambda: key.stat().st_uid + 1)
+    with pytest.raises(VaultError, match="owned by"):
+        load_key(key)
+
+
 @pytest.mark.slow
 def test_the_daemon_creates_its_key_and_refuses_to_start_when_the_key_is_readable_by_others(
     tmp_path: Path,
