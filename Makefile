@@ -102,7 +102,7 @@ install: bootstrap install-files
 	$(DESTDIR)$(PREFIX)/.venv/bin/pip install --quiet .
 	systemd-sysusers $(DESTDIR)/etc/sysusers.d/mukaika.conf
 	chown mukaika:mukaika $(DESTDIR)/etc/mukaika/originals.key
-	chgrp mukaika $(DESTDIR)/etc/mukaika/users.toml
+	chown mukaika:mukaika $(DESTDIR)/etc/mukaika/users.toml
 	systemd-tmpfiles --create $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
 	-systemctl daemon-reload
 
@@ -120,7 +120,7 @@ install-files:
 	    config/mukaika.toml > $(DESTDIR)/etc/mukaika/mukaika.toml
 	test -e $(DESTDIR)/etc/mukaika/originals.key || \
 	  (umask 077 && head -c 32 /dev/urandom > $(DESTDIR)/etc/mukaika/originals.key)
-	test -e $(DESTDIR)/etc/mukaika/users.toml || install -m 0640 /dev/null $(DESTDIR)/etc/mukaika/users.toml
+	test -e $(DESTDIR)/etc/mukaika/users.toml || install -m 0600 /dev/null $(DESTDIR)/etc/mukaika/users.toml
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache *.egg-info

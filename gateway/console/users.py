@@ -104,7 +104,7 @@ def write_users(path: Path, users: dict[str, User]) -> None:
                   f"changed = {user.changed!r}", ""]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)  # password hashes
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as writer:
             writer.write("\n".join(lines))

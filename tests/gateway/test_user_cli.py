@@ -23,7 +23,7 @@ def test_users_are_added_with_argon2_hashes_changed_and_disabled(tmp_path: Path)
     assert (
         mukaika_user(config, "add", "tanaka", "--role", "approver", password="first password").returncode == 0
     )
-    assert (users.stat().st_mode & 0o777) == 0o640
+    assert (users.stat().st_mode & 0o777) == 0o600  # password hashes: not even the group
     text = users.read_text()
     assert "first password" not in text and "$argon2id$" in text
     assert check_password(read_users(users)["tanaka"], "first password")
