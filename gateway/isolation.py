@@ -1,6 +1,6 @@
 """Isolated workers: every file is parsed in its own short-lived process.
 
-The process is forked from a pre-loaded fork server (cheap), then confines itself before
+The process is forked from a pre-loaded zygote (gateway.zygote: cheap), then confines itself before
 touching the file: a new session (so the whole group can be killed), resource limits
 (address space, CPU seconds, file size, open files, no core dumps), a private network
 namespace where the kernel allows it, and a scratch directory as its only output.
@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import json
 import math
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import re
 import resource
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.zygote import Worker, Zygote, target_name
 from sanitizers.base import METHODS, Finding, Limits, MiB
 from sanitizers.errors import REASONS
 from sanitizers.pipeline import Outcome, Rule, process_file, sha256_of
@@ -40,7 +40,6 @@ MAX_FINDINGS = 2000
 KILL_GRACE_SECONDS = 2.0
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
-_PR_SET_PDEATHSIG = 1
 _CODE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 
 #: The first bytes an output of each type must start with (checked by the parent).
@@ -67,6 +66,27 @@ class Job:
     rules: Mapping[str, Rule]
     limits: Limits
     sha256: str | None = None  # of the staged input, hashed when it was staged
+
+
+def job_to_message(job: Job) -> dict[str, Any]:
+    """The job as JSON-able data, for the zygote (the daemon's own data: no pickle needed)."""
+    return {
+        "transfer_id": job.transfer_id,
+        "staged_path": str(job.staged_path),
+        "name": job.name,
+        "work_dir": str(job.work_dir),
+        "rules": {t: {"methods": list(r.methods), "options": dict(r.options)} for t, r in job.rules.items()},
+        "limits": dataclasses.asdict(job.limits),
+        "sha256": job.sha256,
+    }
+
+
+def job_from_message(message: dict[str, Any]) -> Job:
+    rules = {t: Rule(tuple(r["methods"]), dict(r["options"])) for t, r in message["rules"].items()}
+    return Job(
+        message["transfer_id"], Path(message["staged_path"]), message["name"], Path(message["work_dir"]),
+        rules, Limits(**message["limits"]), message["sha256"],
+    )  # fmt: skip
 
 
 @dataclass
@@ -99,14 +119,15 @@ class _RulesPolicy:
 
 
 def run_job(job: Job) -> None:
-    """Worker process entry point: confine, sanitise, write result.json, exit."""
+    """Worker process entry point: confine, sanitise, write result.json, exit.
+
+    The zygote has already tied the worker's life to its own (PR_SET_PDEATHSIG)."""
     os.setsid()
-    _die_with_parent()
     os.umask(0o077)
     os.chdir(job.work_dir)
     _apply_rlimits(job.limits)
     isolated = _enter_private_network()
-    from sanitizers.registry import default_registry  # pre-imported by the fork server
+    from sanitizers.registry import default_registry  # pre-imported by the zygote
 
     scratch = job.work_dir / "scratch"
     scratch.mkdir(exist_ok=True)
@@ -128,15 +149,6 @@ def _apply_rlimits(limits: Limits) -> None:
         (resource.RLIMIT_CORE, 0),
     ):
         resource.setrlimit(which, (value, value))
-
-
-def _die_with_parent() -> None:
-    """If the fork server goes (the daemon was killed), the worker goes too: no orphans
-    writing into a spool that a restarted daemon is already recovering."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def _enter_private_network() -> bool:
@@ -175,15 +187,15 @@ class WorkerPool:
 
     def __init__(self, size: int, target: Callable[[Job], None] | None = None) -> None:
         self.size = size
-        self._target = target or run_job  # tests substitute misbehaving workers
+        self._target = target_name(target or run_job)  # tests substitute misbehaving workers
         self._slots = asyncio.Semaphore(size)
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["gateway.preload"])
+        self._zygote: Zygote | None = None
+        self._starting: asyncio.Task[Zygote] | None = None
         self.busy = 0
 
     async def warm_up(self) -> None:
-        """Start the fork server now, not with the first file: it imports every parser."""
-        await asyncio.to_thread(multiprocessing.forkserver.ensure_running)
+        """Start the zygote now, not with the first file: it imports every parser."""
+        await self._running_zygote()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -203,68 +215,75 @@ class WorkerPool:
         """Run ``job`` in a fresh worker; the caller holds a ``slot()``."""
         job.work_dir.mkdir(parents=True, exist_ok=True)
         (job.work_dir / RESULT_NAME).unlink(missing_ok=True)
-        process = self._context.Process(
-            target=self._target, args=(job,), name=f"mukaika-worker-{job.transfer_id}"
-        )
-        await _start(process)
+        worker = (await self._running_zygote()).spawn(self._target, job_to_message(job))
+        pid = await _started(worker)
+        if pid is None:
+            return WorkerResult.refused("worker.crash", f"worker did not start: {worker.problem}")
         try:
-            finished = await _wait_for_exit(process.sentinel, job.limits.timeout_seconds)
-            if not finished:
-                await _stop_group(process)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(worker.ended), job.limits.timeout_seconds)
+            if not worker.ended.done():
+                await _stop_group(worker, pid)
                 return WorkerResult.refused(
                     "worker.timeout", f"no result within {job.limits.timeout_seconds:g}s"
                 )
-            process.join()
-            exitcode = process.exitcode
         finally:
-            if process.is_alive():  # cancelled while waiting: never leave a worker behind
-                await _stop_group(process)
-            process.close()
+            if not worker.ended.done():  # cancelled while waiting: never leave a worker behind
+                await _stop_group(worker, pid)
+        exitcode = worker.ended.result()
+        if exitcode is None:  # the zygote died, and the worker with it; its group may linger
+            _signal_group(pid, signal.SIGKILL, reaped=True)
+            return WorkerResult.refused("worker.crash", f"worker lost: {worker.problem}")
         return await asyncio.to_thread(read_result, job, exitcode)  # hashes the output
 
+    async def _running_zygote(self) -> Zygote:
+        """The zygote serving this event loop, (re)started if it died or serves another loop."""
+        loop = asyncio.get_running_loop()
+        if self._zygote is not None and self._zygote.serves(loop):
+            return self._zygote
+        if self._starting is None or self._starting.get_loop() is not loop:
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None
+            self._starting = loop.create_task(Zygote.start())
+            self._starting.add_done_callback(self._started_zygote)
+        return await asyncio.shield(self._starting)
 
-async def _start(process: multiprocessing.process.BaseProcess) -> None:
-    """Start the worker in a thread: it waits for the fork server to fork and report the pid,
-    which must not hold up the event loop.  Cancelled meanwhile, it still lets the start
-    finish and stops the worker, so that none is left running unseen."""
-    starting = asyncio.ensure_future(asyncio.to_thread(process.start))
+    def _started_zygote(self, starting: asyncio.Task[Zygote]) -> None:
+        if self._starting is starting:
+            self._starting = None
+            if not starting.cancelled() and starting.exception() is None:
+                self._zygote = starting.result()
+
+
+async def _started(worker: Worker) -> int | None:
+    """The worker's pid, once the zygote has forked it.  Cancelled meanwhile, it still waits
+    for the fork and stops the worker, so that none is left running unseen."""
     try:
-        await asyncio.shield(starting)
+        return await asyncio.shield(worker.started)
     except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await starting
-            if process.is_alive():
-                await _stop_group(process)
+        pid = await worker.started
+        if pid is not None:
+            await _stop_group(worker, pid)
         raise
 
 
-async def _wait_for_exit(sentinel: int, timeout: float) -> bool:
-    loop = asyncio.get_running_loop()
-    ended: asyncio.Future[None] = loop.create_future()
-
-    def on_exit() -> None:
-        if not ended.done():
-            ended.set_result(None)
-
-    loop.add_reader(sentinel, on_exit)
-    try:
-        await asyncio.wait_for(ended, timeout)
-        return True
-    except TimeoutError:
-        return False
-    finally:
-        loop.remove_reader(sentinel)
-
-
-async def _stop_group(process: multiprocessing.process.BaseProcess) -> None:
-    """SIGTERM the worker's process group, give it a grace period, then SIGKILL."""
-    assert process.pid is not None
+async def _stop_group(worker: Worker, pid: int) -> None:
+    """SIGTERM the worker's process group, give it a grace period, then SIGKILL what is left."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
+        _signal_group(pid, sig, reaped=worker.ended.done())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(worker.ended), KILL_GRACE_SECONDS)
+
+
+def _signal_group(pid: int, sig: signal.Signals, *, reaped: bool) -> None:
+    """Signal the worker's process group, and the worker itself while it may not have called
+    setsid yet (its pid cannot be reused before the zygote has reaped it)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    if not reaped:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-        if await _wait_for_exit(process.sentinel, KILL_GRACE_SECONDS):
-            break
-    process.join(KILL_GRACE_SECONDS)
+            os.kill(pid, sig)
 
 
 def read_result(job: Job, exitcode: int | None) -> WorkerResult:

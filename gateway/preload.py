@@ -1,4 +1,4 @@
-"""Imported once by the workers' fork server, so that every forked worker starts warm.
+"""Imported once by the workers' zygote (gateway.zygote), so that every forked worker starts warm.
 
 Importing the sanitisers loads their parsers and libmagic's compiled database
 (sanitizers.detect opens it at import). libmagic also compiles its patterns lazily on first

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from gateway.isolation import Job, WorkerPool
+from gateway.isolation import Job, WorkerPool, WorkerResult, job_to_message
+from gateway.zygote import Zygote, target_name
 from sanitizers.base import GiB, Limits
 from sanitizers.pipeline import Rule
 from tests.gateway import worker_doubles
@@ -130,3 +136,182 @@ def test_a_worker_cannot_reach_the_network(tmp_path: Path) -> None:
         server.close()
     assert isolated == "True"
     assert outcome.startswith("refused")
+
+
+# ── the zygote the workers are forked from ───────────────────────────────────────────────
+def test_the_zygote_reports_each_pid_then_its_exit_status(tmp_path: Path) -> None:
+    job = job_to_message(make_job(tmp_path))
+
+    async def main() -> list[int | None]:
+        zygote = await Zygote.start()
+        try:
+            workers = [
+                zygote.spawn(target_name(t), job)
+                for t in (worker_doubles.does_nothing, worker_doubles.segfaults)
+            ]
+            return [await w.started for w in workers] + [await w.ended for w in workers]
+        finally:
+            zygote.close()
+
+    first, second, *statuses = asyncio.run(main())
+    assert isinstance(first, int) and isinstance(second, int) and first != second
+    assert statuses == [0, -signal.SIGSEGV]
+
+
+def test_only_known_entry_points_run_as_workers(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a worker entry point"):
+        WorkerPool(1, os.abort)  # type: ignore[arg-type]
+
+    async def ask_for_anything() -> tuple[int | None, str]:
+        zygote = await Zygote.start()
+        try:
+            worker = zygote.spawn("os:abort", job_to_message(make_job(tmp_path)))
+            return await worker.started, worker.problem
+        finally:
+            zygote.close()
+
+    pid, problem = asyncio.run(ask_for_anything())
+    assert pid is None and "not a worker entry point" in problem
+
+
+def test_a_dead_zygote_is_reaped_and_replaced(tmp_path: Path) -> None:
+    async def main() -> tuple[int, int]:
+        pool = WorkerPool(1, worker_doubles.records_parent)
+        first = await _zygote_pid(pool, tmp_path / "a")
+        os.kill(first, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        return first, await _zygote_pid(pool, tmp_path / "b")
+
+    first, second = asyncio.run(main())
+    assert second != first
+    assert not Path(f"/proc/{first}").exists(), "the dead zygote was left a zombie"
+
+
+def test_workers_die_with_the_zygote_and_their_group_is_killed(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+
+    async def main() -> WorkerResult:
+        pool = WorkerPool(1, worker_doubles.hangs)
+        task = asyncio.create_task(pool.run(job))
+        pids = await _recorded_pids(job)
+        os.kill(_parent_of(pids[0]), signal.SIGKILL)
+        return await task
+
+    result = asyncio.run(main())
+    assert (result.reason_code, result.reason_message) == (
+        "worker.crash",
+        "worker lost: the worker zygote died",
+    )
+    _assert_all_die(_pids_of(job))
+
+
+def test_a_worker_cancelled_while_it_runs_is_stopped_with_its_group(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+
+    async def main() -> None:
+        task = asyncio.create_task(WorkerPool(1, worker_doubles.hangs).run(job))
+        await _recorded_pids(job)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    _assert_all_die(_pids_of(job))
+
+
+def test_no_zombies_are_left_and_the_zygote_goes_with_its_pool(tmp_path: Path) -> None:
+    async def main() -> int:
+        pool = WorkerPool(2, worker_doubles.records_parent)
+        zygote = await _zygote_pid(pool, tmp_path / "first")
+        jobs = [make_job(_mkdir(tmp_path / str(i)), timeout_seconds=1.0) for i in range(3)]
+        doubles = [
+            WorkerPool(2, t)
+            for t in (worker_doubles.segfaults, worker_doubles.hangs, worker_doubles.does_nothing)
+        ]
+        await asyncio.gather(*(p.run(j) for p, j in zip(doubles, jobs, strict=True)))
+        await asyncio.gather(*(pool.run(make_job(_mkdir(tmp_path / f"more{i}"))) for i in range(6)))
+        assert not _zombie_children(zygote) and not _zombie_children(os.getpid())
+        return zygote
+
+    zygote = asyncio.run(main())
+    gc.collect()
+    assert not Path(f"/proc/{zygote}").exists(), "the zygote outlived its pool"
+    assert not _zombie_children(os.getpid())
+
+
+KILLED_DAEMON = """
+import asyncio, sys
+from pathlib import Path
+from gateway.isolation import Job, WorkerPool
+from sanitizers.base import Limits
+from tests.gateway import worker_doubles
+root = Path(sys.argv[1])
+(root / "input").write_bytes(b"x")
+asyncio.run(WorkerPool(1, worker_doubles.hangs).run(Job("t1", root / "input", "x.txt", root / "work", {}, Limits())))
+"""
+
+
+def test_a_daemon_killed_with_sigkill_takes_its_zygote_and_workers_along(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+    repository = Path(__file__).resolve().parents[2]
+    daemon = subprocess.Popen([sys.executable, "-c", KILLED_DAEMON, str(tmp_path)], cwd=repository)
+    try:
+        pids = asyncio.run(_recorded_pids(job, 30))
+        zygote = _parent_of(pids[0])
+        assert _parent_of(zygote) == daemon.pid
+    finally:
+        daemon.kill()
+        daemon.wait()
+    try:
+        _assert_all_die([zygote, pids[0]])  # the grandchild is nobody's to kill once all above it are gone
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pids[0], signal.SIGKILL)
+
+
+async def _zygote_pid(pool: WorkerPool, directory: Path) -> int:
+    job = make_job(_mkdir(directory))
+    await pool.run(job)
+    return int((job.work_dir / "parent.txt").read_text())
+
+
+async def _recorded_pids(job: Job, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while not _pids_of(job):
+        assert time.monotonic() < deadline, "the worker never recorded its pids"
+        await asyncio.sleep(0.02)
+    return _pids_of(job)
+
+
+def _pids_of(job: Job) -> list[int]:
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        pids = [int(p) for p in (job.work_dir / "pids.txt").read_text().split()]
+        if len(pids) == 2:
+            return pids
+    return []
+
+
+def _assert_all_die(pids: list[int]) -> None:
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def _zombie_children(parent: int) -> list[int]:
+    zombies = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            state, ppid = entry.joinpath("stat").read_text().rpartition(")")[2].split()[:2]
+            if int(ppid) == parent and state == "Z":
+                zombies.append(int(entry.name))
+    return zombies
+
+
+def _mkdir(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory

@@ -1,6 +1,7 @@
 """Misbehaving worker entry points, run in real forked workers by the isolation tests.
 
-They live in an importable module because the fork server imports the target by name.
+They live in an importable module because the zygote imports the target by name (only
+from this module's __all__, besides the real run_job).
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ def hangs(job: Job) -> None:
         time.sleep(3600)
     (job.work_dir / "pids.txt").write_text(f"{os.getpid()} {child}")
     time.sleep(3600)
+
+
+def does_nothing(job: Job) -> None:
+    """Exits at once, leaving no result (what the zygote itself costs, for a benchmark)."""
+
+
+def records_parent(job: Job) -> None:
+    """Writes its parent's pid (the zygote's) to parent.txt."""
+    (job.work_dir / "parent.txt").write_text(str(os.getppid()))
 
 
 def segfaults(job: Job) -> None:
@@ -87,5 +97,5 @@ def _result(job: Job, result: dict[str, object]) -> None:
     (job.work_dir / RESULT_NAME).write_text(json.dumps(result))
 
 
-__all__ = ["connects_out", "eats_memory", "forges_release", "hangs", "huge_result", "invents_reason", "run_job", "segfaults",
-           "symlinks_output"]  # fmt: skip
+__all__ = ["connects_out", "does_nothing", "eats_memory", "forges_release", "hangs", "huge_result", "invents_reason",
+           "records_parent", "run_job", "segfaults", "symlinks_output"]  # fmt: skip
