@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ from sanitizers.pdf.symbols import SymbolBook, SymbolPage, inset_matrix
 from sanitizers.pdf.verify import Promise, verify_pdf
 
 POINTS_PER_INCH = 72
+CONTENT_FLATE_LEVEL = 9
 IMAGE_ONLY = Promise(web_links=False, metadata=False, image_only=True)
 
 
@@ -136,8 +138,11 @@ def _append_page(
         Type=pikepdf.Name.Page,
         MediaBox=pikepdf.Array([0, 0, width, height]),
         Resources=resources,
-        Contents=output.make_stream(content),
+        Contents=output.make_stream(b""),
     )
+    # At the highest level: text pages are mostly their content, and qpdf keeps a
+    # stream that is already compressed as it is.
+    page.Contents.write(zlib.compress(content, CONTENT_FLATE_LEVEL), filter=pikepdf.Name.FlateDecode)
     output.pages.append(pikepdf.Page(page))
 
 

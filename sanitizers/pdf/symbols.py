@@ -6,23 +6,26 @@ page is one layer, drawn as image masks in that colour.  A layer is cut into lin
 (pixel rows without ink between them) and lines into symbols (columns without ink);
 a line taller than a third of an inch holds several lines of side-by-side columns
 that do not line up, and each of its pieces is cut again (recursive XY-cut).  Each
-distinct small symbol becomes one form XObject, shared by all pages of the document;
-large ones (rules, figures) become G4 image masks.  A page is then a list of relative
-moves and draws.  This is JBIG2's symbol coding written with nothing but image masks,
-which every reader draws, and it is lossless: the page shows exactly the rendered
-pixels.  Pages that do not repeat themselves (scans, ruled tables) are left to G4.
+distinct small symbol becomes one glyph of a Type 3 font (``type3.py``), shared by
+all pages of the document; large ones (rules, figures) become G4 image masks.  A line
+is then a string of glyph codes.  This is JBIG2's symbol coding written with nothing
+but image masks, which every reader draws, and it is lossless: the page shows exactly
+the rendered pixels.  Pages that do not repeat themselves (scans, ruled tables) are
+left to G4.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pikepdf
 from PIL import Image
 
 from sanitizers.pdf.group4 import group4
+from sanitizers.pdf.type3 import GlyphText, Type3Fonts
 
 #: Runs of non-zero bytes in a projection: rows or columns that hold ink.
 _INK_RUN = re.compile(rb"[^\x00]+")
@@ -30,6 +33,11 @@ _INK_RUN = re.compile(rb"[^\x00]+")
 MAX_OCCURRENCES = 20_000
 #: How deep lines are cut into columns and columns into lines again.
 MAX_DEPTH = 6
+#: Moves of the pen from MIN_BLANK to MAX_BLANK pixels are blank glyphs, others TJ
+#: numbers.  Glyphs on whole pixels are an advance or one pixel more or less apart, so
+#: a blank one pixel back serves as often as one forward.
+MIN_BLANK = -1
+MAX_BLANK = 64
 #: Symbols with more pixels than this are stored G4-compressed, as image masks.
 LARGE_SYMBOL = 64 * 64
 #: Bytes a stored symbol costs beyond its bitmap (object header, dictionary, operators).
@@ -61,8 +69,12 @@ class SymbolPage:
     height: int
     content: bytes = b""
     occurrences: int = 0
-    new_symbols: dict[SymbolKey, str] = field(default_factory=dict)
-    reused: set[str] = field(default_factory=set)
+    #: New small symbols by glyph number (see type3.py), and their advance widths.
+    new_glyphs: dict[SymbolKey, int] = field(default_factory=dict)
+    new_widths: dict[int, int] = field(default_factory=dict)
+    #: New large symbols by XObject name.
+    new_masks: dict[SymbolKey, str] = field(default_factory=dict)
+    reused: set[int | str] = field(default_factory=set)
 
     def drawing_size(self) -> int:
         """Bytes of the page's compressed drawing operators."""
@@ -70,7 +82,16 @@ class SymbolPage:
 
     def new_symbols_size(self) -> int:
         """Bytes the page's new symbols will take (bits in hex, deflated, plus overhead)."""
-        return sum(SYMBOL_OVERHEAD + (w * h * 5) // 32 for w, h, _ in self.new_symbols)
+        return sum(SYMBOL_OVERHEAD + (w * h * 5) // 32 for w, h, _ in (*self.new_glyphs, *self.new_masks))
+
+
+@dataclass
+class _Line:
+    """Symbols side by side, each at its left edge in the layer."""
+
+    bottom: int  # from the page's bottom edge
+    glyphs: list[tuple[int, int]]  # small symbols by glyph number
+    masks: list[tuple[int, SymbolKey, str]]  # large ones, with their XObject names
 
 
 class SymbolBook:
@@ -80,11 +101,13 @@ class SymbolBook:
         """``tall_line``: the height in pixels above which a line is cut again."""
         self.output = output
         self.tall_line = tall_line
-        self.names: dict[SymbolKey, str] = {}
-        self.reused: set[str] = set()  # names drawn again on a page after the one that stored them
+        self.glyphs: dict[SymbolKey, int] = {}
+        self.masks: dict[SymbolKey, str] = {}
+        self.reused: set[int | str] = set()  # symbols drawn again on a page after the one that stored them
         self.losing_streak = 0  # pages in a row where another encoding beat the symbols
         self.xobjects = pikepdf.Dictionary()
         self.resources = output.make_indirect(pikepdf.Dictionary(XObject=self.xobjects))
+        self.fonts = Type3Fonts(output, self.resources)
 
     def draw_paper(self, page: SymbolPage, colour: Colour) -> None:
         """Fill the page with its background colour (white paper needs nothing)."""
@@ -96,7 +119,7 @@ class SymbolBook:
 
         False when the page holds too many symbols to be worth it.
         """
-        operators: list[bytes] = [b"%s rg\n" % _rgb(colour)]
+        lines: list[tuple[int, list[tuple[int, SymbolKey]]]] = []  # bottom, pieces
         regions: list[Region] = [(0, 0, ink.width, ink.height, 0)]
         while regions:
             left, top, right, bottom, depth = regions.pop()
@@ -118,39 +141,114 @@ class SymbolBook:
                 page.occurrences += len(pieces)
                 if page.occurrences > MAX_OCCURRENCES:
                     return False
-                operators.append(b"q 1 0 0 1 %d %d cm\n" % (left, ink.height - top - line_bottom))
-                operators.extend(self._draw_line(band, pieces, page))
-                operators.append(b"Q\n")
-        page.content += b"".join(operators)
+                lines.append((ink.height - top - line_bottom, _keyed(band, pieces, left)))
+        page.content += b"%s rg\n" % _rgb(colour) + self._drawing(page, self._named(page, lines))
         return True
 
-    def _draw_line(self, band: Image.Image, pieces: list[tuple[int, int]], page: SymbolPage) -> list[bytes]:
-        # Moves are relative within a line and restart from the page origin on each
-        # line: readers compose matrices in single precision, and thousands of chained
-        # moves would drift by a pixel.
-        height = band.height
-        column_major = band.transpose(Image.Transpose.TRANSPOSE).tobytes()  # a column is a byte run
-        operators = []
-        x_previous = 0
-        for x0, x1 in pieces:
-            key = (x1 - x0, height, column_major[x0 * height : x1 * height])
-            name = self.names.get(key)
-            if name is not None:
-                page.reused.add(name)
-            else:
-                name = page.new_symbols.get(key)
-            if name is None:
-                name = _short_name(len(self.names) + len(page.new_symbols))
-                page.new_symbols[key] = name
-            operators.append(b"1 0 0 1 %d 0 cm " % (x0 - x_previous) + _draw(key, name))
-            x_previous = x0
-        return operators
+    def _named(self, page: SymbolPage, lines: list[tuple[int, list[tuple[int, SymbolKey]]]]) -> list[_Line]:
+        """The lines with their symbols named, new ones numbered, and new glyphs given
+        the advance that needs the fewest moves after them in this layer."""
+        known, new, reused = self.glyphs, page.new_glyphs, page.reused
+        first_new = len(known)
+        named = []
+        for bottom, pieces in lines:
+            line = _Line(bottom, [], [])
+            for x, key in pieces:
+                if key[0] * key[1] > LARGE_SYMBOL:
+                    line.masks.append((x, key, self._mask_name(page, key)))
+                    continue
+                glyph = known.get(key)
+                if glyph is not None:
+                    reused.add(glyph)
+                else:
+                    glyph = new.get(key)
+                    if glyph is None:
+                        glyph = new[key] = first_new + len(new)
+                line.glyphs.append((x, glyph))
+            named.append(line)
+        advances: dict[int, Counter[int]] = {}
+        for line in named:
+            for (x, glyph), (x_next, _) in zip(line.glyphs, line.glyphs[1:], strict=False):
+                if glyph >= first_new and glyph not in page.new_widths:
+                    advances.setdefault(glyph, Counter())[x_next - x] += 1
+        for key, glyph in new.items():
+            if glyph not in page.new_widths:
+                counted = advances.get(glyph, Counter())
+                # A symbol only seen at the end of a line: its own width, a guess.
+                page.new_widths[glyph] = min(
+                    counted, key=lambda width: _moves_cost(counted, width), default=key[0]
+                )
+        return named
+
+    def _mask_name(self, page: SymbolPage, key: SymbolKey) -> str:
+        name = self.masks.get(key)
+        if name is not None:
+            page.reused.add(name)
+            return name
+        name = page.new_masks.get(key)
+        if name is None:
+            name = page.new_masks[key] = _short_name(len(self.masks) + len(page.new_masks))
+        return name
+
+    def _drawing(self, page: SymbolPage, lines: list[_Line]) -> bytes:
+        """One text object for the layer's glyphs, then its large symbols as image masks.
+
+        Each line starts with a move from the previous line's start; along a line the
+        pen moves by the glyphs' advances.  Where the next symbol sits elsewhere, a
+        blank glyph of the missing width moves the pen (one byte, where a TJ number
+        takes four), or a TJ number for long moves.  All moves are whole pixels, exact
+        in any reader's floats.
+        """
+        text = GlyphText()
+        large: list[bytes] = []
+        stored_widths, new_widths = self.fonts.widths, page.new_widths
+        first_new = len(stored_widths)
+        blanks: dict[int, int] = {}
+        line_x, line_y = 0, 0
+        for line in lines:
+            for x, (width, height, _), name in line.masks:  # stored without a form around it
+                matrix = inset_matrix(width, height)
+                large.append(b"q 1 0 0 1 %d %d cm %s %s Do Q\n" % (x, line.bottom, matrix, name.encode()))
+            if not line.glyphs:
+                continue
+            pen = line.glyphs[0][0]
+            text.next_line(pen - line_x, line.bottom - line_y)
+            line_x, line_y = pen, line.bottom
+            for x, glyph in line.glyphs:
+                if x != pen:
+                    gap = x - pen
+                    if MIN_BLANK <= gap <= MAX_BLANK:
+                        blank = blanks.get(gap)
+                        if blank is None:
+                            blank = blanks[gap] = self._blank(page, gap)
+                        text.glyph(blank)
+                    else:
+                        text.move(gap)
+                text.glyph(glyph)
+                pen = x + (stored_widths[glyph] if glyph < first_new else new_widths[glyph])
+        return b"BT\n%sET\n" % text.operators_bytes() + b"".join(large)
+
+    def _blank(self, page: SymbolPage, width: int) -> int:
+        """The glyph that draws nothing and moves the pen ``width`` pixels."""
+        key = (width, 0, b"")
+        glyph = self.glyphs.get(key)
+        if glyph is not None:
+            page.reused.add(glyph)
+            return glyph
+        glyph = page.new_glyphs.get(key)
+        if glyph is None:
+            glyph = page.new_glyphs[key] = len(self.glyphs) + len(page.new_glyphs)
+            page.new_widths[glyph] = width
+        return glyph
 
     def commit(self, page: SymbolPage) -> None:
         """Store the page's new symbols in the document."""
-        for key, name in page.new_symbols.items():
-            self.xobjects[name] = self._stored(key)
-            self.names[key] = name
+        for key, glyph in page.new_glyphs.items():
+            self.fonts.add(_bits(key) if key[1] else None, page.new_widths[glyph])
+            self.glyphs[key] = glyph
+        for key, name in page.new_masks.items():
+            self.xobjects[name] = self._image_mask(_bits(key))
+            self.masks[key] = name
         self.reused |= page.reused
 
     def worth_trying(self) -> bool:
@@ -168,29 +266,10 @@ class SymbolBook:
         the last page pays for all of its own, since nothing follows to reuse them."""
         if last_page:
             return 1.0
-        if not self.names:
+        stored = len(self.glyphs) + len(self.masks)
+        if not stored:
             return FIRST_PAGE_SHARE
-        return max(MIN_SHARE, 1.0 - len(self.reused) / len(self.names))
-
-    def _stored(self, key: SymbolKey) -> pikepdf.Object:
-        width, height, column_major = key
-        mask = Image.frombytes("L", (height, width), column_major).transpose(Image.Transpose.TRANSPOSE)
-        bits = mask.convert("1", dither=Image.Dither.NONE)  # 1 = ink
-        if width * height > LARGE_SYMBOL:
-            return self._image_mask(bits)
-        # Hex-encoded inline data cannot contain a stray "EI" that would end the image early.
-        content = b"q %s BI /W %d /H %d /IM true /D [1 0] /F /AHx ID %s> EI Q" % (
-            inset_matrix(width, height),
-            width,
-            height,
-            bits.tobytes().hex().encode(),
-        )
-        return self.output.make_stream(
-            content,
-            Type=pikepdf.Name.XObject,
-            Subtype=pikepdf.Name.Form,
-            BBox=pikepdf.Array([0, 0, width, height]),
-        )
+        return max(MIN_SHARE, 1.0 - len(self.reused) / stored)
 
     def _image_mask(self, bits: Image.Image) -> pikepdf.Object:
         width, height = bits.size
@@ -229,12 +308,27 @@ def _short_name(number: int) -> str:
             return "/s" + "".join(reversed(letters))
 
 
-def _draw(key: SymbolKey, name: str) -> bytes:
-    """Operators that draw a stored symbol at the current origin."""
-    width, height, _ = key
-    if width * height > LARGE_SYMBOL:  # an image mask, stored without a form around it
-        return b"q %s %s Do Q\n" % (inset_matrix(width, height), name.encode())
-    return b"%s Do\n" % name.encode()
+def _keyed(band: Image.Image, pieces: list[tuple[int, int]], left: int) -> list[tuple[int, SymbolKey]]:
+    """Each piece of a line with its bitmap as a key, at its left edge in the layer."""
+    height = band.height
+    column_major = band.transpose(Image.Transpose.TRANSPOSE).tobytes()  # a column is a byte run
+    return [(left + x0, (x1 - x0, height, column_major[x0 * height : x1 * height])) for x0, x1 in pieces]
+
+
+def _moves_cost(advances: Counter[int], width: int) -> int:
+    """Bytes of the moves a glyph of this width needs after it, given the advances seen:
+    a blank glyph where the next symbol sits a little off, a TJ number where far off."""
+    return sum(
+        count * (0 if advance == width else 1 if MIN_BLANK <= advance - width <= MAX_BLANK else 4)
+        for advance, count in advances.items()
+    )
+
+
+def _bits(key: SymbolKey) -> Image.Image:
+    """The symbol as a "1" image, 1 = ink."""
+    width, height, column_major = key
+    mask = Image.frombytes("L", (height, width), column_major).transpose(Image.Transpose.TRANSPOSE)
+    return mask.convert("1", dither=Image.Dither.NONE)
 
 
 def inset_matrix(width: int, height: int) -> bytes:

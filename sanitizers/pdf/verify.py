@@ -3,7 +3,8 @@
 The output is parsed afresh by qpdf and every indirect object is scanned, every
 dictionary key of every nested value, without trusting the walk that produced it:
 forbidden keys, forbidden action and annotation types, URI schemes, encryption and,
-for image-only output, anything but pages, images and resource-less forms.  Streams
+for image-only output, anything but pages, images, resource-less forms and Type 3
+fonts whose glyphs are nothing but image masks, mapped to no letters.  Streams
 that readers parse as PDF syntax (``streams.py``) are decoded within the stream limit
 and searched byte-wise for forbidden names, hex-escaped or not; a stream whose filters
 cannot be decoded is searched raw; binary payloads are only size-checked.
@@ -12,6 +13,7 @@ cannot be decoded is searched raw; binary payloads are only size-checked.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from sanitizers.pdf.actions import is_web_uri
 from sanitizers.pdf.limits import check_decoded_size, decode_within_limit
 from sanitizers.pdf.screen import name_screen, serialised
 from sanitizers.pdf.streams import FORBIDDEN_NAME_PATTERN, is_image, is_syntax
+from sanitizers.pdf.type3 import REPLACEMENT_CMAP
 from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable
 from sanitizers.pdf.vocabulary import (
     ACTION_KEYS,
@@ -44,6 +47,42 @@ Entries = Mapping[str, object]
 SCANNED_KEYS = frozenset(REMOVED_KEYS.keys() | EXTERNAL_STREAM_KEYS | ACTION_KEYS | {"/Metadata", "/Next"})
 IMAGE_ONLY_CATALOG_KEYS = frozenset({"/Type", "/Pages"})
 IMAGE_ONLY_PAGE_KEYS = frozenset({"/Type", "/Parent", "/MediaBox", "/Resources", "/Contents"})
+IMAGE_ONLY_RESOURCES = frozenset({"/XObject", "/Font"})
+#: What image-only pages may do: paint colours, rectangles, images, forms and glyphs.
+IMAGE_ONLY_PAGE_OPERATORS = frozenset(
+    {"q", "Q", "cm", "rg", "g", "k", "re", "f", "W", "n", "Do", "BT", "ET", "Tf", "Td", "Tm", "TJ", "Tj"}
+)
+GLYPH_FONT_KEYS = frozenset(
+    {
+        "/Type",
+        "/Subtype",
+        "/FontBBox",
+        "/FontMatrix",
+        "/CharProcs",
+        "/Encoding",
+        "/FirstChar",
+        "/LastChar",
+        "/Widths",
+        "/ToUnicode",
+    }
+)
+GLYPH_ENCODING_KEYS = frozenset({"/Type", "/Differences"})
+GLYPH_STREAM_KEYS = frozenset({"/Length", "/Filter", "/DecodeParms"})
+#: A glyph sets its width and draws inline image masks (which take the text's colour).
+GLYPH_OPERATORS = frozenset({"d0", "d1", "q", "Q", "cm", "INLINE IMAGE"})
+INLINE_MASK_KEYS = frozenset(
+    {"/Width", "/Height", "/ImageMask", "/BitsPerComponent", "/Decode", "/Filter", "/DecodeParms", "/Length"}
+)
+INLINE_MASK_FILTERS = frozenset(
+    {
+        "/ASCIIHexDecode",
+        "/ASCII85Decode",
+        "/FlateDecode",
+        "/LZWDecode",
+        "/RunLengthDecode",
+        "/CCITTFaxDecode",
+    }
+)
 #: Every name that can make ``_scan_dictionary`` flag something; an object whose
 #: serialisation has none of them holds nothing to flag (streams still get their checks).
 NEEDS_A_LOOK = name_screen(
@@ -219,24 +258,45 @@ class _Scanner:
             self._flag(where, "an image beyond max_pixels")
 
     def _check_image_only(self) -> None:
+        checked: set[tuple[int, int]] = set()  # pages share their resources: check each font once
         for number, page in enumerate(self.pdf.pages, start=1):
             where = f"page {number}"
             for key in entries_of(page.obj):
                 if key not in IMAGE_ONLY_PAGE_KEYS:
                     self._flag(where, printable(key))
+            self._check_page_operators(page, where)
             resources = page.obj.get("/Resources")
             if not isinstance(resources, pikepdf.Dictionary):
                 continue
             for key in entries_of(resources):
-                if key != "/XObject":
+                if key not in IMAGE_ONLY_RESOURCES:
                     self._flag(where, f"resource {printable(key)}")
             xobjects = resources.get("/XObject")
             if isinstance(xobjects, pikepdf.Dictionary):
                 for xobject in entries_of(xobjects).values():
                     self._check_image_only_xobject(xobject, where)
+            fonts = resources.get("/Font")
+            if isinstance(fonts, pikepdf.Dictionary):
+                for font in entries_of(fonts).values():
+                    if not isinstance(font, pikepdf.Object) or font.objgen not in checked:
+                        self._check_glyph_font(font, where)
+                        if isinstance(font, pikepdf.Object) and font.is_indirect:
+                            checked.add(font.objgen)
+            elif "/Font" in resources:
+                self._flag(where, "a /Font resource that is not a dictionary")
+
+    def _check_page_operators(self, page: pikepdf.Page, where: str) -> None:
+        instructions = _parsed(page)
+        if instructions is None:
+            self._flag(where, "content that does not parse")
+            return
+        used = {str(instruction.operator) for instruction in instructions}
+        for operator in sorted(used - IMAGE_ONLY_PAGE_OPERATORS):
+            self._flag(where, f"the operator {printable(operator)}")
 
     def _check_image_only_xobject(self, xobject: object, where: str) -> None:
-        """Images, or forms without resources: they can draw inline images, never text."""
+        """Images, or forms without resources: they can draw inline images, and text only
+        in the glyph fonts of the page, which are checked as the page's own."""
         if not isinstance(xobject, pikepdf.Stream):
             self._flag(where, "an XObject that is not a stream")
             return
@@ -245,6 +305,79 @@ class _Scanner:
             return
         if subtype != "/Image":
             self._flag(where, f"a {printable(subtype or '?')} XObject")
+
+    def _check_glyph_font(self, font: object, where: str) -> None:
+        """A Type 3 font whose glyphs only draw image masks and whose codes map to
+        U+FFFD: it shows pixels and gives text extraction no letters."""
+        if not isinstance(font, pikepdf.Dictionary):
+            self._flag(where, "a font that is not a dictionary")
+            return
+        entries = entries_of(font)
+        subtype = name_of(entries.get("/Subtype"))
+        if subtype != "/Type3":
+            self._flag(where, f"resource /Font holding a {printable(subtype or '?')} font")
+            return
+        for key in entries.keys() - GLYPH_FONT_KEYS:
+            self._flag(where, f"{printable(key)} in a Type 3 font")
+        to_unicode = entries.get("/ToUnicode")
+        if not isinstance(to_unicode, pikepdf.Stream) or (
+            decode_within_limit(to_unicode, self.limits.max_stream_size) != REPLACEMENT_CMAP
+        ):
+            self._flag(where, "a Type 3 font without the replacement-character ToUnicode")
+        encoding = entries.get("/Encoding")
+        differences = encoding.get("/Differences") if isinstance(encoding, pikepdf.Dictionary) else None
+        if (
+            not isinstance(encoding, pikepdf.Dictionary)
+            or entries_of(encoding).keys() - GLYPH_ENCODING_KEYS
+            or not isinstance(differences, pikepdf.Array)
+            or not all(int_of(item) is not None or name_of(item) is not None for item in differences)
+        ):
+            self._flag(where, "a Type 3 font encoding other than a list of differences")
+        procedures = entries.get("/CharProcs")
+        if not isinstance(procedures, pikepdf.Dictionary):
+            self._flag(where, "a Type 3 font without glyph procedures")
+            return
+        for procedure in entries_of(procedures).values():
+            self._check_glyph(procedure, where)
+
+    def _check_glyph(self, procedure: object, where: str) -> None:
+        if not isinstance(procedure, pikepdf.Stream) or entries_of(procedure).keys() - GLYPH_STREAM_KEYS:
+            self._flag(where, "a Type 3 glyph that is not a plain stream")
+            return
+        decoded = decode_within_limit(procedure, self.limits.max_stream_size) is not None
+        instructions = _parsed(procedure) if decoded else None
+        if instructions is None:
+            self._flag(where, "a Type 3 glyph that does not parse")
+            return
+        for instruction in instructions:
+            operator = str(instruction.operator)
+            if operator not in GLYPH_OPERATORS:
+                self._flag(where, f"the operator {printable(operator)} in a Type 3 glyph")
+            elif isinstance(instruction, pikepdf.ContentStreamInlineImage):
+                self._check_inline_mask(entries_of(instruction.iimage.obj), where)
+
+    def _check_inline_mask(self, image: Entries, where: str) -> None:
+        filters = image.get("/Filter")
+        names = filters if isinstance(filters, pikepdf.Array) else [] if filters is None else [filters]
+        if (
+            image.keys() - INLINE_MASK_KEYS
+            or image.get("/ImageMask") is not True
+            or not all(name_of(name) in INLINE_MASK_FILTERS for name in names)
+        ):
+            self._flag(where, "a Type 3 glyph image that is not a plain image mask")
+        self._check_image(image, where)
+
+
+def _parsed(content: pikepdf.Object | pikepdf.Page) -> list[pikepdf.ContentStreamInstructions] | None:
+    """The instructions of a content stream, or None when qpdf cannot parse all of it
+    (it warns and returns what it read so far): what follows the fault goes unchecked."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            instructions = pikepdf.parse_content_stream(content)
+        except pikepdf.PdfError:
+            return None
+    return None if caught else instructions
 
 
 def _is_direct_container(value: object) -> TypeGuard[pikepdf.Object]:
