@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from sanitizers.errors import PolicyError
+from sanitizers.errors import LimitError, PolicyError
 from sanitizers.types import TYPES
 
 METHODS: tuple[str, ...] = ("rebuild", "pdf", "image", "text", "reject")
@@ -78,6 +78,18 @@ class Limits:
     archive_total_size: int = 1 * GiB
     archive_member_size: int = 512 * MiB
     archive_ratio: int = 200
+
+    def checked_size(self, untrusted_src: Path, code: str = "input.too_large") -> int:
+        """The file's size, once it is known not to exceed ``max_file_size`` (LimitError ``code``)."""
+        size = untrusted_src.stat().st_size
+        if size > self.max_file_size:
+            raise LimitError(code, f"{size} bytes exceeds max_file_size {self.max_file_size}")
+        return size
+
+    def read_file(self, untrusted_src: Path) -> bytes:
+        """The whole input, read once its size is within ``max_file_size``."""
+        self.checked_size(untrusted_src)
+        return untrusted_src.read_bytes()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from sanitizers.text import (
     decode_text,
     encoding_finding,
     is_removed_control,
-    read_limited,
 )
 
 # ── CSS (shared with SVG) ──────────────────────────────────────────────────────────
@@ -436,7 +435,7 @@ class HtmlRebuild(Sanitizer):
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         resolved = self.resolved_options(options)
         target = str(resolved["encoding"])
-        decoded = decode_html(read_limited(untrusted_src, limits))
+        decoded = decode_html(limits.read_file(untrusted_src))
         policy = _UrlPolicy(resolved)
         found = survey(decoded.text, policy.data_images)
         page = build_page(clean_body(decoded.text, policy), found, charset_label(decoded, target))
@@ -528,7 +527,7 @@ class HtmlText(Sanitizer):
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         target = str(self.resolved_options(options)["encoding"])
-        decoded = decode_html(read_limited(untrusted_src, limits))
+        decoded = decode_html(limits.read_file(untrusted_src))
         found = survey(decoded.text, data_images=False)
         # html.parser ends a script only at a bare </script>; browsers (and html5ever in
         # nh3) also at </script foo>.  Extracting from nh3's output reads the page as they do.

@@ -24,7 +24,6 @@ from sanitizers.base import Limits, Options, Report, Sanitizer
 from sanitizers.errors import MalformedError, VerifyError
 from sanitizers.html import clean_style, css_is_inert, url_scheme
 from sanitizers.output import write_atomically
-from sanitizers.text import read_limited
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -246,7 +245,7 @@ class SvgRebuild(Sanitizer):
     method: ClassVar[str] = "rebuild"
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
-        root = parse_svg(read_limited(untrusted_src, limits))
+        root = parse_svg(limits.read_file(untrusted_src))
         rebuild = _Rebuild()
         tree = rebuild.element(root, None)
         if tree is None:  # parse_svg guarantees an <svg> root, which is always copied

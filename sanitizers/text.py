@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Sanitizer
-from sanitizers.errors import LimitError, MalformedError, VerifyError
+from sanitizers.errors import MalformedError, VerifyError
 from sanitizers.output import write_atomically
 
 UTF8_BOM = codecs.BOM_UTF8
@@ -76,13 +76,6 @@ class Edit:
     start: int
     end: int
     replacement: str
-
-
-def read_limited(untrusted_src: Path, limits: Limits) -> bytes:
-    size = untrusted_src.stat().st_size
-    if size > limits.max_file_size:
-        raise LimitError("input.too_large", f"{size} bytes exceeds max_file_size {limits.max_file_size}")
-    return untrusted_src.read_bytes()
 
 
 def _strict(raw: bytes, codec: str) -> str | None:
@@ -244,7 +237,7 @@ class TextRebuild(Sanitizer):
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         target = str(self.resolved_options(options)["encoding"])
-        decoded = decode_text(read_limited(untrusted_src, limits))
+        decoded = decode_text(limits.read_file(untrusted_src))
         edits = control_character_edits(decoded.text)
         encoded = encode_edited(decoded, edits, target, bom_for_utf8=False)
         verify_reencoded(encoded, apply_edits(decoded.text, edits), "text")
@@ -349,7 +342,7 @@ class CsvRebuild(Sanitizer):
         resolved = self.resolved_options(options)
         target = str(resolved["encoding"])
         neutralise_all = bool(resolved["neutralise_formulas"])
-        decoded = decode_text(read_limited(untrusted_src, limits))
+        decoded = decode_text(limits.read_file(untrusted_src))
         controls = control_character_edits(decoded.text)
         # Cells are judged on the text as it will be written: a NUL removed by us must not
         # have hidden a trigger character from the check.

@@ -85,9 +85,7 @@ class ZipRebuild(ContainerSanitizer):
         limits: Limits,
         process_member: MemberProcessor,
     ) -> Report:
-        size = untrusted_src.stat().st_size
-        if size > limits.max_file_size:
-            raise LimitError("input.too_large", f"{size} bytes exceeds max_file_size {limits.max_file_size}")
+        limits.checked_size(untrusted_src)
         resolved = self.resolved_options(options)
         # Scratch beside dst: same file system for the final rename, and inside the folder
         # the caller cleans, so nothing lands elsewhere even if we are killed.

@@ -113,7 +113,7 @@ class ImageRebuild(Sanitizer):
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         settings = self.resolved_options(options)
-        untrusted_data = _read_within_limit(untrusted_src, limits)
+        untrusted_data = limits.read_file(untrusted_src)  # once: the scan and the decoder see the same bytes
         source = _type_from_signature(untrusted_data)
         target = source if settings["output_format"] == "same" else str(settings["output_format"])
         scan = scan_structure(source, untrusted_data)
@@ -136,14 +136,6 @@ class ImageRebuild(Sanitizer):
                 dst.unlink()
                 raise
         return _report(target, scan, decoded, icc is not None, len(untrusted_data))
-
-
-def _read_within_limit(untrusted_src: Path, limits: Limits) -> bytes:
-    """The whole input, read once so that the scan and the decoder see the same bytes."""
-    untrusted_size = untrusted_src.stat().st_size
-    if untrusted_size > limits.max_file_size:
-        raise LimitError("input.too_large", f"{untrusted_size} bytes exceeds {limits.max_file_size}")
-    return untrusted_src.read_bytes()
 
 
 def _type_from_signature(untrusted_data: bytes) -> str:

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import olefile
 
@@ -65,13 +64,6 @@ class CompoundFile:
 def printable_name(name: str) -> str:
     """Entry names start with control characters (\\x01CompObj); show them escaped."""
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name)
-
-
-def read_untrusted(untrusted_src: Path, limits: Limits) -> bytes:
-    size = untrusted_src.stat().st_size
-    if size > limits.max_file_size:
-        raise LimitError("input.too_large", f"{size} bytes exceeds max_file_size {limits.max_file_size}")
-    return untrusted_src.read_bytes()
 
 
 @contextmanager

@@ -29,7 +29,6 @@ from sanitizers.ole.inspect import (
     OleEntry,
     open_compound,
     printable_name,
-    read_untrusted,
 )
 from sanitizers.output import write_atomically
 
@@ -103,7 +102,7 @@ class OleRebuild(Sanitizer):
         if problem is not None:
             raise ValueError(f"OleRebuild option metadata: {problem}")
         keep_metadata = chosen["metadata"] == "keep"
-        with open_compound(read_untrusted(untrusted_src, limits), limits) as compound:
+        with open_compound(limits.read_file(untrusted_src), limits) as compound:
             ole_format = format_of(compound)
             allowed = ole_format.kept_streams | (SUMMARY_STREAMS if keep_metadata else frozenset())
             streams = _read_allowed(compound, allowed)

@@ -22,7 +22,7 @@ import olefile
 from sanitizers.archives.budget import TreeBudget, copy_bounded, tree_budget
 from sanitizers.archives.zipcheck import Entry, check_entries, open_zip
 from sanitizers.base import Limits
-from sanitizers.errors import EncryptedError, LimitError, MalformedError, SanitizeError
+from sanitizers.errors import EncryptedError, MalformedError, SanitizeError
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: Archive refusals that, for an Office file, mean the package itself is unsound.
@@ -86,9 +86,7 @@ def refuse_compound_file(untrusted_src: Path) -> None:
 @contextmanager
 def open_package(untrusted_src: Path, limits: Limits) -> Iterator[Package]:
     """The package, its table of contents already judged; decompression is budgeted."""
-    size = untrusted_src.stat().st_size
-    if size > limits.max_file_size:
-        raise LimitError("input.too_large", f"{size} bytes exceeds max_file_size {limits.max_file_size}")
+    limits.checked_size(untrusted_src)
     refuse_compound_file(untrusted_src)
     try:
         with tree_budget(limits) as budget, open_zip(untrusted_src) as archive:

@@ -52,10 +52,7 @@ class Envelope:
 
 def read_envelope(untrusted_path: Path, limits: Limits) -> Envelope:
     """Measure data hidden before the header and after the end marker (polyglots)."""
-    size = untrusted_path.stat().st_size
-    if size > limits.max_file_size:
-        raise LimitError("pdf.limit", f"{size} bytes exceeds max_file_size {limits.max_file_size}")
-    if size == 0:
+    if limits.checked_size(untrusted_path, "pdf.limit") == 0:
         raise MalformedError("pdf.malformed", "the file is empty")
     with untrusted_path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         header = data.find(b"%PDF-", 0, HEADER_WINDOW)

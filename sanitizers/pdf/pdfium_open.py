@@ -23,9 +23,7 @@ def open_with_pdfium(untrusted_path: Path, limits: Limits) -> Iterator[pdfium.Pd
     No password is tried: owner-password-only files open, anything else is refused.
     Forms are never initialised, so no form environment (and no script engine) exists.
     """
-    size = untrusted_path.stat().st_size
-    if size > limits.max_file_size:
-        raise LimitError("pdf.limit", f"{size} bytes exceeds max_file_size {limits.max_file_size}")
+    limits.checked_size(untrusted_path, "pdf.limit")
     try:
         document = pdfium.PdfDocument(untrusted_path)
     except pdfium.PdfiumError as exc:

@@ -12,7 +12,6 @@ from sanitizers.rtf.destinations import PICTURE_OPTIONS
 from sanitizers.rtf.tree import parse_document
 from sanitizers.rtf.verify import verify_rebuilt
 from sanitizers.rtf.writer import apply_edits, plan_rebuild
-from sanitizers.text import read_limited
 
 
 class RtfRebuild(Sanitizer):
@@ -31,7 +30,7 @@ class RtfRebuild(Sanitizer):
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         pictures = str(self.resolved_options(options)["pictures"])
-        untrusted_data = read_limited(untrusted_src, limits)
+        untrusted_data = limits.read_file(untrusted_src)
         document = parse_document(untrusted_data, limits)
         plan = plan_rebuild(document, untrusted_data, pictures)
         rebuilt = apply_edits(untrusted_data, plan.edits)
