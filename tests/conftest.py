@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
+import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 import structlog
 
-from sanitizers.pipeline import Outcome
+from sanitizers.base import Limits, Registry
+from sanitizers.pipeline import Outcome, Policy, process_file
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def corpus_manifest() -> list[dict[str, str]]:
@@ -29,6 +33,21 @@ def corpus_names(folder: str) -> list[str]:
     return sorted(
         Path(row["relpath"]).name for row in corpus_manifest() if row["relpath"].startswith(f"{folder}/")
     )
+
+
+def corpus_table(section: str) -> dict[str, dict[str, str]]:
+    """The expected verdicts of fixtures/<section>_corpus.toml, by file name."""
+    table = tomllib.loads((ROOT / "fixtures" / f"{section}_corpus.toml").read_text(encoding="utf-8"))
+    return {entry["file"]: entry for entry in table[section]}
+
+
+def process_timed(
+    src: Path, name: str, scratch: Path, policy: Policy, limits: Limits, registry: Registry
+) -> tuple[Outcome, float]:
+    """The pipeline's outcome for one file, and the seconds it took."""
+    started = time.monotonic()
+    outcome = process_file(src, name, scratch, policy, limits, registry)
+    return outcome, time.monotonic() - started
 
 
 def released_as_the_table_says(outcome: Outcome, expected: Mapping[str, str]) -> Path | None:

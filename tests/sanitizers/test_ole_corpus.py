@@ -9,8 +9,6 @@ what olevba and oleobj find in the input is gone from the output.
 
 from __future__ import annotations
 
-import time
-import tomllib
 import uuid
 from pathlib import Path
 
@@ -23,8 +21,8 @@ from sanitizers.ole import OleRebuild
 from sanitizers.ole.cfb_writer import write_compound_file
 from sanitizers.ole.excel import NEUTRAL_RECORD, OBPROJ, records
 from sanitizers.ole.word import document_text, read_fib
-from sanitizers.pipeline import Outcome, Rule, process_file
-from tests.conftest import CORPUS, corpus_names, require_corpus
+from sanitizers.pipeline import Outcome, Rule
+from tests.conftest import CORPUS, corpus_names, corpus_table, process_timed, require_corpus
 from tests.sanitizers.contract import assert_judged_again_unchanged
 from tests.sanitizers.test_ole import (
     assert_independently_clean,
@@ -33,17 +31,12 @@ from tests.sanitizers.test_ole import (
     vba_detected,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-TABLE = ROOT / "fixtures" / "ole_corpus.toml"
-
 require_corpus()
 
 pytestmark = pytest.mark.corpus
 
 OLE = CORPUS / "ole"
-EXPECTED: dict[str, dict[str, str]] = {
-    entry["file"]: entry for entry in tomllib.loads(TABLE.read_text(encoding="utf-8"))["ole"]
-}
+EXPECTED = corpus_table("ole")
 REGISTRY = Registry([OleRebuild()])
 LIMITS = Limits()
 POLICY = ChannelPolicy(dict.fromkeys(("doc", "xls", "ppt"), Rule(("rebuild",))))
@@ -57,9 +50,7 @@ JAPANESE_DOCS = {"poi__TestShiftJIS.doc": "見出し", "tika__testWORD_phonetic.
 
 
 def run(src: Path, name: str, scratch: Path) -> tuple[Outcome, float]:
-    started = time.monotonic()
-    outcome = process_file(src, name, scratch, POLICY, LIMITS, REGISTRY)
-    return outcome, time.monotonic() - started
+    return process_timed(src, name, scratch, POLICY, LIMITS, REGISTRY)
 
 
 def assert_document_stream_unchanged(src: Path, dst: Path, type_name: str) -> None:

@@ -9,8 +9,6 @@ sanitised again to show that nothing is left to remove.
 from __future__ import annotations
 
 import re
-import time
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,20 +16,23 @@ import pytest
 from gateway.config import ChannelPolicy
 from sanitizers.base import Limits, Registry
 from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
-from sanitizers.pipeline import Outcome, Rule, process_file
-from tests.conftest import CORPUS, corpus_names, released_as_the_table_says, require_corpus
+from sanitizers.pipeline import Outcome, Rule
+from tests.conftest import (
+    CORPUS,
+    corpus_names,
+    corpus_table,
+    process_timed,
+    released_as_the_table_says,
+    require_corpus,
+)
 from tests.sanitizers import ooxml_builders as b
-
-ROOT = Path(__file__).resolve().parents[2]
-TABLE = ROOT / "fixtures" / "ooxml_corpus.toml"
+from tests.sanitizers.contract import assert_judged_again_unchanged
 
 require_corpus()
 
 pytestmark = pytest.mark.corpus
 
-EXPECTED: dict[str, dict[str, str]] = {
-    entry["file"]: entry for entry in tomllib.loads(TABLE.read_text(encoding="utf-8"))["ooxml"]
-}
+EXPECTED = corpus_table("ooxml")
 REGISTRY = Registry([OoxmlRebuild(), XlsbRefusal()])
 LIMITS = Limits()
 OFFICE_TYPES = frozenset({"docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "xlsb"})
@@ -40,9 +41,7 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
 def run(name: str, scratch: Path) -> tuple[Outcome, float]:
-    started = time.monotonic()
-    outcome = process_file(CORPUS / "ooxml" / name, name, scratch, POLICY, LIMITS, REGISTRY)
-    return outcome, time.monotonic() - started
+    return process_timed(CORPUS / "ooxml" / name, name, scratch, POLICY, LIMITS, REGISTRY)
 
 
 def test_the_table_covers_the_corpus_exactly() -> None:
@@ -62,8 +61,7 @@ def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
     b.assert_oletools_clean(output)
     assert b.dangling_references(output) == []
     assert b.texts_in(output) == b.texts_in(CORPUS / "ooxml" / name)
-    again = OoxmlRebuild().sanitize(output, tmp_path / "again", {}, LIMITS)
-    assert [f for f in again.findings if f.action != "kept"] == []
+    assert_judged_again_unchanged(outcome, POLICY, LIMITS, REGISTRY, tmp_path / "again")
 
 
 @pytest.mark.parametrize(

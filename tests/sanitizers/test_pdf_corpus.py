@@ -7,8 +7,6 @@ again (nothing more may be removed).
 
 from __future__ import annotations
 
-import time
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,30 +14,30 @@ import pytest
 from gateway.config import ChannelPolicy
 from sanitizers.base import Limits, Registry
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
-from sanitizers.pipeline import Outcome, Rule, process_file
-from tests.conftest import CORPUS, corpus_names, released_as_the_table_says, require_corpus
+from sanitizers.pipeline import Outcome, Rule
+from tests.conftest import (
+    CORPUS,
+    corpus_names,
+    corpus_table,
+    process_timed,
+    released_as_the_table_says,
+    require_corpus,
+)
 from tests.sanitizers import pdf_builders as b
 from tests.sanitizers.contract import assert_judged_again_unchanged
-
-ROOT = Path(__file__).resolve().parents[2]
-TABLE = ROOT / "fixtures" / "pdf_corpus.toml"
 
 require_corpus()
 
 pytestmark = pytest.mark.corpus
 
-EXPECTED: dict[str, dict[str, str]] = {
-    entry["file"]: entry for entry in tomllib.loads(TABLE.read_text(encoding="utf-8"))["pdf"]
-}
+EXPECTED = corpus_table("pdf")
 REGISTRY = Registry([PdfRebuild(), PdfImage(), PdfText()])
 LIMITS = Limits()
 POLICY = ChannelPolicy({"pdf": Rule(("rebuild", "image"))})
 
 
 def run(name: str, scratch: Path) -> tuple[Outcome, float]:
-    started = time.monotonic()
-    outcome = process_file(CORPUS / "pdf" / name, name, scratch, POLICY, LIMITS, REGISTRY)
-    return outcome, time.monotonic() - started
+    return process_timed(CORPUS / "pdf" / name, name, scratch, POLICY, LIMITS, REGISTRY)
 
 
 def test_the_table_covers_the_corpus_exactly() -> None:
