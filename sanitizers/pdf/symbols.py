@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pikepdf
 from PIL import Image
@@ -148,8 +150,7 @@ class SymbolBook:
     def _named(self, page: SymbolPage, lines: list[tuple[int, list[tuple[int, SymbolKey]]]]) -> list[_Line]:
         """The lines with their symbols named, new ones numbered, and new glyphs given
         the advance that needs the fewest moves after them in this layer."""
-        known, new, reused = self.glyphs, page.new_glyphs, page.reused
-        first_new = len(known)
+        first_new = len(self.glyphs)
         named = []
         for bottom, pieces in lines:
             line = _Line(bottom, [], [])
@@ -157,21 +158,14 @@ class SymbolBook:
                 if key[0] * key[1] > LARGE_SYMBOL:
                     line.masks.append((x, key, self._mask_name(page, key)))
                     continue
-                glyph = known.get(key)
-                if glyph is not None:
-                    reused.add(glyph)
-                else:
-                    glyph = new.get(key)
-                    if glyph is None:
-                        glyph = new[key] = first_new + len(new)
-                line.glyphs.append((x, glyph))
+                line.glyphs.append((x, self._glyph(page, key)))
             named.append(line)
         advances: dict[int, Counter[int]] = {}
         for line in named:
             for (x, glyph), (x_next, _) in zip(line.glyphs, line.glyphs[1:], strict=False):
                 if glyph >= first_new and glyph not in page.new_widths:
                     advances.setdefault(glyph, Counter())[x_next - x] += 1
-        for key, glyph in new.items():
+        for key, glyph in page.new_glyphs.items():
             if glyph not in page.new_widths:
                 counted = advances.get(glyph, Counter())
                 # A symbol only seen at the end of a line: its own width, a guess.
@@ -180,15 +174,11 @@ class SymbolBook:
                 )
         return named
 
+    def _glyph(self, page: SymbolPage, key: SymbolKey) -> int:
+        return _symbol_id(key, self.glyphs, page.new_glyphs, page.reused, int)
+
     def _mask_name(self, page: SymbolPage, key: SymbolKey) -> str:
-        name = self.masks.get(key)
-        if name is not None:
-            page.reused.add(name)
-            return name
-        name = page.new_masks.get(key)
-        if name is None:
-            name = page.new_masks[key] = _short_name(len(self.masks) + len(page.new_masks))
-        return name
+        return _symbol_id(key, self.masks, page.new_masks, page.reused, _short_name)
 
     def _drawing(self, page: SymbolPage, lines: list[_Line]) -> bytes:
         """One text object for the layer's glyphs, then its large symbols as image masks.
@@ -230,14 +220,8 @@ class SymbolBook:
 
     def _blank(self, page: SymbolPage, width: int) -> int:
         """The glyph that draws nothing and moves the pen ``width`` pixels."""
-        key = (width, 0, b"")
-        glyph = self.glyphs.get(key)
-        if glyph is not None:
-            page.reused.add(glyph)
-            return glyph
-        glyph = page.new_glyphs.get(key)
-        if glyph is None:
-            glyph = page.new_glyphs[key] = len(self.glyphs) + len(page.new_glyphs)
+        glyph = self._glyph(page, (width, 0, b""))
+        if glyph >= len(self.glyphs):
             page.new_widths[glyph] = width
         return glyph
 
@@ -289,6 +273,27 @@ class SymbolBook:
             parameters = pikepdf.Dictionary(K=-1, Columns=width, Rows=height, BlackIs1=True)
             mask.write(compressed, filter=pikepdf.Name.CCITTFaxDecode, decode_parms=parameters)
         return mask
+
+
+_Id = TypeVar("_Id", int, str)
+
+
+def _symbol_id(
+    key: SymbolKey,
+    stored: Mapping[SymbolKey, _Id],
+    new: dict[SymbolKey, _Id],
+    reused: set[int | str],
+    make: Callable[[int], _Id],
+) -> _Id:
+    """``key``'s glyph number or XObject name: stored already (and so reused by this page),
+    new on this page, or made now from the next free number."""
+    found = stored.get(key)
+    if found is not None:
+        reused.add(found)
+        return found
+    if key not in new:
+        new[key] = make(len(stored) + len(new))
+    return new[key]
 
 
 def _rgb(colour: Colour) -> bytes:
