@@ -12,6 +12,7 @@ out at the next request); the command writes it with temp name, fsync and rename
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -27,8 +28,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 ROLES = ("viewer", "operator", "approver", "admin")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 _HASHER = PasswordHasher()
-# verified against when the user does not exist, so that a miss costs as much as a wrong password
-_DUMMY_HASH = _HASHER.hash("mukaika-no-such-user")
 MIN_PASSWORD = 10
 
 
@@ -55,10 +54,17 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that a miss costs as much as a wrong
+    password; made at the first login, not at every import (each costs a full argon2 hash)."""
+    return _HASHER.hash("mukaika-no-such-user")
+
+
 def check_password(user: User | None, password: str) -> bool:
     """Constant work whether or not the user exists; a disabled user never passes."""
     try:
-        ok = _HASHER.verify(user.password if user is not None else _DUMMY_HASH, password)
+        ok = _HASHER.verify(user.password if user is not None else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return ok and user is not None and not user.disabled
