@@ -8,6 +8,7 @@ with its own code; detection never guesses.
 
 from __future__ import annotations
 
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -172,15 +173,31 @@ def detect(untrusted_path: Path, name: str | None = None) -> Detection:
 
     Raises DetectionError (``type.*``) or EncryptedError (``office.encrypted``).
     """
-    name = name if name is not None else untrusted_path.name
-    extension = extension_of(name)
-    size = untrusted_path.stat().st_size
-    if size == 0:
+    if untrusted_path.stat().st_size == 0:
         raise DetectionError("type.empty", "the file has no content")
     with untrusted_path.open("rb") as f:
         head = f.read(8192)
     magic_mime = _MAGIC_MIME.from_file(str(untrusted_path)).lower()
     magic_description = _MAGIC_TEXT.from_file(str(untrusted_path))
+    name = name if name is not None else untrusted_path.name
+    return _reconciled(untrusted_path, head, magic_mime, magic_description, name)
+
+
+def detect_bytes(untrusted_data: bytes, name: str) -> Detection:
+    """``detect`` for content held in memory: an archive member that the output verifier,
+    which may write nowhere, judges without extracting it to a file."""
+    if not untrusted_data:
+        raise DetectionError("type.empty", "the file has no content")
+    magic_mime = _MAGIC_MIME.from_buffer(untrusted_data).lower()
+    magic_description = _MAGIC_TEXT.from_buffer(untrusted_data)
+    return _reconciled(untrusted_data, untrusted_data[:8192], magic_mime, magic_description, name)
+
+
+def _reconciled(
+    untrusted: Path | bytes, head: bytes, magic_mime: str, magic_description: str, name: str
+) -> Detection:
+    """The three witnesses (libmagic's answer, our probe of the content, the name) agreed."""
+    extension = extension_of(name)
 
     def found(type_name: str, pdf_offset: int = 0) -> Detection:
         return Detection(type_name, magic_mime, magic_description, extension, pdf_offset)
@@ -192,7 +209,7 @@ def detect(untrusted_path: Path, name: str | None = None) -> Detection:
         # A COM program has no header, so libmagic guesses it from a few leading bytes,
         # which Shift_JIS text ("件名" = 8C 8F) often matches. It proves nothing either way.
         magic_mime = "application/octet-stream"
-    probed, pdf_offset = _probe_structure(untrusted_path, head)
+    probed, pdf_offset = _probe_structure(untrusted, head)
     if probed is None and magic_mime == "application/octet-stream" and extension in _TEXT_BY_NAME:
         # libmagic gives up on some legacy encodings (EBCDIC, rare code pages); the text
         # sanitiser's strict decode ladder decides whether this really is text.
@@ -237,12 +254,12 @@ def _reconcile_extension(content_type: str, extension: str) -> str:
     )
 
 
-def _probe_structure(path: Path, head: bytes) -> tuple[str | None, int]:
+def _probe_structure(untrusted: Path | bytes, head: bytes) -> tuple[str | None, int]:
     """Our own structural look at the bytes: (type or None, PDF header offset)."""
     if head.startswith(OLE_MAGIC):
-        return _probe_ole(path), 0
+        return _probe_ole(untrusted), 0
     if head.startswith(ZIP_MAGICS):
-        return _probe_zip(path), 0
+        return _probe_zip(untrusted), 0
     pdf_offset = head.find(b"%PDF-", 0, PDF_HEADER_WINDOW)
     if pdf_offset >= 0:
         for signature, description in STRONG_SIGNATURES:
@@ -254,9 +271,14 @@ def _probe_structure(path: Path, head: bytes) -> tuple[str | None, int]:
     return None, 0
 
 
-def _probe_ole(path: Path) -> str:
+def _opened(untrusted: Path | bytes) -> str | io.BytesIO:
+    """What olefile and zipfile open: a file by its name, or bytes through a buffer."""
+    return str(untrusted) if isinstance(untrusted, Path) else io.BytesIO(untrusted)
+
+
+def _probe_ole(untrusted: Path | bytes) -> str:
     try:
-        with olefile.OleFileIO(str(path)) as ole:
+        with olefile.OleFileIO(_opened(untrusted)) as ole:
             streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
             clsid = (ole.root.clsid or "").lower() if ole.root is not None else ""
     except Exception as exc:  # olefile raises many kinds of errors on hostile input
@@ -283,9 +305,9 @@ def _probe_ole(path: Path) -> str:
     return result
 
 
-def _probe_zip(path: Path) -> str:
+def _probe_zip(untrusted: Path | bytes) -> str:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(_opened(untrusted)) as archive:
             infos = {info.filename: info for info in archive.infolist()}
             if "[Content_Types].xml" in infos:
                 return _ooxml_type(archive, infos)

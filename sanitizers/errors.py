@@ -407,6 +407,12 @@ REASONS: dict[str, ReasonText] = {
         _ASK_ADMIN_JA,
         _ASK_ADMIN_EN,
     ),
+    "verify.failed": ReasonText(
+        "無害化後の確認で問題が見つかったため、ファイルを受け渡しませんでした。",
+        "The independent check of the sanitised file failed, so it was not released.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
     "worker.timeout": ReasonText(
         "処理が制限時間内に終わりませんでした。",
         "Processing did not finish within the time limit.",

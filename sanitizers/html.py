@@ -448,6 +448,12 @@ class HtmlRebuild(Sanitizer):
         return report
 
 
+def verify_rebuilt_page(page: str, options: Options) -> None:
+    """``verify_page`` under the URL policy of the rule's ``options`` (defaults filled in),
+    for the gateway's verifier, which has the page and the rule but not the input."""
+    verify_page(page, _UrlPolicy(HtmlRebuild().resolved_options(options)))
+
+
 # ── text method ──────────────────────────────────────────────────────────────────────
 
 _SKIPPED_TEXT = frozenset(

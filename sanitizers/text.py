@@ -28,6 +28,8 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 #: ISO-2022-JP designations of a double-byte set; plain ASCII never contains them.
 _ISO2022_JP_DESIGNATIONS = (b"\x1b$B", b"\x1b$@", b"\x1b$(D")
+#: The legacy Japanese encodings the ladder tries once UTF-8 has failed.
+_LEGACY_CODECS = ("cp932", "euc_jp")
 #: Codecs whose byte sequence for a character does not depend on what came before, so a
 #: piece of decoded text can be mapped back to its own slice of the original bytes.
 _STATELESS_CODECS = frozenset({"utf-8", "cp932", "euc_jp", "utf-16-le", "utf-16-be"})
@@ -110,19 +112,43 @@ def decode_ladder(raw: bytes, declared: str | None = None) -> tuple[str, str, by
     if declared is not None and (text := _strict(raw, declared)) is not None:
         return text, declared, b""
     # ISO-2022-JP is 7-bit and so always valid UTF-8: its escapes must be looked for first.
-    if any(d in raw for d in _ISO2022_JP_DESIGNATIONS) and raw.isascii():
+    if _may_be_iso2022_jp(raw):
         text = _strict(raw, "iso2022_jp")
         if text is not None:
             return text, "iso2022_jp", b""
     text = _strict(raw, "utf-8")
     if text is not None:
         return text, "utf-8", b""
-    candidates = [(t, c) for c in ("cp932", "euc_jp") if (t := _strict(raw, c)) is not None]
+    candidates = [(t, c) for c in _LEGACY_CODECS if (t := _strict(raw, c)) is not None]
     if not candidates:
         return None
     # Ties go to CP932, the encoding Windows writes.
     text, codec = max(candidates, key=lambda tc: japanese_plausibility(tc[0]))
     return text, codec, b""
+
+
+def strict_decodings(raw: bytes, declared: str | None = None) -> Iterator[tuple[str, str]]:
+    """Every (text, codec) the ladder could read ``raw`` as, in its order: the BOM's codec
+    alone when there is a BOM, else ``declared``, ISO-2022-JP, UTF-8, CP932 and EUC-JP.
+
+    ``decode_ladder`` picks one of them; a reader of the file may pick another, and the
+    output verifier, which never saw the input, cannot know which one the sanitiser used.
+    """
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            text = _strict(raw[len(bom) :], codec)
+            if text is not None:
+                yield text, codec
+            return
+    guesses = ((declared,) if declared else ()) + (("iso2022_jp",) if _may_be_iso2022_jp(raw) else ())
+    for codec in dict.fromkeys((*guesses, "utf-8", *_LEGACY_CODECS)):  # declared may be one of them
+        text = _strict(raw, codec)
+        if text is not None:
+            yield text, codec
+
+
+def _may_be_iso2022_jp(raw: bytes) -> bool:
+    return any(d in raw for d in _ISO2022_JP_DESIGNATIONS) and raw.isascii()
 
 
 def is_removed_control(ch: str) -> bool:
@@ -354,8 +380,7 @@ class CsvRebuild(Sanitizer):
         edits = controls + _in_original_coordinates(controls, defused)
         encoded = encode_edited(decoded, edits, target, bom_for_utf8=True)
         verify_reencoded(encoded, cleaned, "text")
-        if any(neutralise_all or _DDE.search(cell.value) for cell in formula_cells(cleaned)):
-            raise VerifyError("text.verify_failed", "a formula cell survived neutralisation")
+        verify_no_formulas(cleaned, neutralise_all)
         write_atomically(dst, encoded.data)
         report = Report("csv")
         report.findings.append(encoding_finding(decoded, target))
@@ -366,6 +391,13 @@ class CsvRebuild(Sanitizer):
         _report_cells(report, "csv.dde", dde_cells, "neutralised")
         _report_cells(report, "csv.formula", other_cells, "neutralised" if neutralise_all else "kept")
         return report
+
+
+def verify_no_formulas(text: str, neutralise_all: bool) -> None:
+    """No cell a spreadsheet would evaluate is left: none at all when ``neutralise_all``
+    (``neutralise_formulas`` = true), else no DDE payload, which is always defused."""
+    if any(neutralise_all or _DDE.search(cell.value) for cell in formula_cells(text)):
+        raise VerifyError("text.verify_failed", "a formula cell survived neutralisation")
 
 
 def _in_original_coordinates(controls: list[Edit], insertions: list[int]) -> list[Edit]:

@@ -8,6 +8,7 @@ accepted is still counted while it is decompressed (``budget.copy_bounded``).
 
 from __future__ import annotations
 
+import io
 import itertools
 import stat
 import struct
@@ -47,14 +48,22 @@ class Entry:
         return self.name.endswith("/")
 
 
+def _readable(untrusted_src: Path | bytes) -> IO[bytes]:
+    """The archive as a file to read: a file on disk, or one in memory (a nested archive
+    the output verifier holds as bytes, since it may write nowhere)."""
+    return untrusted_src.open("rb") if isinstance(untrusted_src, Path) else io.BytesIO(untrusted_src)
+
+
 @contextmanager
-def open_zip(untrusted_src: Path) -> Iterator[zipfile.ZipFile]:
+def open_zip(untrusted_src: Path | bytes) -> Iterator[zipfile.ZipFile]:
     """The archive opened for reading; what zipfile refuses becomes a reason code."""
-    with untrusted_src.open("rb") as f:
+    with _readable(untrusted_src) as f:
         if f.read(4) == _SPANNING_MARKER:
             raise MalformedError("archive.malformed", "first segment of a split (spanned) archive")
     try:
-        archive = zipfile.ZipFile(untrusted_src)
+        archive = zipfile.ZipFile(
+            untrusted_src if isinstance(untrusted_src, Path) else io.BytesIO(untrusted_src)
+        )
     except UnicodeDecodeError as exc:
         raise MalformedError("archive.name_encoding", f"a name flagged UTF-8 is not UTF-8: {exc}") from None
     except NotImplementedError as exc:
@@ -68,7 +77,7 @@ def open_zip(untrusted_src: Path) -> Iterator[zipfile.ZipFile]:
 
 
 def check_entries(
-    archive: zipfile.ZipFile, untrusted_src: Path, limits: Limits, undecodable: str
+    archive: zipfile.ZipFile, untrusted_src: Path | bytes, limits: Limits, undecodable: str
 ) -> list[Entry]:
     """Every entry, judged; raises on the first reason to refuse the whole archive."""
     infos = archive.infolist()
@@ -79,7 +88,7 @@ def check_entries(
     entries = [_named(index, info, undecodable) for index, info in enumerate(infos)]
     _check_unique(entries)
     _check_declared_sizes(entries, limits)
-    with untrusted_src.open("rb") as f:
+    with _readable(untrusted_src) as f:
         _check_layout(f, entries, archive.start_dir)
     return entries
 

@@ -361,8 +361,29 @@ def _verify_output(dst: Path, target: str, icc_kept: bool) -> None:
     """Read the output back: every frame must decode, and the structural walk must find no
     metadata and no trailing bytes.  The walk counts every segment, chunk or tag the rebuild
     does not write itself, so it checks against an allow-list, not a list of known threats."""
+    _verify_encoded(dst.read_bytes(), target, icc_kept)
+
+
+def verify_image(untrusted_data: bytes, image_type: str, icc_allowed: bool, limits: Limits) -> None:
+    """The rebuild's read-back, for an image nobody vouches for (the gateway's verifier):
+    the declared canvas and frames are held to the limits before anything is decoded, and a
+    colour profile, when one may be kept at all, must be one the rebuild would keep."""
+    scan = scan_structure(image_type, untrusted_data)
+    if scan.declared_size is not None:
+        width, height = scan.declared_size
+        _check_pixels(width * height, f"{width}x{height}", limits)
+    fmt = _PILLOW_FORMATS[image_type]
+    with _pillow_settings(limits.max_pixels):
+        with _decoding(), Image.open(io.BytesIO(untrusted_data), formats=[fmt]) as im:
+            _frames_within_limits(im, image_type, image_type, scan, limits)
+            profile = im.info.get("icc_profile")
+            if icc_allowed and profile and _usable_icc(profile, im.mode, image_type) is None:
+                raise VerifyError("image.verify_failed", "a colour profile the rebuild would not keep")
+        _verify_encoded(untrusted_data, image_type, icc_allowed)
+
+
+def _verify_encoded(data: bytes, target: str, icc_kept: bool) -> None:
     fmt = _PILLOW_FORMATS[target]
-    data = dst.read_bytes()
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as im:
             im.verify()

@@ -62,17 +62,23 @@ class PdfRebuild(Sanitizer):
             except pikepdf.PikepdfError as exc:
                 raise MalformedError("pdf.malformed", f"qpdf cannot rebuild it: {exc}") from None
             warnings = pdf.get_warnings()
-        promise = Promise(
-            web_links=policy.keep_web_links,
-            metadata=policy.keep_metadata,
-            image_only=False,
-            copied_content=True,
-        )
-        verify_pdf(rebuilt, promise, limits)
+        verify_pdf(rebuilt, rebuild_promise(options), limits)
         write_atomically(dst, rebuilt)
         report.add("pdf.repaired", "repaired", len(warnings), _first_warning(warnings, untrusted_src))
         tally.report_into(report)
         return report
+
+
+def rebuild_promise(options: Options) -> Promise:
+    """What a rebuild under the rule's ``options`` promises about its output: checked here
+    after the rebuild, and again by the gateway's verifier, which sees only the output."""
+    chosen = checked_options(PdfRebuild(), options)
+    return Promise(
+        web_links=chosen["links"] == "keep-web",
+        metadata=chosen["metadata"] == "keep",
+        image_only=False,
+        copied_content=True,
+    )
 
 
 def _first_warning(warnings: list[str], untrusted_src: Path) -> str | None:
