@@ -1,20 +1,24 @@
 """PDF化 and 画像化 of office documents: LibreOffice converts, then the PDF sanitisers finish.
 
 LibreOffice parses the hostile document, so it runs like every parser here: inside the
-isolated worker (rlimits, private network namespace where the kernel allows one), in its
-own process group that is killed on timeout, with a fresh private profile per run whose
-settings forbid macros and link updates. Whatever PDF it writes is untrusted too and goes
-through the PDF rebuild (or rasteriser) like a PDF from the internet would.
+confined worker, whose walls it inherits, in its own process group that is killed on timeout
+and dies with the worker, with a fresh private profile per run whose settings forbid macros
+and link updates. It is started as ``soffice.bin`` itself (the ``soffice`` script would need a
+shell, which a worker may not run), with its single-instance pipe in the conversion's own
+directory (PIPE_DIRECTORY). Whatever PDF it writes is untrusted too and goes through the PDF rebuild (or
+rasteriser) like a PDF from the internet would.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +32,11 @@ from sanitizers.types import TYPES
 CONVERTIBLE = frozenset({"docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "doc", "xls", "ppt", "rtf"})
 SOFFICE_NAMES = ("soffice", "libreoffice")
 _KILL_GRACE_SECONDS = 2.0
+_RESTART_REQUESTED = 81  # soffice.bin's exit status after it set up a new profile: run it again
+_PR_SET_PDEATHSIG = 1
+#: Where LibreOffice makes its single-instance pipe: its working directory, named relatively
+#: because a socket's path may not exceed 107 bytes and a spool's work directory can be deep.
+PIPE_DIRECTORY = "."
 
 # Macros never run (level 3 = "very high", and execution disabled outright); links to other
 # files or URLs are never updated while loading (Writer: 0 = never; Calc: 1 = never).
@@ -43,7 +52,12 @@ _PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def soffice_path() -> str | None:
-    return next((path for name in SOFFICE_NAMES if (path := shutil.which(name))), None)
+    """LibreOffice's own program (``soffice.bin``, beside the ``soffice`` launcher script)."""
+    launcher = next((path for name in SOFFICE_NAMES if (path := shutil.which(name))), None)
+    if launcher is None:
+        return None
+    program = Path(os.path.realpath(launcher)).with_name("soffice.bin")
+    return str(program) if program.is_file() else None
 
 
 def convert_to_pdf(untrusted_src: Path, work: Path, limits: Limits) -> Path:
@@ -61,22 +75,33 @@ def convert_to_pdf(untrusted_src: Path, work: Path, limits: Limits) -> Path:
     (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS, encoding="utf-8")
     out = work / "out"
     argv = [soffice, "--headless", "--norestore", "--nologo", "--nodefault", "--nolockcheck",
-            f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "pdf", "--outdir", str(out),
-            str(document)]  # fmt: skip
-    _run_in_own_group(argv, work, timeout=max(5.0, limits.timeout_seconds * 0.75))
+            f"-env:UserInstallation={profile.as_uri()}", f"-env:OSL_SOCKET_PATH={PIPE_DIRECTORY}",
+            "--convert-to", "pdf", "--outdir", str(out), str(document)]  # fmt: skip
+    budget = max(5.0, limits.timeout_seconds * 0.75)
+    started = time.monotonic()
+    for _run in range(2):  # the first run of a fresh profile ends asking for a restart
+        if _run_in_own_group(argv, work, budget - (time.monotonic() - started)) != _RESTART_REQUESTED:
+            break
     converted = out / "document.pdf"
     if not converted.is_file() or converted.is_symlink() or converted.stat().st_size == 0:
         raise SanitizeError("convert.failed", "LibreOffice wrote no PDF (the document may be damaged)")
     return converted
 
 
-def _run_in_own_group(argv: list[str], cwd: Path, timeout: float) -> None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "LANG": "ja_JP.UTF-8",
-           "SAL_USE_VCLPLUGIN": "svp"}  # fmt: skip
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+def start_converter(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """LibreOffice in its own process group, in ``cwd``, dying with the process that started it."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "TMPDIR": str(cwd),
+           "LANG": "ja_JP.UTF-8", "SAL_USE_VCLPLUGIN": "svp"}  # fmt: skip
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_die_with_parent)  # fmt: skip
+
+
+def _run_in_own_group(argv: list[str], cwd: Path, timeout: float) -> int:
+    """Run LibreOffice, then kill its process group; its exit status."""
+    process = start_converter(argv, cwd)
     try:
-        process.wait(timeout)
+        return process.wait(max(timeout, 0.1))
     except subprocess.TimeoutExpired:
         raise SanitizeError("convert.failed", f"LibreOffice did not finish within {timeout:.0f}s") from None
     finally:
@@ -86,6 +111,11 @@ def _run_in_own_group(argv: list[str], cwd: Path, timeout: float) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(_KILL_GRACE_SECONDS)
                 break
+
+
+def _die_with_parent() -> None:
+    """In LibreOffice's process before exec: SIGKILL when the worker that started it dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class _ConvertThen(Sanitizer):
