@@ -7,6 +7,7 @@ check-config), 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import sys
@@ -21,6 +22,7 @@ from gateway.audit import log_audit
 from gateway.config import Config, ConfigError, load_config
 from gateway.console.users import ROLES, UsersFileError, add_user, change_user, read_users
 from gateway.fsutil import place_file
+from gateway.isolation.confinement import probe
 from gateway.journal import AuditEntry
 from gateway.logsetup import configure_logging
 from gateway.spool import Spool
@@ -153,7 +155,8 @@ def check_config(path: str | None, registry: Registry) -> int:
 
 def config_summary(config: Config, registry: Registry) -> str:
     lines = [f"config: {config.source}", f"spool: {config.gateway.spool_dir}",
-             f"workers: {config.gateway.worker_count()}", "channels:"]  # fmt: skip
+             f"workers: {config.gateway.worker_count()}",
+             f"confinement: {probe().describe(config.gateway.confinement)}", "channels:"]  # fmt: skip
     for ch in config.channels:
         lines.append(f"  {ch.name}: {ch.inbox} -> {ch.outbox} (rejected: {ch.rejected}, approved originals:"
                      f" {ch.approved_dir}{', release needs approval' if ch.needs_approval else ''})")  # fmt: skip
@@ -180,6 +183,7 @@ def status_command(args: argparse.Namespace, config: Config) -> int:
             f"mukaika: no journal at {journal} yet (the gateway has not run on this spool)", file=sys.stderr
         )
         return EXIT_USAGE
+    report = dataclasses.replace(report, confinement=probe().describe(config.gateway.confinement))
     print(report.as_json() if args.json else report.as_text())
     return EXIT_OK
 

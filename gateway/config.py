@@ -54,6 +54,7 @@ class GatewaySettings:
     log_format: str = "auto"
     log_level: str = "info"
     originals_key: Path = Path()  # empty: originals.key in the spool directory
+    confinement: str = "full"  # "none": workers without Landlock and seccomp (an explicit choice)
 
     def originals_key_path(self) -> Path:
         return self.originals_key if self.originals_key != Path() else self.spool_dir / "originals.key"
@@ -63,7 +64,8 @@ class GatewaySettings:
 
 
 _GATEWAY_CHOICES = {"log_format": ("auto", "journald", "json", "console"),
-                    "log_level": ("debug", "info", "warning", "error")}  # fmt: skip
+                    "log_level": ("debug", "info", "warning", "error"),
+                    "confinement": ("full", "none")}  # fmt: skip
 
 
 @dataclass(frozen=True)

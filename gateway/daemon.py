@@ -23,7 +23,8 @@ from gateway.config import Channel, Config, ConfigError, load_config
 from gateway.console.app import Console
 from gateway.http import StatusHandlers, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
-from gateway.isolation import WorkerPool
+from gateway.isolation.confinement import NONE, probe
+from gateway.isolation.provider import IsolationProvider, ZygoteProvider
 from gateway.journal import FINAL_STATES, Journal
 from gateway.listener import LocalServer
 from gateway.metrics import METRICS
@@ -47,13 +48,19 @@ RETRY_MAX_SECONDS = 300.0
 
 
 class Gateway:
-    def __init__(self, config: Config, config_arg: str | None, registry: Registry) -> None:
+    def __init__(
+        self,
+        config: Config,
+        config_arg: str | None,
+        registry: Registry,
+        pool: IsolationProvider | None = None,
+    ) -> None:
         self.config = config
         self.config_arg = config_arg
         self.registry = registry
         self.spool = Spool(config.gateway.spool_dir.absolute())
         self.journal: Journal | None = None
-        self.pool = WorkerPool(config.gateway.worker_count())
+        self.pool = pool or ZygoteProvider(config.gateway.worker_count(), config.gateway.confinement)
         self.settler = Settler(config.gateway.settle_seconds)
         self.queue: asyncio.Queue[WorkItem] = asyncio.Queue(maxsize=self.pool.size * CONSUMERS_PER_WORKER)
         self.admitting: set[Path] = set()  # queued inbox paths, so a rescan cannot queue them twice
@@ -69,6 +76,7 @@ class Gateway:
         self.console_server: LocalServer | None = None
         self.tending: asyncio.Task[None] | None = None
         self.retry_errors: deque[dict[str, object]] = deque(maxlen=10)  # shown by /status
+        self.confinement = ""  # how workers are confined, as checked at start (shown by /readyz)
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
     async def serve(self) -> int:
@@ -92,8 +100,9 @@ class Gateway:
         self.wakeup.set()
 
     async def startup(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._check_confinement()
         self.spool.create()
-        await self.pool.warm_up()
+        await self.pool.start()
         vault = Vault.open(self.config.gateway.originals_key_path().absolute(), create=True)
         self.journal = Journal(self.spool.journal_path)
         self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config, vault)
@@ -116,8 +125,18 @@ class Gateway:
             await self.console_server.start()
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
         log.info("gateway started", config=self.config.source, spool=str(self.spool.root),
-                 workers=self.pool.size, channels=[c.name for c in self.config.channels],
+                 workers=self.pool.size, confinement=self.confinement, channels=[c.name for c in self.config.channels],
                  recovered=len(unfinished))  # fmt: skip
+
+    def _check_confinement(self) -> None:
+        """Refuse to start without the workers' walls, unless the config gives them up explicitly."""
+        host = probe()
+        self.confinement = host.describe(self.pool.confinement)
+        if self.pool.confinement == NONE:
+            log.warning("workers run WITHOUT confinement ([gateway] confinement = \"none\"): a parser taken"
+                        " over by a hostile file can read the spool and write the shares")  # fmt: skip
+        elif host.problem is not None:
+            raise ConfinementUnavailableError(host.problem)
 
     async def _main_loop(self) -> None:
         next_rescan = time.monotonic() + self.config.gateway.rescan_seconds
@@ -159,6 +178,7 @@ class Gateway:
             await self.console_server.stop()
         if self.tending is not None:
             await asyncio.gather(self.tending, return_exceptions=True)
+        await self.pool.close()
         await asyncio.get_running_loop().shutdown_default_executor()  # let I/O threads finish their step
         if self.journal is not None:
             self.journal.close()
@@ -322,3 +342,11 @@ def run_daemon(config: Config, config_arg: str | None, registry: Registry) -> in
     except VaultError as exc:
         log.error("cannot start: the originals key is unusable", error=str(exc))
         return 2
+    except ConfinementUnavailableError as exc:
+        log.error("cannot start: workers cannot be confined on this host", error=str(exc),
+                  fix='a kernel with Landlock and seccomp, or [gateway] confinement = "none" (not recommended)')  # fmt: skip
+        return 2
+
+
+class ConfinementUnavailableError(RuntimeError):
+    """``confinement = "full"`` on a host without Landlock or seccomp."""

@@ -20,7 +20,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.intake import InboxWatcher, Settler
-from gateway.isolation import WorkerPool
+from gateway.isolation.provider import IsolationProvider
 from gateway.journal import Journal
 from gateway.metrics import Metrics
 from gateway.spool import Spool
@@ -41,7 +41,9 @@ class StatusSource(Protocol):
     @property
     def journal(self) -> Journal | None: ...
     @property
-    def pool(self) -> WorkerPool | None: ...
+    def pool(self) -> IsolationProvider | None: ...
+    @property
+    def confinement(self) -> str: ...
     @property
     def queue(self) -> asyncio.Queue[Any]: ...
     @property
@@ -108,7 +110,12 @@ class StatusHandlers:
     async def readyz(self, request: web.Request) -> web.Response:
         checks = await readiness(self.source)
         failed = sorted(name for name, result in checks.items() if result != "ok")
-        body = {"ready": not failed, "failed": failed, "checks": checks}
+        body = {
+            "ready": not failed,
+            "failed": failed,
+            "checks": checks,
+            "confinement": self.source.confinement,
+        }
         return web.json_response(body, status=503 if failed else 200)
 
     async def metrics_text(self, request: web.Request) -> web.Response:
@@ -133,6 +140,7 @@ class StatusHandlers:
             "waiting": len(source.settler),
             "oldest_waiting_seconds": round(source.settler.oldest_age(), 3),
             "in_flight": len(source.in_flight),
+            "confinement": source.confinement,
             "recent": [t.summary() for t in recent],
             "last_errors": [t.summary() for t in errors],
             "retry_errors": [dict(error) for error in source.retry_errors],

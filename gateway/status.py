@@ -22,6 +22,7 @@ class StatusReport:
     oldest_unfinished: Transfer | None
     oldest_age_seconds: float | None
     last_errors: list[Transfer]
+    confinement: str = ""  # how workers are confined under this config on this host
 
     def as_json(self) -> str:
         oldest = None
@@ -33,6 +34,7 @@ class StatusReport:
             "verdicts": {"all": self.verdicts_all, "last_24h": self.verdicts_last_24h},
             "oldest_unfinished": oldest,
             "last_errors": [t.summary() for t in self.last_errors],
+            "confinement": self.confinement,
         }
         return json.dumps(report, ensure_ascii=False)
 
@@ -49,6 +51,7 @@ class StatusReport:
             ),
             f"verdicts (all time): {_counts(self.verdicts_all)}",
             f"verdicts (last 24 h): {_counts(self.verdicts_last_24h)}",
+            f"confinement: {self.confinement}",
             "last errors:" + ("" if self.last_errors else " none"),
         ]
         for t in self.last_errors:

@@ -28,7 +28,8 @@ import structlog
 
 from gateway.clamav import ClamavUnavailableError, find_infection
 from gateway.config import Channel, Config
-from gateway.isolation import Job, WorkerPool, WorkerResult
+from gateway.isolation.job import Job, WorkerResult
+from gateway.isolation.provider import IsolationProvider
 from gateway.journal import AuditEntry, DecisionRefusedError, Journal, Placement, Transfer
 from gateway.metrics import record_transfer
 from gateway.names import clean_name, clean_relative_dir
@@ -73,14 +74,18 @@ def printable(name: str) -> str:
 
 class TransferProcessor:
     def __init__(
-        self, spool: Spool, journal: Journal, pool: WorkerPool, config: Callable[[], Config], vault: Vault
+        self,
+        spool: Spool,
+        journal: Journal,
+        pool: IsolationProvider,
+        config: Callable[[], Config],
+        vault: Vault,
     ) -> None:
         self.spool = spool
         self.journal = journal
         self.pool = pool
         self.config = config
         self.vault = vault
-        self.warned_no_network_namespace = False
 
     # ── admit ──────────────────────────────────────────────────────────────────────────
     def admit(self, channel: Channel, path: Path) -> str | None:
@@ -145,12 +150,10 @@ class TransferProcessor:
         """
         async with self.pool.slot():  # an attempt is counted only once a worker is free for it
             job = await asyncio.to_thread(self._prepare_sanitising, transfer_id, just_admitted)
-            result = await self.pool.run_in_slot(job) if job is not None else None
+            result = await self.pool.sanitise(job) if job is not None else None
+            if job is not None and result is not None and result.verdict == "released":
+                result = await self.pool.verify(job, result)  # only what a fresh verifier vouches for
         if result is not None:
-            if not result.network_isolated and not self.warned_no_network_namespace:
-                self.warned_no_network_namespace = True
-                log.warning("workers run without a private network namespace (the kernel refused one);"
-                            " rely on the service's IPAddressDeny/RestrictAddressFamilies")  # fmt: skip
             if result.verdict == "released" and self.config().clamav.enabled:
                 result = await self._screen_with_clamav(transfer_id, result)
             await asyncio.to_thread(self._plan_outcome, transfer_id, result)

@@ -68,6 +68,9 @@ class Limits:
     max_file_size: int = 200 * MiB
     timeout_seconds: float = 120.0
     worker_memory: int = 2 * GiB
+    #: processes and threads a worker's user may have before a worker's fork fails (a fork bomb
+    #: stops there); root is exempt, as the kernel exempts it from RLIMIT_NPROC
+    worker_processes: int = 512
     max_pages: int = 2000
     max_pixels: int = 120_000_000
     max_frames: int = 500

@@ -5,18 +5,27 @@ event loop or open files come along), and it imports every parser (gateway.prelo
 before saying it is ready.  From then on each worker is a bare ``os.fork()`` of it: no
 pickling, no re-import, no interpreter start-up per file.
 
+It runs only the entry points it was given at start (module:function names, imported then,
+before any job), and every worker it forks is confined (gateway.isolation.confinement)
+before the entry point runs: an entry point cannot opt out of the walls.
+
 The two talk over a private socket pair in lines of JSON (never pickle):
 
-    daemon → zygote   {"id": 7, "target": "gateway.isolation:run_job", "job": {...}}
+    daemon → zygote   {"id": 7, "target": "gateway.isolation.worker:sanitise", "job": {...},
+                       "walls": {"read": [...], "scratch": "..."}, "limits": {...}}
     zygote → daemon   {"ready": <zygote pid>}            once, when preloaded
                       {"id": 7, "pid": 4242}             as soon as the worker is forked
                       {"id": 7, "status": -9}            when it is reaped: exit code or -signal
                       {"id": 7, "error": "..."}          the worker could not be started
 
 Lifetimes are chained: a worker gets SIGKILL when the zygote dies, the zygote when the
-daemon dies (PR_SET_PDEATHSIG both times), so a daemon killed with SIGKILL leaves no worker
-writing into a spool that its successor is already recovering.  The zygote reaps its
-workers; the pool reaps the zygote.
+daemon dies (PR_SET_PDEATHSIG both times; LibreOffice gets it from its worker), so a daemon
+killed with SIGKILL leaves no worker writing into a spool that its successor is already
+recovering. The zygote is also a child subreaper: whatever a worker started and left behind
+(a daemonised grandchild, a LibreOffice whose worker died) becomes the zygote's child, and
+the zygote kills every such orphan before it reports a worker's end. So when the daemon
+hears that a worker ended, nothing that worker started is still running. The zygote reaps
+its workers; the provider reaps the zygote.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import importlib
 import json
 import os
@@ -35,33 +45,27 @@ import sys
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from gateway.isolation import Job
+from gateway.isolation.confinement import Walls, enter, runtime_paths
+from sanitizers.base import Limits
 
-RUN_JOB = "gateway.isolation:run_job"
-#: Misbehaving workers the isolation tests run; resolved only from this module's __all__.
-TEST_DOUBLES = "tests.gateway.worker_doubles"
+EntryPoint = Callable[[dict[str, Any]], None]
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _READ_SIZE = 64 * 1024
 #: The zygote's command: the daemon's own module path, then serve on the inherited socket.
-_BOOTSTRAP = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from gateway.zygote import main; main()"
-)
+_BOOTSTRAP = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from gateway.isolation.zygote import main; main()"
 
 
 class ZygoteError(RuntimeError):
     """The zygote could not be started."""
 
 
-def target_name(target: Callable[[Job], None]) -> str:
-    """The name a worker entry point is asked for by; only known entry points have one."""
-    name = f"{target.__module__}:{target.__qualname__}"
-    module, _, function = name.partition(":")
-    if name != RUN_JOB and not (module == TEST_DOUBLES and function.isidentifier()):
-        raise ValueError(f"{name} is not a worker entry point")
-    return name
+def entry_point_name(function: Callable[..., None]) -> str:
+    """The name an entry point is given to the zygote by: ``module:function``."""
+    return f"{function.__module__}:{function.__qualname__}"
 
 
 # ── the daemon's end ─────────────────────────────────────────────────────────────────────
@@ -94,8 +98,8 @@ class Zygote:
     alive: bool = True
 
     @classmethod
-    async def start(cls) -> Zygote:
-        """Start a zygote and wait until it has preloaded the parsers.
+    async def start(cls, entry_points: tuple[str, ...], confinement: str) -> Zygote:
+        """Start a zygote for ``entry_points`` and wait until it has preloaded them.
 
         Call this on the event loop's thread: PR_SET_PDEATHSIG fires when the *thread* that
         started the zygote ends, and that thread lives as long as the loop.
@@ -103,8 +107,9 @@ class Zygote:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         try:
+            settings = json.dumps({"entry_points": list(entry_points), "confinement": confinement})
             argv = [sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(sys.path), str(theirs.fileno()),
-                    str(os.getpid())]  # fmt: skip
+                    str(os.getpid()), settings]  # fmt: skip
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),))
         except BaseException:
             ours.close()
@@ -129,15 +134,16 @@ class Zygote:
         """Usable from ``loop``: the poll also catches a death whose EOF is still unread."""
         return self.alive and self.loop is loop and not loop.is_closed() and self.process.poll() is None
 
-    def spawn(self, target: str, job: dict[str, Any]) -> Worker:
-        """Ask for a worker running ``target(job)``; await its ``started`` and ``ended``."""
+    def spawn(self, target: str, job: dict[str, Any], walls: Walls, limits: Limits) -> Worker:
+        """Ask for a worker running ``target(job)`` behind ``walls``; await its ``started`` and ``ended``."""
         worker = Worker(self.loop.create_future(), self.loop.create_future())
         if not self.alive:
             self._give_up(worker, "the worker zygote is not running")
             return worker
         self._next_id += 1
         self._workers[self._next_id] = worker
-        self._send({"id": self._next_id, "target": target, "job": job})
+        self._send({"id": self._next_id, "target": target, "job": job, "walls": walls.as_message(),
+                    "limits": dataclasses.asdict(limits)})  # fmt: skip
         return worker
 
     def close(self) -> None:
@@ -227,10 +233,20 @@ def main() -> None:
     """Entry point of the zygote process (see _BOOTSTRAP): preload, then serve until EOF."""
     control = socket.socket(fileno=int(sys.argv[2]))
     die_with_parent(int(sys.argv[3]))
+    settings = json.loads(sys.argv[4])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the daemon, which finishes its work
-    import gateway.preload  # noqa: F401 - the whole point: every worker starts warm
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    from gateway.isolation.preload import warm_up
 
-    _Server(control).serve()
+    entry_points = {name: _import_entry_point(name) for name in settings["entry_points"]}
+    warm_up()  # after the entry points: what they import is frozen and shared too
+    _Server(control, entry_points, settings["confinement"], runtime_paths()).serve()
+
+
+def _import_entry_point(name: str) -> EntryPoint:
+    module_name, _, function = name.partition(":")
+    entry_point: EntryPoint = getattr(importlib.import_module(module_name), function)
+    return entry_point
 
 
 def die_with_parent(parent: int) -> None:
@@ -241,8 +257,14 @@ def die_with_parent(parent: int) -> None:
 
 
 class _Server:
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(
+        self, control: socket.socket, entry_points: dict[str, EntryPoint], confinement: str,
+        runtime: tuple[Path, ...],
+    ) -> None:  # fmt: skip
         self.control = control
+        self.entry_points = entry_points
+        self.confinement = confinement
+        self.runtime = runtime
         self.pid = os.getpid()
         self.children: dict[int, int] = {}  # pid → request id
         self.selector = selectors.DefaultSelector()
@@ -273,21 +295,22 @@ class _Server:
 
     def _fork(self, request: dict[str, Any]) -> None:
         try:
-            target = resolve_target(request["target"])
-            from gateway.isolation import job_from_message
-
-            job = job_from_message(request["job"])
+            target = self.entry_points.get(request["target"])
+            if target is None:
+                raise ValueError(f"{request['target']} is not a worker entry point")
+            walls = Walls.from_message(request["walls"])
+            limits = Limits(**request["limits"])
             pid = os.fork()
-        except (ValueError, TypeError, KeyError, ImportError, AttributeError, OSError) as exc:
+        except (ValueError, TypeError, KeyError, OSError) as exc:
             self._send({"id": request["id"], "error": f"{type(exc).__name__}: {exc}"})
             return
         if pid == 0:
-            self._become_worker(target, job)
+            self._become_worker(target, request["job"], walls, limits)
         self.children[pid] = request["id"]
         self._send({"id": request["id"], "pid": pid})
 
-    def _become_worker(self, target: Callable[[Job], None], job: Job) -> None:
-        """In the forked child: shed the zygote's state, run the target, exit (never returns)."""
+    def _become_worker(self, target: EntryPoint, job: dict[str, Any], walls: Walls, limits: Limits) -> None:
+        """In the forked child: shed the zygote's state, confine, run the target, exit (never returns)."""
         status = 1
         try:
             signal.set_wakeup_fd(-1)
@@ -298,43 +321,57 @@ class _Server:
             os.close(self.wakeup_r)
             os.close(self.wakeup_w)
             die_with_parent(self.pid)
+            os.umask(0o077)
+            os.setsid()  # its own process group, killed as a whole on timeout
+            enter(walls, limits, self.confinement, self.runtime)
             target(job)
             status = 0
         finally:  # an exception ends here too, unprinted: the exit status is the whole report
             os._exit(status)
 
     def _reap(self) -> None:
+        ended: list[tuple[int, int]] = []
         while True:
             try:
                 pid, wait_status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
             request = self.children.pop(pid, None)
             if request is not None:
-                self._send({"id": request, "status": os.waitstatus_to_exitcode(wait_status)})
+                ended.append((request, os.waitstatus_to_exitcode(wait_status)))
+        if ended:
+            self._kill_orphans()  # before anyone hears of the end: nothing of theirs runs on
+        for request, status in ended:
+            self._send({"id": request, "status": status})
+
+    def _kill_orphans(self) -> None:
+        """Kill and reap every child that is not a worker: something a worker started and left
+        behind, handed to this subreaper by the kernel; until none is left, as their own
+        children come here in turn when they die."""
+        while orphans := [pid for pid in _children_of_self() if pid not in self.children]:
+            for pid in orphans:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            for pid in orphans:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
 
     def _kill_children(self) -> None:
+        """Going away: every worker's group, and any orphan, is killed."""
         for pid in self.children:
-            for kill in (os.killpg, os.kill):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        self.children.clear()
+        self._kill_orphans()
 
     def _send(self, message: dict[str, Any]) -> None:
         self.control.sendall(json.dumps(message).encode() + b"\n")
 
 
-def resolve_target(name: str) -> Callable[[Job], None]:
-    """The worker entry point called ``name``: run_job, or a test double (tests only)."""
-    if name == RUN_JOB:
-        from gateway.isolation import run_job
-
-        return run_job
-    module_name, _, function = name.partition(":")
-    if module_name == TEST_DOUBLES:
-        module = importlib.import_module(module_name)
-        if function in module.__all__:
-            target: Callable[[Job], None] = getattr(module, function)
-            return target
-    raise ValueError(f"{name} is not a worker entry point")
+def _children_of_self() -> list[int]:
+    """This (single-threaded) process's children, as the kernel lists them."""
+    pid = os.getpid()
+    listing = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
+    return [int(child) for child in listing.split()]
