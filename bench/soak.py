@@ -157,7 +157,7 @@ def children() -> dict[int, list[int]]:
 
 
 def workers(daemon_pid: int) -> list[int]:
-    """The daemon's workers: children of its zygote (gateway.zygote), a child of the daemon."""
+    """The daemon's workers: children of its zygote (gateway.isolation.zygote), a child of the daemon."""
     tree = children()
     found = []
     for child in tree.get(daemon_pid, []):
@@ -165,7 +165,7 @@ def workers(daemon_pid: int) -> list[int]:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"gateway.zygote" in command:
+        if b"gateway.isolation.zygote" in command:
             found += tree.get(child, [])
     return found
 

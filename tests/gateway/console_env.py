@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.config import Config, parse_config
 from gateway.console.app import Console
 from gateway.console.users import add_user
-from gateway.isolation import WorkerPool
+from gateway.isolation.provider import ZygoteProvider
 from gateway.journal import Journal, Placement
 from gateway.originals import OriginalReleases
 from gateway.spool import Spool
@@ -75,7 +75,7 @@ approval = "{approval}"
         self.vault = Vault.open(root / "spool" / "originals.key", create=True)
         self.journal = Journal(self.spool.journal_path)
         self.processor = TransferProcessor(
-            self.spool, self.journal, WorkerPool(1), lambda: self.config, self.vault
+            self.spool, self.journal, ZygoteProvider(1), lambda: self.config, self.vault
         )
         self.releases = OriginalReleases(self.journal, self.spool, self.vault, lambda: self.config)
         self.scheduled: list[str] = []

@@ -15,6 +15,7 @@ from aiohttp.test_utils import make_mocked_request
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.http import StatusHandlers
+from gateway.isolation.confinement import probe
 from gateway.journal import Journal, Transfer
 from gateway.metrics import Metrics
 from tests.gateway.daemon_harness import RunningGateway, png_bytes
@@ -78,6 +79,7 @@ def test_loopback_endpoint_reports_health_readiness_metrics_and_recent_transfers
             "ready": True,
             "failed": [],
             "checks": {"watchers": "ok", "spool": "ok", "journal": "ok", "workers": "ok"},
+            "confinement": probe().describe("full"),
         }
 
         status, content_type, text = fetch("/metrics")
@@ -152,6 +154,7 @@ def test_readyz_is_503_and_names_every_failed_check(tmp_path: Path) -> None:
         spool=SimpleNamespace(root=tmp_path / "missing-spool"),
         journal=journal,
         pool=None,
+        confinement="full (Landlock ABI 6, seccomp)",
     )
     handlers = StatusHandlers(source, Metrics())  # type: ignore[arg-type]
     response = asyncio.run(handlers.readyz(make_mocked_request("GET", "/readyz")))
@@ -171,6 +174,7 @@ def test_readyz_fails_only_the_check_that_fails(tmp_path: Path) -> None:
         spool=SimpleNamespace(root=tmp_path),
         journal=journal,
         pool=SimpleNamespace(size=2),
+        confinement="full (Landlock ABI 6, seccomp)",
     )
     handlers = StatusHandlers(source, Metrics())  # type: ignore[arg-type]
     try:

@@ -7,17 +7,19 @@ import contextlib
 import gc
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gateway.isolation import Job, WorkerPool, WorkerResult, job_to_message
-from gateway.zygote import Zygote, target_name
+from gateway.isolation.confinement import FULL, Walls
+from gateway.isolation.job import Job, WorkerResult, job_to_message
+from gateway.isolation.provider import PRODUCTION_ENTRY_POINTS, ZygoteProvider
+from gateway.isolation.zygote import Zygote, entry_point_name
 from sanitizers.base import GiB, Limits
 from sanitizers.pipeline import Rule
 from tests.gateway import worker_doubles
@@ -31,8 +33,26 @@ def make_job(tmp_path: Path, content: bytes = b"MZ\0\0", name: str = "x.exe", **
     return Job("t1", staged, name, tmp_path / "work", RULES, Limits(**limits))  # type: ignore[arg-type]
 
 
-def run(job: Job, target: Callable[[Job], None] | None = None):  # type: ignore[no-untyped-def]
-    return asyncio.run(WorkerPool(1, target).run(job))
+def provider(target: Callable[..., None] | None = None, size: int = 1) -> ZygoteProvider:
+    """The production provider, or one whose workers run ``target`` (a double) instead of sanitising."""
+    if target is None:
+        return ZygoteProvider(size)
+    name = entry_point_name(target)
+    return ZygoteProvider(
+        size, FULL, PRODUCTION_ENTRY_POINTS + worker_doubles.ENTRY_POINTS, sanitise_entry=name
+    )
+
+
+def run(job: Job, target: Callable[..., None] | None = None):  # type: ignore[no-untyped-def]
+    return asyncio.run(provider(target).run(job))
+
+
+def start_zygote() -> Coroutine[Any, Any, Zygote]:
+    return Zygote.start(worker_doubles.ENTRY_POINTS, FULL)
+
+
+def spawn(zygote: Zygote, target: str, job: Job):  # type: ignore[no-untyped-def]
+    return zygote.spawn(target, job_to_message(job), Walls((job.staged_path,), job.work_dir), job.limits)
 
 
 def test_real_worker_applies_the_rule_and_reports_json(tmp_path: Path) -> None:
@@ -59,8 +79,8 @@ def test_a_worker_cancelled_while_it_starts_is_not_left_running(tmp_path: Path, 
     job = make_job(tmp_path)
 
     async def cancel_during_start() -> None:
-        pool = WorkerPool(1, worker_doubles.hangs)
-        await pool.warm_up()
+        pool = provider(worker_doubles.hangs)
+        await pool.start()
         task = asyncio.create_task(pool.run(job))
         await asyncio.sleep(delay)
         task.cancel()
@@ -94,7 +114,7 @@ def test_untrusted_results_are_checked_not_believed(tmp_path: Path, target: str)
 
 def test_pool_bounds_concurrency(tmp_path: Path) -> None:
     async def main() -> int:
-        pool = WorkerPool(2)
+        pool = provider(size=2)
         peak = 0
 
         async def one(i: int) -> None:
@@ -122,31 +142,16 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in status
 
 
-def test_a_worker_cannot_reach_the_network(tmp_path: Path) -> None:
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.5)
-    port = server.getsockname()[1]
-    job = make_job(tmp_path, str(port).encode(), "port.txt")
-    try:
-        run(job, worker_doubles.connects_out)
-        isolated, outcome = (job.work_dir / "network.txt").read_text().split("\n", 1)
-        with pytest.raises(TimeoutError):
-            server.accept()  # nobody came
-    finally:
-        server.close()
-    assert isolated == "True"
-    assert outcome.startswith("refused")
-
-
 # ── the zygote the workers are forked from ───────────────────────────────────────────────
 def test_the_zygote_reports_each_pid_then_its_exit_status(tmp_path: Path) -> None:
-    job = job_to_message(make_job(tmp_path))
+    job = make_job(tmp_path)
+    job.work_dir.mkdir()
 
     async def main() -> list[int | None]:
-        zygote = await Zygote.start()
+        zygote = await start_zygote()
         try:
             workers = [
-                zygote.spawn(target_name(t), job)
+                spawn(zygote, entry_point_name(t), job)
                 for t in (worker_doubles.does_nothing, worker_doubles.segfaults)
             ]
             return [await w.started for w in workers] + [await w.ended for w in workers]
@@ -158,14 +163,11 @@ def test_the_zygote_reports_each_pid_then_its_exit_status(tmp_path: Path) -> Non
     assert statuses == [0, -signal.SIGSEGV]
 
 
-def test_only_known_entry_points_run_as_workers(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="not a worker entry point"):
-        WorkerPool(1, os.abort)  # type: ignore[arg-type]
-
+def test_only_the_entry_points_given_at_start_run_as_workers(tmp_path: Path) -> None:
     async def ask_for_anything() -> tuple[int | None, str]:
-        zygote = await Zygote.start()
+        zygote = await Zygote.start(PRODUCTION_ENTRY_POINTS, FULL)
         try:
-            worker = zygote.spawn("os:abort", job_to_message(make_job(tmp_path)))
+            worker = spawn(zygote, entry_point_name(worker_doubles.does_nothing), make_job(tmp_path))
             return await worker.started, worker.problem
         finally:
             zygote.close()
@@ -176,7 +178,7 @@ def test_only_known_entry_points_run_as_workers(tmp_path: Path) -> None:
 
 def test_a_dead_zygote_is_reaped_and_replaced(tmp_path: Path) -> None:
     async def main() -> tuple[int, int]:
-        pool = WorkerPool(1, worker_doubles.records_parent)
+        pool = provider(worker_doubles.records_parent)
         first = await _zygote_pid(pool, tmp_path / "a")
         os.kill(first, signal.SIGKILL)
         await asyncio.sleep(0.5)
@@ -191,7 +193,7 @@ def test_workers_die_with_the_zygote_and_their_group_is_killed(tmp_path: Path) -
     job = make_job(tmp_path)
 
     async def main() -> WorkerResult:
-        pool = WorkerPool(1, worker_doubles.hangs)
+        pool = provider(worker_doubles.hangs)
         task = asyncio.create_task(pool.run(job))
         pids = await _recorded_pids(job)
         os.kill(_parent_of(pids[0]), signal.SIGKILL)
@@ -209,7 +211,7 @@ def test_a_worker_cancelled_while_it_runs_is_stopped_with_its_group(tmp_path: Pa
     job = make_job(tmp_path)
 
     async def main() -> None:
-        task = asyncio.create_task(WorkerPool(1, worker_doubles.hangs).run(job))
+        task = asyncio.create_task(provider(worker_doubles.hangs).run(job))
         await _recorded_pids(job)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -221,11 +223,11 @@ def test_a_worker_cancelled_while_it_runs_is_stopped_with_its_group(tmp_path: Pa
 
 def test_no_zombies_are_left_and_the_zygote_goes_with_its_pool(tmp_path: Path) -> None:
     async def main() -> int:
-        pool = WorkerPool(2, worker_doubles.records_parent)
+        pool = provider(worker_doubles.records_parent, size=2)
         zygote = await _zygote_pid(pool, tmp_path / "first")
         jobs = [make_job(_mkdir(tmp_path / str(i)), timeout_seconds=1.0) for i in range(3)]
         doubles = [
-            WorkerPool(2, t)
+            provider(t, size=2)
             for t in (worker_doubles.segfaults, worker_doubles.hangs, worker_doubles.does_nothing)
         ]
         await asyncio.gather(*(p.run(j) for p, j in zip(doubles, jobs, strict=True)))
@@ -242,19 +244,23 @@ def test_no_zombies_are_left_and_the_zygote_goes_with_its_pool(tmp_path: Path) -
 KILLED_DAEMON = """
 import asyncio, sys
 from pathlib import Path
-from gateway.isolation import Job, WorkerPool
+from gateway.isolation.job import Job
+from gateway.isolation.provider import PRODUCTION_ENTRY_POINTS, ZygoteProvider
 from sanitizers.base import Limits
-from tests.gateway import worker_doubles
-root = Path(sys.argv[1])
+from tests.gateway import hostile_workers, worker_doubles
+root, entry = Path(sys.argv[1]), sys.argv[2]
 (root / "input").write_bytes(b"x")
-asyncio.run(WorkerPool(1, worker_doubles.hangs).run(Job("t1", root / "input", "x.txt", root / "work", {}, Limits())))
+entries = PRODUCTION_ENTRY_POINTS + worker_doubles.ENTRY_POINTS + hostile_workers.ENTRY_POINTS
+provider = ZygoteProvider(1, "full", entries, sanitise_entry=entry)
+asyncio.run(provider.run(Job("t1", root / "input", "x.txt", root / "work", {}, Limits())))
 """
 
 
 def test_a_daemon_killed_with_sigkill_takes_its_zygote_and_workers_along(tmp_path: Path) -> None:
     job = make_job(tmp_path)
     repository = Path(__file__).resolve().parents[2]
-    daemon = subprocess.Popen([sys.executable, "-c", KILLED_DAEMON, str(tmp_path)], cwd=repository)
+    hangs = entry_point_name(worker_doubles.hangs)
+    daemon = subprocess.Popen([sys.executable, "-c", KILLED_DAEMON, str(tmp_path), hangs], cwd=repository)
     try:
         pids = asyncio.run(_recorded_pids(job, 30))
         zygote = _parent_of(pids[0])
@@ -269,7 +275,7 @@ def test_a_daemon_killed_with_sigkill_takes_its_zygote_and_workers_along(tmp_pat
             os.killpg(pids[0], signal.SIGKILL)
 
 
-async def _zygote_pid(pool: WorkerPool, directory: Path) -> int:
+async def _zygote_pid(pool: ZygoteProvider, directory: Path) -> int:
     job = make_job(_mkdir(directory))
     await pool.run(job)
     return int((job.work_dir / "parent.txt").read_text())
