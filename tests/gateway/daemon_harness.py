@@ -15,6 +15,7 @@ from PIL import Image
 from gateway.vault import Vault
 
 MUKAIKA = Path(sys.executable).parent / "mukaika"
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def png_bytes(colour: tuple[int, int, int] = (200, 30, 30), text: str = "") -> bytes:
@@ -31,8 +32,12 @@ def png_bytes(colour: tuple[int, int, int] = (200, 30, 30), text: str = "") -> b
 
 class RunningGateway:
     def __init__(self, root: Path, *, settle: float = 0.3, workers: int = 2, rescan: float = 2.0,
-                 extra: str = "", channel_extra: str = "", clamav: str = "", http: str = "") -> None:  # fmt: skip
+                 extra: str = "", channel_extra: str = "", clamav: str = "", http: str = "",
+                 hostile_entry: str = "", wrapper: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.root = root
+        #: a worker entry point that replaces the real sanitiser (tests.gateway.hostile_daemon)
+        self.hostile_entry = hostile_entry
+        self.wrapper = wrapper  # a command the daemon is started through (it execs the rest)
         self.inbox, self.outbox, self.rejected = root / "in", root / "out", root / "rejected"
         self.spool = root / "spool"
         self.config = root / "mukaika.toml"
@@ -74,9 +79,12 @@ rejected = "{self.rejected}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RunningGateway:
+        command = [str(MUKAIKA), "run", "--config", str(self.config)]
+        if self.hostile_entry:
+            command = [sys.executable, "-m", "tests.gateway.hostile_daemon", str(self.config), self.hostile_entry]
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([str(MUKAIKA), "run", "--config", str(self.config)],
-                                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            self.process = subprocess.Popen([*self.wrapper, *command], stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=REPOSITORY)  # fmt: skip
         self.wait_for(lambda: "gateway started" in self.log_text(), 30, "start-up")
         return self
 
