@@ -60,21 +60,23 @@ def stop_when_the_gateway_exits() -> None:
 def measure(files: int, small: list[int]) -> dict[str, object]:
     inputs = daemon.mixed_inputs(files)
     with tempfile.TemporaryDirectory(prefix="mukaika-bench-") as tmp:
-        serial = daemon.serial_seconds(inputs, Path(tmp))
+        serial, serial_cpu = daemon.serial_seconds(inputs, Path(tmp))
     with tempfile.TemporaryDirectory(prefix="mukaika-bench-") as tmp:
-        elapsed, latencies, _ = daemon.run_daemon(inputs, Path(tmp))
-    lat = list(latencies.values())
+        run = daemon.run_daemon(inputs, Path(tmp))
+    lat = list(run.latencies.values())
     batches = []
     for count in small:
         notes = [(f"note-{i:05}.txt", f"お知らせ {i}\r\n".encode("cp932")) for i in range(count)]
         with tempfile.TemporaryDirectory(prefix="mukaika-bench-") as tmp:
-            seconds, _, rss = daemon.run_daemon(notes, Path(tmp))
-        batches.append({"files": count, "seconds": seconds, "peak_rss_mb": rss})
+            batch = daemon.run_daemon(notes, Path(tmp))
+        batches.append({"files": count, "seconds": batch.elapsed, "peak_rss_mb": batch.peak_rss_mb})
     return {
         "files": len(inputs),
         "megabytes": sum(len(d) for _, d in inputs) / 1e6,
         "serial_seconds": serial,
-        "daemon_seconds": elapsed,
+        "serial_cpu_seconds": serial_cpu,
+        "daemon_seconds": run.elapsed,
+        "daemon_cpu_seconds": run.cpu_total,
         "latency_seconds": {str(p): daemon.percentile(lat, p) for p in (50, 95, 99)},
         "small_batches": batches,
     }

@@ -24,7 +24,6 @@ import resource
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,26 +96,44 @@ class Walls:
         return cls(tuple(Path(str(p)) for p in read), Path(str(message["scratch"])))
 
 
-def runtime_paths(modules: Iterable[object] = ()) -> tuple[Path, ...]:
+@dataclass(frozen=True)
+class Runtime:
+    """What every worker may use, worked out once by the zygote: each fork only applies it."""
+
+    read: tuple[Path, ...]
+    execute: tuple[Path, ...]
+    seccomp_program: bytes  # empty with confinement = "none"
+
+
+def prepare_runtime(mode: str) -> Runtime:
+    from gateway.isolation import seccomp
+
+    read = _outermost({*_python_paths(), *map(Path, SYSTEM_READ)})
+    execute = (*map(Path, CONVERTER_EXECUTE), *_loaders())
+    return Runtime(read, execute, seccomp.worker_program() if mode == FULL else b"")
+
+
+def _python_paths() -> set[Path]:
     """Everything Python needs to keep importing: the standard library, the installed
     packages, and the directory of every module loaded so far (our own packages, whatever
     the install), but never a whole source checkout that may hold a spool."""
     paths = {Path(sysconfig.get_path(name)) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
     paths.add(Path(sys.base_prefix) / "lib")
-    for module in modules or list(sys.modules.values()):
+    for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None)
-        if not origin:
+        if not origin or "." in name:
             continue
         package_path = getattr(module, "__path__", None)
-        name = getattr(module, "__name__", "")
-        if package_path and "." not in name:
-            paths.update(Path(p) for p in package_path)  # a top-level package: its whole folder
-        elif "." not in name:
-            paths.add(Path(origin))  # a top-level module file
-    return tuple(sorted(paths))
+        paths.update(map(Path, package_path) if package_path else [Path(origin)])  # its whole folder
+    return paths
 
 
-def enter(walls: Walls, limits: Limits, mode: str, runtime: tuple[Path, ...]) -> None:
+def _outermost(paths: set[Path]) -> tuple[Path, ...]:
+    """The paths not beneath another one: a rule holds for everything below its path."""
+    return tuple(sorted(p for p in paths if not any(other in p.parents for other in paths)))
+
+
+def enter(walls: Walls, limits: Limits, mode: str, runtime: Runtime) -> None:
     """Confine the calling process (a freshly forked worker) for good. Raises on any failure:
     a worker that cannot be confined as asked must not go on."""
     _apply_rlimits(limits)
@@ -130,13 +147,13 @@ def enter(walls: Walls, limits: Limits, mode: str, runtime: tuple[Path, ...]) ->
     from gateway.isolation import seccomp
 
     ruleset = landlock.Ruleset(landlock.abi_version())
-    ruleset.allow(landlock.READ, *runtime, *SYSTEM_READ, *walls.read)
-    ruleset.allow(landlock.READ_EXECUTE, *CONVERTER_EXECUTE, *_loaders())
+    ruleset.allow(landlock.READ, *runtime.read, *walls.read)
+    ruleset.allow(landlock.READ_EXECUTE, *runtime.execute)
     ruleset.allow(landlock.Fs.READ_FILE | landlock.Fs.WRITE_FILE, "/dev/null")
-    # sockets: LibreOffice's single-instance pipe, made in the scratch directory (OSL_SOCKET_PATH)
+    # sockets: LibreOffice's single-instance pipe, made in its working directory (convert.PIPE_DIRECTORY)
     ruleset.allow(landlock.SCRATCH | landlock.Fs.MAKE_SOCK, walls.scratch)
-    ruleset.restrict_self()
-    seccomp.load_worker_filter()
+    ruleset.restrict_self()  # sets no_new_privs, which the filter needs
+    seccomp.load(runtime.seccomp_program)
 
 
 def _loaders() -> list[Path]:

@@ -140,11 +140,12 @@ class ZygoteProvider(IsolationProvider):
         assert result.output_path and result.output_type and result.method and result.output_sha256
         rule = job.rules.get(result.file_type or "")
         if rule is None or result.method not in rule.methods:
-            return self._verify_failed(
-                job, f"the worker claims {result.file_type}/{result.method}, which no rule asks for"
-            )
-        check = VerifyJob(result.output_path, job.work_dir / "verify", result.output_type, result.method,
-                          rule.options, _member_options(job.rules), job.limits)  # fmt: skip
+            claim = f"the worker claims {result.file_type}/{result.method}, which no rule asks for"
+            return self._verify_failed(job, claim, result.file_type)
+        # the verifier's own directory lies beside the worker's, where that worker could write nothing
+        verify_dir = job.work_dir.with_name(f"{job.work_dir.name}-verify")
+        check = VerifyJob(result.output_path, verify_dir, result.output_type, result.method, rule.options,
+                          _member_options(job.rules), job.limits)  # fmt: skip
         if check.work_dir.exists():
             shutil.rmtree(check.work_dir)
         check.work_dir.mkdir()
@@ -156,14 +157,14 @@ class ZygoteProvider(IsolationProvider):
             if problem is not None
             else read_verification(check, exitcode, result.output_sha256)
         )
-        return result if why is None else self._verify_failed(job, why)
+        return result if why is None else self._verify_failed(job, why, result.file_type)
 
-    def _verify_failed(self, job: Job, why: str) -> WorkerResult:
+    def _verify_failed(self, job: Job, why: str, file_type: str | None) -> WorkerResult:
         self.stats.verify_failures += 1
         log.error(
             "output refused by its verification (a bug or an attack)", transfer_id=job.transfer_id, why=why
         )
-        return WorkerResult.refused("verify.failed", why)
+        return WorkerResult("rejected", "verify.failed", why, file_type=file_type)
 
     async def run_entry(
         self, entry: str, message: dict[str, Any], walls: Walls, job: Job

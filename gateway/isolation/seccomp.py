@@ -8,7 +8,10 @@ that needs a denied call fails like any other worker, and its file is refused.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
+import os
 import socket
 from pathlib import Path
 
@@ -35,6 +38,8 @@ _SOCKET_TYPE_MASK = 0xF  # the type without SOCK_NONBLOCK / SOCK_CLOEXEC
 _OTHER_SOCKET_TYPES = (2, 3, 4, 5, 6, 10)  # all but SOCK_STREAM: no datagrams to journald or anyone
 _TERMINAL_INJECTION = (0x5412, 0x541C)  # TIOCSTI, TIOCLINUX
 _W_OK = 2
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
 
 
 def available() -> str | None:
@@ -48,8 +53,8 @@ def available() -> str | None:
     return None
 
 
-def load_worker_filter() -> None:
-    """Load the workers' filter into this process; it holds for everything the process starts."""
+def worker_program() -> bytes:
+    """The workers' filter, compiled once to BPF (by the zygote; each worker only loads it)."""
     deny = seccomp.ERRNO(errno.EPERM)
     rules = seccomp.SyscallFilter(seccomp.ALLOW)
     for name in DENIED:
@@ -74,4 +79,31 @@ def load_worker_filter() -> None:
     rules.add_rule(not_writable, "access", seccomp.Arg(1, seccomp.EQ, _W_OK))
     for call in ("faccessat", "faccessat2"):
         rules.add_rule(not_writable, call, seccomp.Arg(2, seccomp.EQ, _W_OK))
-    rules.load()
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(write_end, "wb") as pipe:
+            rules.export_bpf(pipe)
+        with os.fdopen(read_end, "rb") as pipe:
+            return pipe.read()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(read_end)
+        raise
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = (("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32))
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
+
+
+def load(program: bytes) -> None:
+    """Install a compiled filter on this process for good (no_new_privs must be set already)."""
+    count = len(program) // ctypes.sizeof(_SockFilter)
+    instructions = (_SockFilter * count).from_buffer_copy(program)
+    fprog = _SockFprog(count, instructions)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.isolation.confinement import Walls, enter, runtime_paths
+from gateway.isolation.confinement import Runtime, Walls, enter, prepare_runtime
 from sanitizers.base import Limits
 
 EntryPoint = Callable[[dict[str, Any]], None]
@@ -240,7 +240,8 @@ def main() -> None:
 
     entry_points = {name: _import_entry_point(name) for name in settings["entry_points"]}
     warm_up()  # after the entry points: what they import is frozen and shared too
-    _Server(control, entry_points, settings["confinement"], runtime_paths()).serve()
+    runtime = prepare_runtime(settings["confinement"])
+    _Server(control, entry_points, settings["confinement"], runtime).serve()
 
 
 def _import_entry_point(name: str) -> EntryPoint:
@@ -258,9 +259,8 @@ def die_with_parent(parent: int) -> None:
 
 class _Server:
     def __init__(
-        self, control: socket.socket, entry_points: dict[str, EntryPoint], confinement: str,
-        runtime: tuple[Path, ...],
-    ) -> None:  # fmt: skip
+        self, control: socket.socket, entry_points: dict[str, EntryPoint], confinement: str, runtime: Runtime
+    ) -> None:
         self.control = control
         self.entry_points = entry_points
         self.confinement = confinement

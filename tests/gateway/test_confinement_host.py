@@ -68,9 +68,11 @@ def test_check_config_shows_the_confinement_that_will_apply(tmp_path: Path) -> N
 def _get_json(socket_path: Path, path: str) -> dict[str, str]:
     async def get() -> dict[str, str]:
         connector = aiohttp.UnixConnector(path=str(socket_path))
-        async with aiohttp.ClientSession(connector=connector) as session:
-            async with session.get(f"http://localhost{path}") as response:
-                return json.loads(await response.text())  # type: ignore[no-any-return]
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get(f"http://localhost{path}") as response,
+        ):
+            return json.loads(await response.text())  # type: ignore[no-any-return]
 
     return asyncio.run(get())
 
