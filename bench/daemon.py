@@ -203,7 +203,9 @@ class DaemonRun:
     latencies: dict[str, float]
     peak_rss_mb: float
     cpu_main: float  # the daemon process itself, after start-up
-    cpu_total: float  # the daemon, its zygote, every worker and verifier (and what they started), after start-up
+    cpu_total: (
+        float  # the daemon, its zygote, every worker and verifier (and what they started), after start-up
+    )
 
 
 def run_daemon(inputs: list[tuple[str, bytes]], root: Path) -> DaemonRun:
@@ -249,8 +251,10 @@ def main() -> None:
     print(f"| daemon | {elapsed:.2f} s ({n / elapsed:.1f} files/s) |")
     print(f"| throughput ratio daemon / serial | {serial / elapsed:.2f} (target >= 1.0) |")
     print(f"| CPU per file, serial in-process | {serial_cpu / n * 1000:.1f} ms |")
-    print(f"| CPU per file, daemon in all | {run.cpu_total / n * 1000:.1f} ms (main process "
-          f"{run.cpu_main / n * 1000:.1f}, zygote + workers + verifiers {(run.cpu_total - run.cpu_main) / n * 1000:.1f}) |")
+    print(
+        f"| CPU per file, daemon in all | {run.cpu_total / n * 1000:.1f} ms (main process "
+        f"{run.cpu_main / n * 1000:.1f}, zygote + workers + verifiers {(run.cpu_total - run.cpu_main) / n * 1000:.1f}) |"
+    )
     print(f"| CPU ratio daemon / serial | {run.cpu_total / serial_cpu:.2f} (target <= 1.5) |")
     print(f"| drop→release latency p50 / p95 / p99 | {percentile(lat, 50):.2f} / {percentile(lat, 95):.2f} / "
           f"{percentile(lat, 99):.2f} s |")  # fmt: skip

@@ -81,7 +81,13 @@ rejected = "{self.rejected}"
     def start(self) -> RunningGateway:
         command = [str(MUKAIKA), "run", "--config", str(self.config)]
         if self.hostile_entry:
-            command = [sys.executable, "-m", "tests.gateway.hostile_daemon", str(self.config), self.hostile_entry]
+            command = [
+                sys.executable,
+                "-m",
+                "tests.gateway.hostile_daemon",
+                str(self.config),
+                self.hostile_entry,
+            ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([*self.wrapper, *command], stdout=log, stderr=subprocess.STDOUT,
                                             cwd=REPOSITORY)  # fmt: skip

@@ -58,7 +58,9 @@ def test_confinement_none_is_an_explicit_choice_shown_everywhere(tmp_path: Path)
 
 def test_check_config_shows_the_confinement_that_will_apply(tmp_path: Path) -> None:
     config = RunningGateway(tmp_path).config
-    here = subprocess.run([str(MUKAIKA), "check-config", str(config)], capture_output=True, text=True, check=True)
+    here = subprocess.run(
+        [str(MUKAIKA), "check-config", str(config)], capture_output=True, text=True, check=True
+    )
     assert "confinement: full (Landlock ABI " in here.stdout and ", seccomp)" in here.stdout
     elsewhere = subprocess.run([*WITHOUT_LANDLOCK, str(MUKAIKA), "check-config", str(config)],
                                capture_output=True, text=True, check=True)  # fmt: skip
@@ -75,5 +77,3 @@ def _get_json(socket_path: Path, path: str) -> dict[str, str]:
             return json.loads(await response.text())  # type: ignore[no-any-return]
 
     return asyncio.run(get())
-
-
