@@ -33,13 +33,15 @@ import pikepdf
 from PIL import Image
 
 from tests.gateway.daemon_harness import RunningGateway, png_bytes
-from tests.gateway.invariants import GatewayDirs, no_loss_violations, outcomes
+from tests.gateway.invariants import GatewayDirs, inbox_name, no_loss_violations, outcomes, read_journal
 from tests.sanitizers.ooxml_builders import macros, word
 from tests.sanitizers.pdf_builders import build, js_action
 
 CANARY = "soak-canary-must-not-cross"
-# a worker killed mid-file is refused as worker.timeout; one in flight at too many daemon kills as worker.crash
-TOLERATED = ("worker.timeout", "worker.crash")
+# a worker killed mid-file is refused as worker.timeout; one in flight at too many daemon kills as
+# worker.crash; a verifier killed mid-check as verify.failed, saying so (any other verify.failed is a bug)
+TOLERATED = ("worker.timeout", "worker.crash", "verify.failed")
+KILLED_VERIFIER = "the verifier ended with status -9"
 RULES = """
 [channels.rules.csv]
 method = "rebuild"
@@ -265,6 +267,9 @@ class Soak:
         elapsed = time.monotonic() - self.started
         dirs = GatewayDirs(self.gateway.spool, self.gateway.inbox, self.gateway.outbox, self.gateway.rejected)
         problems = no_loss_violations(dirs, self.stream.expected, tolerated=TOLERATED, canary=CANARY.encode())
+        problems += [f"{inbox_name(row)}: verify.failed not by a kill: {row['reason_message']}"
+                     for row in read_journal(self.gateway.spool)[0]
+                     if row["reason_code"] == "verify.failed" and row["reason_message"] != KILLED_VERIFIER]  # fmt: skip
         codes: dict[str, int] = {}
         for found in outcomes(self.gateway.spool).values():
             key = found[0].state if found[0].reason_code is None else f"rejected: {found[0].reason_code}"

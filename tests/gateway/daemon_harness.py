@@ -30,6 +30,15 @@ def png_bytes(colour: tuple[int, int, int] = (200, 30, 30), text: str = "") -> b
     return buffer.getvalue()
 
 
+def process_alive(pid: int) -> bool:
+    """Running and not a zombie (a zombie is dead, only not yet reaped by its parent)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
 class RunningGateway:
     def __init__(self, root: Path, *, settle: float = 0.3, workers: int = 2, rescan: float = 2.0,
                  extra: str = "", channel_extra: str = "", clamav: str = "", http: str = "",

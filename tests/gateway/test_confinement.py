@@ -26,7 +26,7 @@ from sanitizers.base import Limits
 from sanitizers.convert import soffice_path
 from sanitizers.pipeline import Rule
 from tests.gateway import hostile_workers
-from tests.gateway.daemon_harness import REPOSITORY, RunningGateway
+from tests.gateway.daemon_harness import REPOSITORY, RunningGateway, process_alive
 
 #: What the kernel answers each attack with: Landlock refuses files (EACCES) and renames or
 #: links across its walls (EXDEV); seccomp refuses calls (EPERM); Landlock's scopes refuse
@@ -140,7 +140,7 @@ def test_what_a_worker_leaves_behind_is_dead_when_its_end_is_reported(tmp_path: 
 
     asyncio.run(main())
     orphan = int((job.work_dir / "pids.txt").read_text())
-    assert not _alive(orphan), "the double-forked, setsid orphan outlived its worker"
+    assert not process_alive(orphan), "the double-forked, setsid orphan outlived its worker"
 
 
 KILLED_DAEMON = """
@@ -170,20 +170,11 @@ def test_libreoffice_dies_with_a_daemon_killed_by_sigkill(tmp_path: Path) -> Non
             time.sleep(0.05)
         worker, office = (int(p) for p in pids_file.read_text().split())
         time.sleep(1.0)  # LibreOffice well under way
-        assert _alive(office)
+        assert process_alive(office)
     finally:
         daemon.kill()
         daemon.wait()
     deadline = time.monotonic() + 10
-    while (_alive(worker) or _alive(office)) and time.monotonic() < deadline:
+    while (process_alive(worker) or process_alive(office)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(worker) and not _alive(office)
-
-
-def _alive(pid: int) -> bool:
-    """Running and not a zombie."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "State:\tZ" not in status
+    assert not process_alive(worker) and not process_alive(office)

@@ -23,6 +23,7 @@ from gateway.isolation.zygote import Zygote, entry_point_name
 from sanitizers.base import GiB, Limits
 from sanitizers.pipeline import Rule
 from tests.gateway import worker_doubles
+from tests.gateway.daemon_harness import process_alive
 
 RULES = {"txt": Rule(("rebuild",)), "exe": Rule(("reject",))}
 
@@ -67,10 +68,10 @@ def test_hanging_worker_and_its_children_are_killed_at_the_timeout(tmp_path: Pat
     pids = [int(p) for p in (job.work_dir / "pids.txt").read_text().split()]
     assert len(pids) == 2
     deadline = time.monotonic() + 5  # SIGKILL is asynchronous: allow the kernel a moment
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     for pid in pids:
-        assert not _alive(pid), f"process {pid} survived the timeout"
+        assert not process_alive(pid), f"process {pid} survived the timeout"
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.002, 0.01])
@@ -91,7 +92,7 @@ def test_a_worker_cancelled_while_it_starts_is_not_left_running(tmp_path: Path, 
     time.sleep(1.0)  # a surviving worker records its pids within milliseconds
     pids_file = job.work_dir / "pids.txt"
     pids = [int(p) for p in pids_file.read_text().split()] if pids_file.exists() else []
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if process_alive(pid)]
 
 
 def test_segfaulting_worker_is_a_crash(tmp_path: Path) -> None:
@@ -131,15 +132,6 @@ def test_pool_bounds_concurrency(tmp_path: Path) -> None:
         return peak
 
     assert asyncio.run(main()) == 2
-
-
-def _alive(pid: int) -> bool:
-    """Running and not a zombie (a zombie is dead, only not yet reaped by its parent)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "State:\tZ" not in status
 
 
 # ── the zygote the workers are forked from ───────────────────────────────────────────────
@@ -299,9 +291,9 @@ def _pids_of(job: Job) -> list[int]:
 
 def _assert_all_die(pids: list[int]) -> None:
     deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if process_alive(pid)]
 
 
 def _parent_of(pid: int) -> int:
