@@ -8,6 +8,7 @@ spool checks run in threads so that a slow disk cannot stall the event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sqlite3
 import tempfile
@@ -141,6 +142,7 @@ class StatusHandlers:
             "oldest_waiting_seconds": round(source.settler.oldest_age(), 3),
             "in_flight": len(source.in_flight),
             "confinement": source.confinement,
+            "workers": dataclasses.asdict(source.pool.stats) if source.pool is not None else None,
             "recent": [t.summary() for t in recent],
             "last_errors": [t.summary() for t in errors],
             "retry_errors": [dict(error) for error in source.retry_errors],

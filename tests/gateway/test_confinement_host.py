@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -50,6 +51,7 @@ def test_confinement_none_is_an_explicit_choice_shown_everywhere(tmp_path: Path)
         status = _get_json(socket_path, "/status")
         log = gateway.log_text()
     assert ready["confinement"].startswith("none") and status["confinement"].startswith("none")
+    assert status["workers"] == {"workers": 1, "verifications": 1, "verify_failures": 0, "crashes": 0}
     assert "workers run WITHOUT confinement" in log and '"level": "warning"' in log
     cli = subprocess.run([str(MUKAIKA), "status", "--config", str(gateway.config)], capture_output=True,
                          text=True, check=True)  # fmt: skip
@@ -67,8 +69,8 @@ def test_check_config_shows_the_confinement_that_will_apply(tmp_path: Path) -> N
     assert "confinement: full, but NOT AVAILABLE here: the kernel has no Landlock" in elsewhere.stdout
 
 
-def _get_json(socket_path: Path, path: str) -> dict[str, str]:
-    async def get() -> dict[str, str]:
+def _get_json(socket_path: Path, path: str) -> dict[str, Any]:
+    async def get() -> dict[str, Any]:
         connector = aiohttp.UnixConnector(path=str(socket_path))
         async with (
             aiohttp.ClientSession(connector=connector) as session,
