@@ -181,8 +181,10 @@ def _silence_stdio() -> None:
     os.close(null)
 
 
-def _enter_private_network() -> bool:
+def _enter_private_network() -> None:
     """Without Landlock and seccomp: a network namespace with no interfaces, where the kernel
-    allows one (as non-root, inside a user namespace)."""
+    allows one (as non-root, inside a user namespace); under the unit, PrivateNetwork= holds."""
     libc = ctypes.CDLL(None, use_errno=True)
-    return any(libc.unshare(flags) == 0 for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET))
+    for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET):
+        if libc.unshare(flags) == 0:
+            return
