@@ -14,8 +14,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from sanitizers.links import is_web_link
 from sanitizers.ooxml.context import PartContext
-from sanitizers.ooxml.links import is_web_link
 from sanitizers.ooxml.vocabulary import DANGEROUS_FIELDS, NS_W
 
 _RUN = f"{{{NS_W}}}r"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
+from sanitizers.links import is_web_link
 from sanitizers.ooxml.context import PartContext
-from sanitizers.ooxml.links import is_web_link
 from sanitizers.ooxml.vocabulary import (
     NS_A,
     NS_C,

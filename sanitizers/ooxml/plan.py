@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from sanitizers.errors import MalformedError, PolicyError
+from sanitizers.links import is_web_link
 from sanitizers.ooxml.contenttypes import CONTENT_TYPES_PART, ContentTypes
 from sanitizers.ooxml.findings import Tally
-from sanitizers.ooxml.links import is_web_link
 from sanitizers.ooxml.package import Package
 from sanitizers.ooxml.relationships import (
     KeptRelationship,

@@ -16,7 +16,7 @@ import zipfile
 from urllib.parse import unquote
 
 from sanitizers.errors import VerifyError
-from sanitizers.ooxml.links import is_web_link
+from sanitizers.links import is_web_link
 
 _FORBIDDEN_NAMES = re.compile(
     r"vbaproject|vbadata|(^|/)(activex|embeddings|macrosheets|externallinks|webextensions?|customui|"

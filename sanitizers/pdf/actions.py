@@ -9,30 +9,20 @@ from __future__ import annotations
 
 import pikepdf
 
+from sanitizers.links import is_web_link
 from sanitizers.pdf.values import name_of
-from sanitizers.pdf.vocabulary import (
-    ALLOWED_ACTIONS,
-    ALLOWED_NAMED_ACTIONS,
-    REMOVED_ACTIONS,
-    WEB_URI_PREFIXES,
-)
+from sanitizers.pdf.vocabulary import ALLOWED_ACTIONS, ALLOWED_NAMED_ACTIONS, REMOVED_ACTIONS
 
 
 def is_web_uri(untrusted_uri: object) -> bool:
-    """True for an http, https or mailto URI without control characters or attachments.
+    """True for a URI string the link policy (sanitizers.links) keeps as a web link.
 
-    Readers strip or interpret control characters in surprising ways, so any of them
-    disqualifies the link; ``mailto:?attach=`` makes some mail clients attach local files.
+    The bytes are read as Latin-1, one character each, so that no byte can hide from the
+    policy's checks behind a decoding error or a multi-byte sequence.
     """
     if not isinstance(untrusted_uri, pikepdf.String):
         return False
-    raw = bytes(untrusted_uri)
-    if any(byte < 0x20 or byte == 0x7F for byte in raw):
-        return False
-    lowered = raw.lower()
-    if lowered.startswith(b"mailto:") and b"attach" in lowered:
-        return False
-    return lowered.startswith(WEB_URI_PREFIXES)
+    return is_web_link(bytes(untrusted_uri).decode("latin-1"))
 
 
 def action_construct(action: pikepdf.Object, keep_web_links: bool) -> str | None:

@@ -147,8 +147,6 @@ ALLOWED_INFO_KEYS: frozenset[str] = frozenset(
 )
 
 #: URI schemes kept by ``links = "keep-web"``; anything else (file:, UNC, javascript:) goes.
-WEB_URI_PREFIXES: tuple[bytes, ...] = (b"http://", b"https://", b"mailto:")
-
 #: Names that must not appear in the decoded bytes of any syntax stream of the output.
 FORBIDDEN_STREAM_NAMES: frozenset[bytes] = frozenset(
     name[1:].encode()
