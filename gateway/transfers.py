@@ -150,9 +150,11 @@ class TransferProcessor:
         """
         async with self.pool.slot():  # an attempt is counted only once a worker is free for it
             job = await asyncio.to_thread(self._prepare_sanitising, transfer_id, just_admitted)
-            result = await self.pool.sanitise(job) if job is not None else None
-            if job is not None and result is not None and result.verdict == "released":
-                result = await self.pool.verify(job, result)  # only what a fresh verifier vouches for
+            result = None
+            if job is not None:
+                result = await self.pool.sanitise(job)
+                if result.verdict == "released":
+                    result = await self.pool.verify(job, result)  # only what a fresh verifier vouches for
         if result is not None:
             if result.verdict == "released" and self.config().clamav.enabled:
                 result = await self._screen_with_clamav(transfer_id, result)
