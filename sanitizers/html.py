@@ -19,8 +19,11 @@ from typing import ClassVar
 
 import nh3
 
-from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.base import Limits, Options, OptionSpec, OptionValue, Report, Sanitizer
 from sanitizers.errors import MalformedError, VerifyError
+from sanitizers.links import CHOICES as LINK_CHOICES
+from sanitizers.links import WEB_SCHEMES, is_web_link, keep_link
+from sanitizers.links import url_scheme as url_scheme
 from sanitizers.output import write_atomically
 from sanitizers.text import (
     ENCODING_LABELS,
@@ -94,20 +97,14 @@ def css_is_inert(value: str, fragment_urls: bool) -> bool:
 
 
 # ── URLs ─────────────────────────────────────────────────────────────────────────────
+# Links (<a href>) are judged by sanitizers.links, the policy every format shares; images
+# (<img src>) are not links, and their rule is here, but read with the same scheme reader.
 
-_WEB_SCHEMES = frozenset({"http", "https", "mailto"})
 _DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*", re.IGNORECASE)
-
-
-def url_scheme(value: str) -> str | None:
-    """The scheme a browser would see, after it drops white space and control characters."""
-    compact = "".join(ch for ch in value if not ch.isspace() and not is_removed_control(ch))
-    match = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", compact)
-    return match.group(1).lower() if match else None
-
-
-def is_fragment(value: str) -> bool:
-    return value.startswith("#") and "\\" not in value
+_REMOTE_IMAGE_SCHEMES = frozenset({"http", "https"})
+#: What browsers strip around a URL attribute's value (HTML's ASCII white space); the value
+#: is kept stripped, and anything left inside is for the link policy to judge.
+_URL_PADDING = " \t\n\f\r"
 
 
 # ── charset ──────────────────────────────────────────────────────────────────────────
@@ -289,15 +286,18 @@ LINKS_OPTION = OptionSpec(
     "keep-web",
     "リンク: keep-web=http/https/mailto のリンクを残す / remove=すべて外す. "
     "Links: keep absolute http, https and mailto links (and #fragments), or remove all.",
-    choices=("keep-web", "remove"),
+    choices=LINK_CHOICES,
 )
 
 
 class _UrlPolicy:
-    """Decides each allowed URL attribute; counts what it removes (nh3 calls it back)."""
+    """Decides each allowed URL attribute; counts what it removes (nh3 calls it back).
 
-    def __init__(self, options: Mapping[str, object]) -> None:
-        self.links = options["links"]
+    ``options``: HtmlRebuild's, as ``resolved_options`` returned them (checked, complete).
+    """
+
+    def __init__(self, options: Mapping[str, OptionValue]) -> None:
+        self.links = str(options["links"])
         self.data_images = bool(options["allow_data_images"])
         self.external = options["external_resources"] == "keep"
         self.removed: Counter[str] = Counter()
@@ -315,39 +315,43 @@ class _UrlPolicy:
         return value
 
     def _link(self, value: str) -> str | None:
-        scheme = url_scheme(value)
-        if self.links == "keep-web" and (scheme in _WEB_SCHEMES or is_fragment(value.strip())):
-            return value
-        # relative links are resolved against the file share the page is opened from (UNC);
-        # javascript: and the like never get here (nh3 drops them first, the survey counts them)
+        target = value.strip(_URL_PADDING)
+        if self._keeps_link(target):
+            return target
+        # javascript: and the like rarely get here (nh3 drops them first, the survey counts them)
         self.removed["html.link"] += 1
         return None
 
     def _image(self, value: str) -> str | None:
+        source = value.strip(_URL_PADDING)
+        if self._keeps_image(source):
+            return source
         scheme = url_scheme(value)
-        if scheme == "data" and self.data_images and _DATA_IMAGE.fullmatch(value.strip()):
-            return value
-        if scheme in {"http", "https"} and self.external:
-            return value
         self.removed[
             "html.active_url" if scheme in {"javascript", "vbscript", "data"} else "html.external_resource"
         ] += 1
         return None
 
+    def _keeps_link(self, target: str) -> bool:
+        return keep_link(target, self.links, fragments=True)
+
+    def _keeps_image(self, source: str) -> bool:
+        scheme = url_scheme(source)
+        if scheme == "data":
+            return self.data_images and bool(_DATA_IMAGE.fullmatch(source))
+        return self.external and scheme in _REMOTE_IMAGE_SCHEMES and is_web_link(source)
+
     def allows(self, tag: str, attr: str, value: str) -> bool:
-        """Verification: would this URL attribute of the output be kept by this policy?"""
+        """Verification: would this URL attribute of the output be kept, as it is, by this policy?"""
         if (tag, attr) == ("a", "href"):
-            scheme = url_scheme(value)
-            return self.links == "keep-web" and (scheme in _WEB_SCHEMES or is_fragment(value.strip()))
+            return self._keeps_link(value)
         if (tag, attr) == ("img", "src"):
-            scheme = url_scheme(value)
-            data_ok = scheme == "data" and self.data_images and bool(_DATA_IMAGE.fullmatch(value.strip()))
-            return data_ok or (scheme in {"http", "https"} and self.external)
+            return self._keeps_image(value)
         return False
 
 
 def clean_body(text: str, policy: _UrlPolicy) -> str:
-    schemes = set(_WEB_SCHEMES) | ({"data"} if policy.data_images else set())
+    schemes = set(WEB_SCHEMES) | ({"data"} if policy.data_images else set())
     cleaner = nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),
@@ -525,7 +529,7 @@ class HtmlText(Sanitizer):
     method: ClassVar[str] = "text"
     options: ClassVar[Mapping[str, OptionSpec]] = {"encoding": ENCODING_OPTION}
     #: URLs do not reach plain text; the cleaning before extraction may drop them all.
-    link_free_options: ClassVar[Mapping[str, object]] = {
+    link_free_options: ClassVar[Options] = {
         "links": "remove",
         "allow_data_images": False,
         "external_resources": "remove",
@@ -537,7 +541,7 @@ class HtmlText(Sanitizer):
         found = survey(decoded.text, data_images=False)
         # html.parser ends a script only at a bare </script>; browsers (and html5ever in
         # nh3) also at </script foo>.  Extracting from nh3's output reads the page as they do.
-        cleaned = clean_body(decoded.text, _UrlPolicy(self.link_free_options))
+        cleaned = clean_body(decoded.text, _UrlPolicy(HtmlRebuild().resolved_options(self.link_free_options)))
         text = extract_text(cleaned, found.title)
         if not text.strip():
             raise MalformedError("html.malformed", "the page has no text to extract")
