@@ -140,9 +140,21 @@ class Sanitizer(ABC):
         """
 
     def resolved_options(self, options: Options) -> dict[str, OptionValue]:
-        """Defaults overlaid with the rule's values for the options this sanitiser knows."""
+        """Defaults overlaid with the rule's values for the options this sanitiser knows.
+
+        The one way options reach a sanitiser: each given value is checked against its spec,
+        so a value the configuration check did not see (a rule built in code, a worker's
+        message) is a refusal (``policy.bad_option``) rather than a policy silently changed.
+        """
         merged: dict[str, OptionValue] = {name: spec.default for name, spec in self.options.items()}
-        merged.update({k: v for k, v in options.items() if k in self.options})
+        for name, value in options.items():
+            spec = self.options.get(name)
+            if spec is None:
+                continue
+            problem = spec.check(value)
+            if problem is not None:
+                raise PolicyError("policy.bad_option", f"{type(self).__name__} option {name}: {problem}")
+            merged[name] = value
         return merged
 
 

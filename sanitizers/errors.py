@@ -72,6 +72,12 @@ REASONS: dict[str, ReasonText] = {
         "PDFなど別の形式で送ってもらってください。",
         "Ask the sender for another format such as PDF.",
     ),
+    "policy.bad_option": ReasonText(
+        "設定の値が正しくないため、このファイルを処理できません（設定の誤りです）。",
+        "A rule option in the configuration has an invalid value, so the file was not processed.",
+        "システム管理者に転送IDを伝えて、設定の確認を依頼してください。",
+        "Ask the administrator to check the configuration, giving the transfer id.",
+    ),
     "input.too_large": ReasonText(
         "ファイルが大きすぎます。",
         "The file is larger than the configured limit.",
@@ -103,6 +109,13 @@ REASONS: dict[str, ReasonText] = {
         "Password-protected PDFs cannot be inspected.",
         _UNLOCKED_COPY_JA,
         _UNLOCKED_COPY_EN,
+    ),
+    "pdf.encryption_unsupported": ReasonText(
+        "PDFが対応していない暗号化方式（短すぎる鍵のRC4、証明書による保護等）で保護されているため、中身を検査できません。",
+        "The PDF is protected by an encryption scheme that cannot be read (RC4 with a key that is too "
+        "short, certificate security, ...), so its content cannot be inspected.",
+        "暗号化を外したファイルを送ってもらってください。",
+        "Ask the sender for a copy without encryption.",
     ),
     "pdf.malformed": ReasonText(
         "PDFの構造が壊れていて修復できません。",

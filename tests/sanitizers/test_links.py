@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Mapping
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pikepdf
 import pytest
 
-from sanitizers.base import Limits
+from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.errors import PolicyError
 from sanitizers.html import HtmlRebuild
 from sanitizers.links import KEEP_WEB, REMOVE, is_web_link, keep_link, url_scheme
 from sanitizers.ooxml import OoxmlRebuild
@@ -349,3 +352,36 @@ def test_docx_hyperlink_relationships_in_file_unc_and_control_spellings_are_remo
                     if element.get("TargetMode") == "External":
                         external.append(element.get("Target"))
     assert external == ["https://www.city.example.lg.jp/"]
+
+
+# ── options reach a sanitiser checked ──────────────────────────────────────────────
+
+
+class _OneOption(Sanitizer):
+    types: ClassVar[frozenset[str]] = frozenset({"txt"})
+    method: ClassVar[str] = "rebuild"
+    options: ClassVar[Mapping[str, OptionSpec]] = {
+        "links": OptionSpec("keep-web", "links", choices=("keep-web", "remove"))
+    }
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("value", ["keep-all", 42, True, ""])
+def test_a_bad_option_value_is_refused_where_options_are_resolved(value: object) -> None:
+    with pytest.raises(PolicyError) as caught:
+        _OneOption().resolved_options({"links": value})  # type: ignore[dict-item]
+    assert caught.value.code == "policy.bad_option"
+    assert "links" in caught.value.detail
+
+
+def test_good_option_values_and_defaults_resolve() -> None:
+    assert _OneOption().resolved_options({}) == {"links": "keep-web"}
+    assert _OneOption().resolved_options({"links": "remove", "other": 1}) == {"links": "remove"}
+
+
+@pytest.mark.parametrize("sanitizer", [HtmlRebuild(), PdfRebuild(), OoxmlRebuild()])
+def test_the_rebuilds_refuse_a_bad_links_value(sanitizer: Sanitizer, tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="links"):
+        sanitizer.sanitize(tmp_path / "absent", tmp_path / "out", {"links": "keep-all"}, Limits())
