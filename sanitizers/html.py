@@ -22,8 +22,7 @@ import nh3
 from sanitizers.base import Limits, Options, OptionSpec, OptionValue, Report, Sanitizer
 from sanitizers.errors import MalformedError, VerifyError
 from sanitizers.links import CHOICES as LINK_CHOICES
-from sanitizers.links import WEB_SCHEMES, is_web_link, keep_link
-from sanitizers.links import url_scheme as url_scheme
+from sanitizers.links import WEB_SCHEMES, is_web_link, keep_link, url_scheme
 from sanitizers.output import write_atomically
 from sanitizers.text import (
     ENCODING_LABELS,

@@ -32,7 +32,8 @@ from sanitizers.types import TYPES
 #: expose another parser to it.
 FINAL_REFUSALS = frozenset(
     {"office.encrypted", "archive.encrypted", "archive.bomb", "xml.attack", "ooxml.xml_attack",
-     "pdf.verify_failed", "ooxml.verify_failed"}
+     "pdf.verify_failed", "ooxml.verify_failed",
+     "policy.bad_option"}  # a rule the admin got wrong must be fixed, not fallen back from
 )  # fmt: skip
 
 

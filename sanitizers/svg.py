@@ -22,7 +22,8 @@ from defusedxml import ElementTree as SafeET
 
 from sanitizers.base import Limits, Options, Report, Sanitizer
 from sanitizers.errors import MalformedError, VerifyError
-from sanitizers.html import clean_style, css_is_inert, url_scheme
+from sanitizers.html import clean_style, css_is_inert
+from sanitizers.links import url_scheme
 from sanitizers.output import write_atomically
 
 SVG_NS = "http://www.w3.org/2000/svg"

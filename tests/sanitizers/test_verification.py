@@ -174,7 +174,7 @@ def test_a_file_beyond_the_bound_is_refused_before_it_is_parsed(tmp_path: Path) 
 def test_a_bad_option_value_is_a_refusal_not_a_crash(tmp_path: Path) -> None:
     outcome = released(tmp_path, "plain.pdf", pb.plain_bytes(pb.new_document()))
     assert outcome.output_path is not None
-    assert "ValueError" in refusal(outcome.output_path, "pdf", options={"links": 42})
+    assert "policy.bad_option" in refusal(outcome.output_path, "pdf", options={"links": 42})
 
 
 # ── type ─────────────────────────────────────────────────────────────────────────
