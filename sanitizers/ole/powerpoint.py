@@ -13,7 +13,20 @@ inside another's payload where the walk would not see it.
 
 Refused: VBA (``ole.ppt_vba``); embedded or linked OLE objects, ActiveX controls and
 actions that run a program, a macro or an OLE verb (``ole.active_content``); linked
-movies and sounds (``ole.external_link``); encryption (``office.encrypted``).
+movies and sounds, and hyperlinks whose target the ``links`` option refuses
+(``ole.external_link``); encryption (``office.encrypted``).
+
+VBA is what MS-PPT says it is: a VBAInfoAtom naming a persist object (the project's
+ExOleObjStg) or saying ``fHasMacros``.  LibreOffice writes an empty VBAInfoContainer
+(``persistIdRef = 0``, ``fHasMacros = 0``) into every presentation; that is no macro.
+
+Why a refused hyperlink refuses the presentation rather than losing its target: the
+target is a CString record, and making it shorter moves every record after it, so every
+persist directory entry and UserEditAtom offset would have to be rewritten; overwriting
+it in place (spaces, NULs) leaves a relative target, which PowerPoint resolves against
+the share the file is opened from.  The rule's next method (PDF化) keeps the slides and
+applies the same link policy.  Screen tips (ExHyperlink9) and in-presentation locations
+are not targets and stay.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from dataclasses import dataclass
 
 from sanitizers.base import Finding
 from sanitizers.errors import EncryptedError, MalformedError, PolicyError
+from sanitizers.links import KEEP_WEB, keep_link
 
 MAIN_STREAM = "PowerPoint Document"
 CURRENT_USER = "Current User"
@@ -32,7 +46,11 @@ ENCRYPTED_SUMMARY = "EncryptedSummary"
 
 _HEADER = 8
 _MAX_DEPTH = 64
-VBA_RECORDS = frozenset({0x03FF, 0x0400})  # VBAInfoContainer, VBAInfoAtom
+VBA_INFO_CONTAINER, VBA_INFO_ATOM = 0x03FF, 0x0400
+_VBA_INFO_SIZE = 12  # persistIdRef, fHasMacros, version
+EX_HYPERLINK = 0x0FD7  # ExHyperlinkContainer: an atom, then CStrings by instance
+CSTRING = 0x0FBA
+_TARGET_INSTANCE = 1  # the CString of an ExHyperlinkContainer holding the target
 OBJECT_RECORDS = frozenset(
     {
         0x1011,  # ExOleObjStg: an OLE object's (or the VBA project's) compressed storage
@@ -60,15 +78,18 @@ class PptRecord:
     offset: int
     type: int
     data: bytes
+    instance: int = 0
+    is_container: bool = False
 
 
-def _header(stream: bytes, pos: int, end: int) -> tuple[bool, int, int]:
+def _header(stream: bytes, pos: int, end: int) -> tuple[bool, int, int, int]:
+    """(is a container, type, length, instance) of the record at ``pos``."""
     if pos + _HEADER > end:
         raise MalformedError("ole.malformed", f"truncated record header at {pos}")
     version_instance, record_type, length = struct.unpack_from("<HHI", stream, pos)
     if pos + _HEADER + length > end:
         raise MalformedError("ole.malformed", f"record {record_type:#06x} at {pos} runs past its parent")
-    return version_instance & 0x000F == 0x000F, record_type, length
+    return version_instance & 0x000F == 0x000F, record_type, length, version_instance >> 4
 
 
 def walk(stream: bytes) -> tuple[list[PptRecord], set[int]]:
@@ -81,11 +102,12 @@ def walk(stream: bytes) -> tuple[list[PptRecord], set[int]]:
         if depth > _MAX_DEPTH:
             raise MalformedError("ole.malformed", f"records nested deeper than {_MAX_DEPTH}")
         while pos < end:
-            is_container, record_type, length = _header(stream, pos, end)
+            is_container, record_type, length, instance = _header(stream, pos, end)
             if depth == 0:
                 top_level.add(pos)
             body = pos + _HEADER
-            found.append(PptRecord(pos, record_type, b"" if is_container else stream[body : body + length]))
+            data = b"" if is_container else stream[body : body + length]
+            found.append(PptRecord(pos, record_type, data, instance, is_container))
             if is_container:
                 pending.append((body, body + length, depth + 1))
             pos = body + length
@@ -130,8 +152,6 @@ def _check_record(record: PptRecord) -> None:
         record.type == USER_EDIT and len(record.data) >= _USER_EDIT_WITH_ENCRYPTION
     ):
         raise EncryptedError("office.encrypted", "the presentation is encrypted")
-    if record.type in VBA_RECORDS:
-        raise PolicyError("ole.ppt_vba", "the presentation carries a VBA project")
     if record.type in OBJECT_RECORDS:
         raise PolicyError(
             "ole.active_content", f"an embedded or linked OLE object (record {record.type:#06x})"
@@ -144,16 +164,70 @@ def _check_record(record: PptRecord) -> None:
             raise PolicyError("ole.active_content", f"a click or hover action that runs a {action}")
 
 
-def clean_powerpoint(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
-    """The streams to write (unchanged) and findings, or a refusal."""
+def children(stream: bytes, container: PptRecord) -> list[PptRecord]:
+    """The records directly inside ``container`` (already checked by ``walk``)."""
+    _is_container, _type, length, _instance = _header(stream, container.offset, len(stream))
+    pos, end = container.offset + _HEADER, container.offset + _HEADER + length
+    found = []
+    while pos < end:
+        is_container, record_type, length, instance = _header(stream, pos, end)
+        body = pos + _HEADER
+        data = b"" if is_container else stream[body : body + length]
+        found.append(PptRecord(pos, record_type, data, instance, is_container))
+        pos = body + length
+    return found
+
+
+def _is_empty_vba_info(atom: PptRecord) -> bool:
+    """A VBAInfoAtom that names no project: persistIdRef 0 and fHasMacros 0 (MS-PPT 2.4.10)."""
+    if atom.type != VBA_INFO_ATOM or atom.is_container or len(atom.data) < _VBA_INFO_SIZE:
+        return False
+    persist_id_ref, has_macros = struct.unpack_from("<II", atom.data, 0)
+    return bool(persist_id_ref == 0 and has_macros == 0)
+
+
+def check_vba(stream: bytes, found: list[PptRecord]) -> None:
+    """Refuse a VBA project: VBA info that is anything but one empty VBAInfoAtom."""
+    for record in found:
+        if record.type == VBA_INFO_CONTAINER:
+            inside = children(stream, record) if record.is_container else []
+            if not inside or not all(_is_empty_vba_info(child) for child in inside):
+                raise PolicyError("ole.ppt_vba", "the presentation carries a VBA project")
+        elif record.type == VBA_INFO_ATOM and not _is_empty_vba_info(record):
+            raise PolicyError("ole.ppt_vba", "the presentation carries a VBA project")
+
+
+def hyperlink_targets(stream: bytes, found: list[PptRecord]) -> list[str]:
+    """The target of every ExHyperlinkContainer (its CString of instance 1)."""
+    targets = []
+    for record in found:
+        if record.type == EX_HYPERLINK and record.is_container:
+            for child in children(stream, record):
+                if child.type == CSTRING and child.instance == _TARGET_INSTANCE and not child.is_container:
+                    targets.append(child.data.decode("utf-16-le", errors="replace"))
+    return targets
+
+
+def clean_powerpoint(
+    streams: Mapping[str, bytes], links: str = KEEP_WEB
+) -> tuple[dict[str, bytes], list[Finding]]:
+    """The streams to write (unchanged) and findings, or a refusal; ``links`` is the
+    rule's link option."""
     document = streams.get(MAIN_STREAM)
     current_user = streams.get(CURRENT_USER)
     if document is None or current_user is None:
         raise MalformedError("ole.malformed", "no PowerPoint Document or Current User stream")
     found, top_level = walk(document)
-    vba = [r for r in found if r.type in VBA_RECORDS]  # VBA first: its storage is an object too
-    for record in vba + found:
+    check_vba(document, found)  # VBA first: its storage is an object too
+    for record in found:
         _check_record(record)
+    refused = [
+        target for target in hyperlink_targets(document, found) if target and not keep_link(target, links)
+    ]
+    if refused:
+        raise PolicyError(
+            "ole.external_link", f"{len(refused)} hyperlink(s) to targets the links option refuses"
+        )
     _check_current_user(current_user, top_level)
     for record in found:
         if record.type in (PERSIST_DIRECTORY, USER_EDIT):

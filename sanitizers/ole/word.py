@@ -14,20 +14,31 @@ last rendered picture, which is reported.
 Refused: encrypted or XOR-obfuscated documents (``office.encrypted``); Word 6/95 files
 (``ole.old_format``); fields that run or fetch something when the document opens or
 updates — DDE/DDEAUTO (``ole.dde_field``), INCLUDETEXT, INCLUDEPICTURE, IMPORT, LINK,
-DATABASE, and fields whose name is computed by a nested field (``ole.external_field``);
-an attached template on a network path or URL (``ole.external_template``).  The text is
-found through the piece table, so compressed (8-bit) and Unicode pieces are both read.
+DATABASE, RD, MACROBUTTON ..., and fields whose type or link target a nested field
+computes (``ole.external_field``); a HYPERLINK whose target the ``links`` option refuses
+(``ole.external_link``); an attached template on a network path or URL
+(``ole.external_template``).  Instructions are read by ``sanitizers.fields``, the parser
+.docx and RTF share.  The text is found through the piece table, so compressed (8-bit)
+and Unicode pieces are both read.
+
+Why a refused hyperlink refuses the document instead of losing its code as in .docx and
+RTF: the text is kept byte for byte (cutting characters would mean rewriting the piece
+table, every PLC of character positions and the FIB), and Word keeps a second copy of a
+hyperlink's target, the HFD moniker in the ``Data`` stream, that overwriting the field
+code would leave in place.  The rule's next method (PDF化) keeps the document and applies
+the same link policy.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sanitizers.base import Finding
 from sanitizers.errors import EncryptedError, MalformedError, PolicyError
+from sanitizers.fields import NESTED, Danger, danger, parse_field
+from sanitizers.links import KEEP_WEB
 
 MAIN_STREAM = "WordDocument"
 TABLE_STREAMS = ("0Table", "1Table")
@@ -46,11 +57,9 @@ _FC_STTBF_ASSOC, _FC_CLX = 32, 33  # indexes into FibRgFcLcb97
 _MIN_FC_LCB = _FC_CLX + 1
 _ASSOC_TEMPLATE = 1  # ibstAssocDot: the attached template's path
 
-FIELD_BEGIN, FIELD_SEPARATOR, FIELD_END = "\x13", "\x14", "\x15"
-DDE_FIELDS = frozenset({"DDE", "DDEAUTO"})
-#: Fields that fetch a file or a URL when the document opens or its fields update.
-EXTERNAL_FIELDS = frozenset({"INCLUDETEXT", "INCLUDEPICTURE", "INCLUDE", "IMPORT", "LINK", "DATABASE"})
-_FIELD_NAME = re.compile(r"\s*([^\s\\\"]*)")
+FIELD_BEGIN, FIELD_SEPARATOR, FIELD_END = NESTED, "\x14", "\x15"
+#: An embedded object's field: the object (in ObjectPool) is dropped, its picture stays.
+EMBED = "EMBED"
 
 
 @dataclass(frozen=True)
@@ -146,24 +155,29 @@ def field_instructions(text: str) -> list[str]:
     return done
 
 
-def field_name(instruction: str) -> str:
-    """The field's keyword, upper case; FIELD_BEGIN when a nested field computes it."""
-    match = _FIELD_NAME.match(instruction)
-    name = match.group(1) if match else ""
-    return FIELD_BEGIN if FIELD_BEGIN in name else name.upper()
-
-
-def check_fields(text: str) -> list[Finding]:
-    """Refuse fields that run or fetch something; report EMBED fields left as pictures."""
-    names = [field_name(instruction) for instruction in field_instructions(text)]
-    dde = [n for n in names if n in DDE_FIELDS]
-    if dde:
-        raise PolicyError("ole.dde_field", f"{len(dde)} DDE field(s): {', '.join(sorted(set(dde)))}")
-    external = [n for n in names if n in EXTERNAL_FIELDS or n == FIELD_BEGIN]
+def check_fields(text: str, links: str = KEEP_WEB) -> list[Finding]:
+    """Refuse fields that run or fetch something, or link where ``links`` refuses;
+    report EMBED fields left as pictures."""
+    refused: dict[Danger, set[str]] = {}
+    embedded = 0
+    for instruction in field_instructions(text):
+        field = parse_field(instruction)
+        if field.type == EMBED and not field.computed_type:
+            embedded += 1
+            continue
+        found = danger(field, links)
+        if found is not None:
+            shown = "(computed)" if found is Danger.COMPUTED else field.type or "(no type)"
+            refused.setdefault(found, set()).add(shown)
+    if Danger.DDE in refused:
+        raise PolicyError("ole.dde_field", f"DDE field(s): {', '.join(sorted(refused[Danger.DDE]))}")
+    external = set().union(
+        *(refused.get(kind, set()) for kind in (Danger.FETCH, Danger.RUN, Danger.COMPUTED))
+    )
     if external:
-        shown = sorted({"(computed name)" if n == FIELD_BEGIN else n for n in external})
-        raise PolicyError("ole.external_field", f"{len(external)} field(s): {', '.join(shown)}")
-    embedded = names.count("EMBED")
+        raise PolicyError("ole.external_field", f"field(s): {', '.join(sorted(external))}")
+    if Danger.LINK in refused:
+        raise PolicyError("ole.external_link", "a hyperlink field to a target the links option refuses")
     return [Finding("ole.embed_field", "kept", embedded, "shown as its last picture")] if embedded else []
 
 
@@ -192,10 +206,11 @@ def is_remote_path(path: str) -> bool:
     return path.startswith(("\\\\", "//")) or "://" in path
 
 
-def clean_word(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
+def clean_word(streams: Mapping[str, bytes], links: str = KEEP_WEB) -> tuple[dict[str, bytes], list[Finding]]:
     """The streams to write (unchanged bytes) and findings, or a refusal.
 
-    ``streams`` holds the input's allow-listed top-level streams.
+    ``streams`` holds the input's allow-listed top-level streams; ``links`` is the rule's
+    link option.
     """
     word_document = streams.get(MAIN_STREAM)
     if word_document is None:
@@ -204,7 +219,7 @@ def clean_word(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Fin
     table = streams.get(fib.table_stream)
     if table is None:
         raise MalformedError("ole.malformed", f"the FIB names {fib.table_stream}, which is missing")
-    findings = check_fields(document_text(word_document, table, fib))
+    findings = check_fields(document_text(word_document, table, fib), links)
     template = attached_template(table, fib)
     if is_remote_path(template):
         raise PolicyError("ole.external_template", f"attached template on a remote path: {template[:200]}")

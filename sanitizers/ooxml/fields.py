@@ -3,20 +3,23 @@
 A field is either ``w:fldSimple`` (instruction in ``w:instr``, result as children) or a
 complex field spread over runs: ``w:fldChar begin``, instruction text in ``w:instrText``
 (possibly split over many runs and interleaved with nested fields), ``w:fldChar
-separate``, the result, ``w:fldChar end``.  The instruction is judged on its first word
-once all its pieces are joined, so ``DD`` + ``EAUTO`` in two runs is still DDEAUTO; an
-instruction whose first word is produced by a nested field cannot be judged and goes too.
+separate``, the result, ``w:fldChar end``.  The instruction is judged once all its pieces
+are joined, so ``DD`` + ``EAUTO`` in two runs is still DDEAUTO; a nested field stands in
+it as ``sanitizers.fields.NESTED``, and ``sanitizers.fields`` (the one instruction parser,
+shared with .doc and RTF) decides: fetching, running and DDE fields go, a HYPERLINK goes
+unless ``keep_link`` keeps each of its targets, and so does a field whose type or link
+target a nested field computes.
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from sanitizers.links import is_web_link
+from sanitizers.fields import NESTED, Danger, judge_instruction
+from sanitizers.links import KEEP_WEB, REMOVE
 from sanitizers.ooxml.context import PartContext
-from sanitizers.ooxml.vocabulary import DANGEROUS_FIELDS, NS_W
+from sanitizers.ooxml.vocabulary import NS_W
 
 _RUN = f"{{{NS_W}}}r"
 _FIELD_CHARACTER = f"{{{NS_W}}}fldChar"
@@ -24,26 +27,19 @@ _FIELD_CHARACTER_TYPE = f"{{{NS_W}}}fldCharType"
 _INSTRUCTIONS = frozenset({f"{{{NS_W}}}instrText", f"{{{NS_W}}}delInstrText"})
 _SIMPLE_FIELD = f"{{{NS_W}}}fldSimple"
 _SIMPLE_INSTRUCTION = f"{{{NS_W}}}instr"
-#: A field's words: quoted strings stay whole, as Word reads them.
-_WORD = re.compile(r'"[^"]*"|\S+')
-#: Characters Word skips around a field's name.
-_NAME_NOISE = '"\\ \u3000'
+CONSTRUCTS = {
+    Danger.DDE: "ooxml.dde_field",
+    Danger.FETCH: "ooxml.external_field",
+    Danger.RUN: "ooxml.active_field",
+    Danger.LINK: "ooxml.hyperlink",
+    Danger.COMPUTED: "ooxml.computed_field",
+}
 
 
 def field_construct(instruction: str, keep_web_links: bool) -> str | None:
     """The construct a field instruction is removed as, or None when it may stay."""
-    words = _WORD.findall(instruction)
-    if not words:
-        return None
-    name = words[0].strip(_NAME_NOISE).upper()
-    construct = DANGEROUS_FIELDS.get(name)
-    if construct is not None:
-        return construct
-    if name == "HYPERLINK" and len(words) > 1 and not words[1].startswith("\\"):
-        target = words[1].strip('"')
-        if not (keep_web_links and is_web_link(target)):
-            return "ooxml.hyperlink"
-    return None
+    found = judge_instruction(instruction, KEEP_WEB if keep_web_links else REMOVE)
+    return None if found is None else CONSTRUCTS[found]
 
 
 def clean_fields(root: ET.Element, context: PartContext) -> None:
@@ -80,8 +76,6 @@ def _clean_simple_fields(root: ET.Element, context: PartContext) -> None:
 class _Field:
     instruction: str = ""
     separated: bool = False
-    #: the instruction's first word comes from a nested field
-    computed: bool = False
     #: (run, element) pairs holding the field's code: everything but its result
     code: list[tuple[ET.Element, ET.Element]] = field(default_factory=list)
 
@@ -101,8 +95,8 @@ class _ComplexFields:
             element = piece[1]
             kind = element.get(_FIELD_CHARACTER_TYPE) if element.tag == _FIELD_CHARACTER else None
             if kind == "begin":
-                if open_fields and not open_fields[-1].separated and not open_fields[-1].instruction.strip():
-                    open_fields[-1].computed = True
+                if open_fields and not open_fields[-1].separated:
+                    open_fields[-1].instruction += NESTED
                 open_fields.append(_Field())
             elif kind == "end" and open_fields:
                 closing = open_fields.pop()
@@ -124,8 +118,6 @@ class _ComplexFields:
 
     def _judge(self, current: _Field) -> None:
         construct = field_construct(current.instruction, self.context.policy.keep_web_links)
-        if construct is None and current.computed:
-            construct = "ooxml.computed_field"
         if construct is None:
             return
         self.context.tally.add(construct, self.context.name)

@@ -31,13 +31,20 @@ the group carries directly      fate (finding)
                                 and ``pictures = "png-jpeg"``; WMF, EMF, PICT, DIB, OS/2
                                 metafiles and anything unclear are dropped
                                 (``rtf.picture``, location = the picture type)
+``{\sn ...}`` child naming      dropped (``rtf.linked_picture``, location = the
+``pibName`` ``pibFlags``        name): a linked picture's path or URL, or the flags
+``fillBlipName`` ... (the       that make a reader fetch it; the embedded ``\pict``
+linking shape properties)       of a shape is a sibling property and stays
 ``\field``                      dropped when its instruction (``\fldinst``, read by
-                                ``sanitizers.rtf.fields``) names DDE or DDEAUTO
-                                (``rtf.dde_field``), INCLUDE, INCLUDETEXT,
-                                INCLUDEPICTURE, IMPORT, LINK or DATABASE, or cannot be
-                                read (``rtf.external_field``); its ``{\fldrslt ...}`` is
-                                kept as a plain group.  HYPERLINK, PAGE, REF, SEQ,
-                                TOC, FORMTEXT ... stay
+                                ``sanitizers.fields``) is DDE or DDEAUTO
+                                (``rtf.dde_field``); fetches or runs something
+                                (INCLUDE*, IMPORT, LINK, DATABASE, RD, EMBED,
+                                MACROBUTTON, ...) or cannot be read
+                                (``rtf.external_field``); or is a HYPERLINK whose
+                                target the ``links`` option refuses
+                                (``rtf.hyperlink``); its ``{\fldrslt ...}`` is kept
+                                as a plain group.  PAGE, REF, SEQ, TOC, FORMTEXT ...
+                                stay
 ``\fldinst`` outside a field    dropped on the same instructions
 anything else                   kept, and its children judged
 ==============================  =======================================================
@@ -84,15 +91,16 @@ to read the text: ``\*\xmlnstbl``, ``\*\themedata``, ``\*\colorschememapping``,
 ``\*\datastore``, ``\*\nonshppict``, ``\*\htmltag``, ``\*\template``, ``\*\mmath``,
 ``\*\do`` and ``\*\formfield``.
 
-Known gap: shape properties (``{\sp{\sn ...}{\sv ...}}`` in a kept ``\*\shpinst`` or
-``\*\picprop``) are kept unread, so a linked picture named there would stay.
+Other shape properties (``{\sp{\sn ...}{\sv ...}}`` in a kept ``\*\shpinst`` or
+``\*\picprop``) stay: layout, colours, the embedded picture.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sanitizers.rtf.fields import refused_instruction
+from sanitizers.links import KEEP_WEB
+from sanitizers.rtf.fields import group_text, refused_instruction
 from sanitizers.rtf.tokens import Kind
 from sanitizers.rtf.tree import Group, direct_tokens
 
@@ -121,6 +129,15 @@ BLIP_WORDS = KEPT_BLIPS | {"emfblip", "wmetafile", "macpict", "pmmetafile", "dib
 _SIGNATURES = {"pngblip": b"\x89PNG\r\n\x1a\n", "jpegblip": b"\xff\xd8\xff"}
 _HEX_AND_SPACE = b"0123456789abcdefABCDEF \t\r\n"
 PICTURE_OPTIONS = ("png-jpeg", "none")
+#: Shape properties (lower case) that make a reader load a picture from a path or URL:
+#: the linked file's name and the flags that say "linked" (MS-ODRAW pibName, pibFlags,
+#: their print variants, and the blip name and flags of fills and line fills).
+LINKING_SHAPE_PROPERTIES = frozenset(
+    {
+        "pibname", "pibflags", "pibprintname", "pibprintflags", "fillblipname", "fillblipflags",
+        "linefillblipname", "linefillblipflags", "fillbackblipname", "fillbackblipflags",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,14 +153,14 @@ class Verdict:
 KEEP = Verdict("keep")
 
 
-def judge(group: Group, data: bytes, pictures: str) -> Verdict:
+def judge(group: Group, data: bytes, pictures: str, links: str = KEEP_WEB) -> Verdict:
     """The fate of ``group`` by the table in the module docstring."""
     words = group.words
     object_words = [word for word in words if word.startswith(OBJECT_PREFIX)]
     if object_words == ["objdata"]:
         return Verdict("drop", "rtf.objdata")
     if object_words:
-        return _object_verdict(group, data, pictures)
+        return _object_verdict(group, data, pictures, links)
     if "template" in words:
         return Verdict("drop", "rtf.template")
     denied = sorted(DENIED_DESTINATIONS.intersection(words))
@@ -154,19 +171,22 @@ def judge(group: Group, data: bytes, pictures: str) -> Verdict:
     unknown = [name for name in group.star_names if name not in KEPT_IGNORABLE]
     if unknown:
         return Verdict("drop", "rtf.destination", unknown[0] or "*")
+    linking = _linking_property(group, data)
+    if linking is not None:
+        return Verdict("drop", "rtf.linked_picture", linking)
     if "pict" in words:
         return _picture_verdict(group, data, pictures)
     if "field" in words:
-        return _field_verdict(group, data, pictures)
+        return _field_verdict(group, data, pictures, links)
     if "fldinst" in words:
-        refused = refused_instruction(group, data)
+        refused = refused_instruction(group, data, links)
         return KEEP if refused is None else Verdict("drop", *refused)
     return KEEP
 
 
-def _object_verdict(group: Group, data: bytes, pictures: str) -> Verdict:
+def _object_verdict(group: Group, data: bytes, pictures: str, links: str) -> Verdict:
     for child in group.children:
-        if "result" in child.words and judge(child, data, pictures) == KEEP:
+        if "result" in child.words and judge(child, data, pictures, links) == KEEP:
             return Verdict("hoist", "rtf.object", None, child)
     return Verdict("drop", "rtf.object")
 
@@ -204,16 +224,33 @@ def _payload_is(group: Group, data: bytes, signature: bytes) -> bool:
     return digits % 2 == 0 and bytes.fromhex(head.decode("ascii")) == signature
 
 
-def _field_verdict(group: Group, data: bytes, pictures: str) -> Verdict:
+def _linking_property(group: Group, data: bytes) -> str | None:
+    r"""The name of a shape property that links a picture to a file or URL, if ``group``
+    (``{\sp{\sn name}{\sv value}}``, or any group with a ``{\sn ...}`` child) sets one.
+
+    A ``\sn`` written directly in ``\sp`` rather than in its own group is no layout a
+    writer produces, and its name cannot be told from the value: the property is refused.
+    """
+    if "sp" in group.words and "sn" in group.words:
+        return "sn outside its group"
+    for child in group.children:
+        if "sn" in child.words:
+            name = group_text(child, data).strip()
+            if name.lower() in LINKING_SHAPE_PROPERTIES:
+                return name
+    return None
+
+
+def _field_verdict(group: Group, data: bytes, pictures: str, links: str) -> Verdict:
     if "fldinst" in group.words:
         # the whole group is the instruction then, the result included: nothing to keep
         return Verdict("drop", "rtf.external_field", "instruction outside its own group")
     instructions = (child for child in group.children if "fldinst" in child.words)
-    refused = next(filter(None, (refused_instruction(child, data) for child in instructions)), None)
+    refused = next(filter(None, (refused_instruction(child, data, links) for child in instructions)), None)
     if refused is None:
         return KEEP
     construct, location = refused
     for child in group.children:
-        if "fldrslt" in child.words and judge(child, data, pictures) == KEEP:
+        if "fldrslt" in child.words and judge(child, data, pictures, links) == KEEP:
             return Verdict("hoist", construct, location, child)
     return Verdict("drop", construct, location)

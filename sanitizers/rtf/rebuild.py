@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
+from sanitizers.links import CHOICES as LINK_CHOICES
+from sanitizers.links import KEEP_WEB
 from sanitizers.output import write_atomically
+from sanitizers.pdf.options import checked_options
 from sanitizers.rtf.destinations import PICTURE_OPTIONS
 from sanitizers.rtf.tree import parse_document
 from sanitizers.rtf.verify import verify_rebuilt
@@ -25,15 +28,22 @@ class RtfRebuild(Sanitizer):
             "残す画像: png-jpeg=PNGとJPEGのみ残す（WMF・EMF等は削除） / none=画像をすべて削除. "
             "Pictures kept: PNG and JPEG only (WMF, EMF and other metafiles are removed), or none.",
             choices=PICTURE_OPTIONS,
-        )
+        ),
+        "links": OptionSpec(
+            KEEP_WEB,
+            "keep-web keeps http, https and mailto hyperlink fields; remove drops every hyperlink "
+            "(the link's text stays)",
+            choices=LINK_CHOICES,
+        ),
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
-        pictures = str(self.resolved_options(options)["pictures"])
+        chosen = checked_options(self, options)
+        pictures, links = str(chosen["pictures"]), str(chosen["links"])
         untrusted_data = limits.read_file(untrusted_src)
         document = parse_document(untrusted_data, limits)
-        plan = plan_rebuild(document, untrusted_data, pictures)
+        plan = plan_rebuild(document, untrusted_data, pictures, links)
         rebuilt = apply_edits(untrusted_data, plan.edits)
-        verify_rebuilt(rebuilt, limits, pictures)
+        verify_rebuilt(rebuilt, limits, pictures, links)
         write_atomically(dst, rebuilt)
         return Report("rtf", plan.findings)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from sanitizers.base import Limits
 from sanitizers.errors import SanitizeError, VerifyError
+from sanitizers.links import KEEP_WEB
 from sanitizers.rtf.destinations import DENIED_DESTINATIONS, OBJECT_PREFIX
 from sanitizers.rtf.tree import Group, parse_document
 from sanitizers.rtf.writer import plan_rebuild
@@ -26,11 +27,11 @@ _BACKSLASH = 0x5C
 _LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def verify_rebuilt(output: bytes, limits: Limits, pictures: str) -> None:
+def verify_rebuilt(output: bytes, limits: Limits, pictures: str, links: str = KEEP_WEB) -> None:
     try:
         document = parse_document(output, limits)
         words = _words_in(document.root) | {document.header.name}
-        plan = plan_rebuild(document, output, pictures)
+        plan = plan_rebuild(document, output, pictures, links)
     except SanitizeError as exc:
         raise VerifyError("rtf.verify_failed", f"the output does not parse again: {exc.detail}") from None
     left = sorted(w for w in words if w in FORBIDDEN_WORDS or w.startswith(OBJECT_PREFIX))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sanitizers.base import Finding
 from sanitizers.errors import MalformedError
+from sanitizers.links import KEEP_WEB
 from sanitizers.rtf.destinations import KEEP, judge
 from sanitizers.rtf.tokens import tokenize
 from sanitizers.rtf.tree import TRAILING_WHITESPACE, Document, Group
@@ -57,10 +58,10 @@ def _finding_order(item: tuple[tuple[str, str, str | None], int]) -> tuple[str, 
     return construct, action, location or ""
 
 
-def plan_rebuild(document: Document, data: bytes, pictures: str) -> Plan:
+def plan_rebuild(document: Document, data: bytes, pictures: str, links: str = KEEP_WEB) -> Plan:
     """Every edit that makes ``data`` safe, and a finding for each kind of thing removed."""
     plan = Plan()
-    verdict = judge(document.root, data, pictures)
+    verdict = judge(document.root, data, pictures, links)
     if verdict != KEEP:
         where = f" ({verdict.location})" if verdict.location else ""
         raise MalformedError("rtf.malformed", f"the document group itself carries {verdict.construct}{where}")
@@ -68,7 +69,7 @@ def plan_rebuild(document: Document, data: bytes, pictures: str) -> Plan:
     if (header.name, header.param) != ("rtf", 1):
         plan.edits.append(Edit(header.start, header.end, HEADER))
         plan.note("rtf.header", "repaired", data[header.start : header.end].decode("ascii").strip())
-    _plan_children(document.root, data, pictures, plan)
+    _plan_children(document.root, data, pictures, links, plan)
     trailing = document.trailing(data)
     if trailing.translate(None, bytes(TRAILING_WHITESPACE)):
         plan.edits.append(Edit(document.trailing_start, len(data)))
@@ -78,11 +79,11 @@ def plan_rebuild(document: Document, data: bytes, pictures: str) -> Plan:
     return plan
 
 
-def _plan_children(group: Group, data: bytes, pictures: str, plan: Plan) -> None:
+def _plan_children(group: Group, data: bytes, pictures: str, links: str, plan: Plan) -> None:
     for child in group.children:
-        verdict = judge(child, data, pictures)
+        verdict = judge(child, data, pictures, links)
         if verdict.action == "keep":
-            _plan_children(child, data, pictures, plan)
+            _plan_children(child, data, pictures, links, plan)
             continue
         if verdict.construct != "rtf.bin":  # counted once per \bin, in plan_rebuild
             plan.note(verdict.construct, "removed", verdict.location)
@@ -94,7 +95,7 @@ def _plan_children(group: Group, data: bytes, pictures: str, plan: Plan) -> None
         plan.cut(child.start, inner.start, child.follows_bare_word)
         plan.cut(word.start, word.end, _bare_word_before(inner, word.start, data))
         plan.cut(inner.end, child.end, after_bare_word=False)
-        _plan_children(inner, data, pictures, plan)
+        _plan_children(inner, data, pictures, links, plan)
 
 
 def _bare_word_before(group: Group, offset: int, data: bytes) -> bool:

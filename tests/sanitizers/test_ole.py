@@ -9,7 +9,9 @@ Security claims are re-checked with oletools and an independent olefile walk.
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import subprocess
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -22,9 +24,12 @@ import pytest
 
 from sanitizers.base import Finding, Limits, Sanitizer
 from sanitizers.errors import SanitizeError, VerifyError
-from sanitizers.ole import OleRebuild, rebuild
+from sanitizers.ole import OleRebuild, powerpoint, rebuild, word
 from sanitizers.ole.cfb_writer import compound_file_bytes, write_compound_file
 from sanitizers.ole.excel import NEUTRAL_RECORD, OBPROJ
+from sanitizers.pipeline import Rule, process_file
+from sanitizers.registry import default_registry
+from tests.sanitizers import ooxml_builders as ob
 from tests.sanitizers.contract import RebuildContract
 
 with warnings.catch_warnings():  # oletools' pyparsing use is deprecated, not our concern
@@ -436,7 +441,9 @@ def test_plain_ppt_keeps_its_streams_unchanged(tmp_path: Path) -> None:
     ("streams", "code"),
     [
         (
-            ppt_streams(ppt_container(0x07D0, ppt_container(0x03FF, ppt_atom(0x0400, bytes(12))))),
+            ppt_streams(
+                ppt_container(0x07D0, ppt_container(0x03FF, ppt_atom(0x0400, struct.pack("<III", 1, 1, 2))))
+            ),
             "ole.ppt_vba",
         ),
         (ppt_streams(extra_top_level=ppt_atom(0x1011, bytes(4) + b"x\x9c")), "ole.active_content"),
@@ -530,3 +537,152 @@ def test_an_output_that_cleaning_would_still_change_is_stopped(
         OleRebuild().sanitize(src, tmp_path / "out.xls", {}, Limits())
     assert caught.value.code == "ole.verify_failed"
     assert len(calls) == 2
+
+
+# ── links, and the VBA that is not there ────────────────────────────────────────────
+
+
+def word_field(instruction: str, shown: str = "表示") -> str:
+    return f"\x13{instruction}\x14{shown}\x15"
+
+
+@pytest.mark.parametrize(
+    ("instruction", "code"),
+    [
+        (r' HYPERLINK \o "tip" "\\\\evil\\share\\x.docx" ', "ole.external_link"),
+        (r' HYPERLINK \t "_blank" "\\\\evil\\share\\x.docx" ', "ole.external_link"),
+        (r"   hyperlink    \\\\evil\\share\\x.docx ", "ole.external_link"),
+        (r" HYPERLINK \\evil\share\x.docx ", "ole.external_link"),
+        (r' HYPERLINK "\\\\evil\\share\\x.docx" ', "ole.external_link"),
+        (r' HYPERLINK "file:///C:/Windows/System32/calc.exe" ', "ole.external_link"),
+        (r' HYPERLINK \l "bm" "x.docx" ', "ole.external_link"),
+        (' HYPERLINK "' + word_field(" REF evil ", r"\\evil\x") + '" ', "ole.external_field"),
+        (r' INCLUDEPICTURE \d "\\\\evil\\p.png" \* MERGEFORMATINET ', "ole.external_field"),
+        (r' RD "\\\\evil\\b.doc" ', "ole.external_field"),
+        (r" MACROBUTTON FileOpen クリック ", "ole.external_field"),
+    ],
+    ids=[
+        "tooltip first",
+        "frame first",
+        "lower case, unquoted UNC",
+        "unquoted single UNC",
+        "quoted UNC",
+        "file URL",
+        "relative after bookmark",
+        "nested target",
+        "include picture \\d",
+        "RD",
+        "MACROBUTTON",
+    ],
+)
+def test_doc_fields_reaching_out_are_refused_in_every_spelling(
+    tmp_path: Path, instruction: str, code: str
+) -> None:
+    """The text stays byte for byte in a .doc, so such a document is refused (PDF化 is next)."""
+    src = write(tmp_path, "in.doc", WORD_CLSID, word_streams("前 " + word_field(instruction) + " 後"))
+    assert refusal(src) == code
+
+
+def test_doc_web_hyperlinks_follow_the_links_option(tmp_path: Path) -> None:
+    text = word_field(r' HYPERLINK \o "市のサイト" "https://www.city.example.lg.jp/" \t "_blank" ')
+    text += word_field(r' HYPERLINK \l "_Toc1" \h ', "目次")
+    streams = word_streams(text)
+    src = write(tmp_path, "in.doc", WORD_CLSID, streams)
+    dst, _ = sanitize(src)
+    assert streams_of(dst) == streams  # read back with olefile: the field codes are untouched
+    with pytest.raises(SanitizeError) as caught:
+        word.clean_word(streams, links="remove")
+    assert caught.value.code == "ole.external_link"
+
+
+CSTRING = 0x0FBA
+
+
+def ex_hyperlink(target: str | None, location: str = "") -> bytes:
+    """An ExObjList holding one ExHyperlinkContainer (atom, friendly name, target, location)."""
+    children = ppt_atom(0x0FD3, struct.pack("<I", 1)) + ppt_atom(CSTRING, "リンク".encode("utf-16-le"), 0)
+    if target is not None:
+        children += ppt_atom(CSTRING, target.encode("utf-16-le"), 1)
+    if location:
+        children += ppt_atom(CSTRING, location.encode("utf-16-le"), 3)
+    return ppt_container(0x0409, ppt_atom(0x040A, struct.pack("<I", 1)) + ppt_container(0x0FD7, children))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "\\\\evil\\share\\x.pptx",
+        "file:///C:/Windows/System32/calc.exe",
+        "javascript:alert(1)",
+        "x.pptx",
+        "http://evil.example/\u202ex",
+    ],
+)
+def test_ppt_hyperlinks_the_policy_refuses_are_refused(tmp_path: Path, target: str) -> None:
+    src = write(tmp_path, "in.ppt", PPT_CLSID, ppt_streams(ex_hyperlink(target) + interactive_info(4)))
+    assert refusal(src) == "ole.external_link"
+
+
+def test_ppt_web_hyperlinks_and_jumps_follow_the_links_option(tmp_path: Path) -> None:
+    links = ex_hyperlink("https://www.city.example.lg.jp/") + ex_hyperlink(None, "256,1,スライド 1")
+    streams = ppt_streams(links + interactive_info(4))
+    dst, _ = sanitize(write(tmp_path, "in.ppt", PPT_CLSID, streams))
+    assert streams_of(dst) == streams
+    with pytest.raises(SanitizeError) as caught:
+        powerpoint.clean_powerpoint(streams, links="remove")
+    assert caught.value.code == "ole.external_link"
+    assert powerpoint.clean_powerpoint(ppt_streams(ex_hyperlink(None, "256,1,x")), links="remove")
+
+
+def vba_info(persist_id_ref: int, has_macros: int) -> bytes:
+    return ppt_container(0x03FF, ppt_atom(0x0400, struct.pack("<III", persist_id_ref, has_macros, 2), 2))
+
+
+def test_an_empty_vba_info_record_is_no_macro(tmp_path: Path) -> None:
+    """What LibreOffice writes into every presentation (MS-PPT: persistIdRef 0, fHasMacros 0)."""
+    streams = ppt_streams(ppt_container(0x07D0, vba_info(0, 0)))
+    dst, _ = sanitize(write(tmp_path, "in.ppt", PPT_CLSID, streams))
+    assert streams_of(dst) == streams
+
+
+@pytest.mark.parametrize(
+    ("persist_id_ref", "has_macros"), [(1, 1), (1, 0), (0, 1)], ids=["project", "project, flag off", "flag"]
+)
+def test_vba_info_naming_a_project_is_a_macro(tmp_path: Path, persist_id_ref: int, has_macros: int) -> None:
+    children = ppt_container(0x07D0, vba_info(persist_id_ref, has_macros))
+    storage = ppt_atom(0x1011, struct.pack("<I", 64) + b"x\x9c" + b"\x00" * 8)  # ExOleObjStg, compressed
+    streams = ppt_streams(children, extra_top_level=storage, persist_offset=8 + len(children))
+    assert refusal(write(tmp_path, "in.ppt", PPT_CLSID, streams)) == "ole.ppt_vba"
+
+
+def test_vba_info_that_is_not_one_empty_atom_is_a_macro(tmp_path: Path) -> None:
+    odd = ppt_container(0x03FF, ppt_atom(0x0400, bytes(12)) + ppt_atom(0x0FBA, b"x\x00"))
+    for container in (odd, ppt_container(0x03FF, b""), ppt_container(0x03FF, ppt_atom(0x0400, bytes(8)))):
+        src = write(tmp_path, "in.ppt", PPT_CLSID, ppt_streams(ppt_container(0x07D0, container)))
+        assert refusal(src) == "ole.ppt_vba"
+
+
+@pytest.mark.slow
+def test_a_libreoffice_presentation_is_rebuilt_not_converted(tmp_path: Path) -> None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice is not None, "LibreOffice is not installed; `make test` installs it"
+    pptx = ob.build(tmp_path / "slides.pptx", "pptx")
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+         "--convert-to", "ppt", "--outdir", str(tmp_path), str(pptx)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    src = tmp_path / "slides.ppt"
+    records, _ = powerpoint.walk(streams_of(src)["PowerPoint Document"])
+    assert any(r.type == powerpoint.VBA_INFO_ATOM for r in records)  # the record that misled us
+
+    class RebuildThenPdf:
+        def rule_for(self, type_name: str) -> Rule | None:
+            return Rule(("rebuild", "pdf"))
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    outcome = process_file(src, src.name, scratch, RebuildThenPdf(), Limits(), default_registry())
+    assert outcome.verdict == "released", outcome.reason
+    assert outcome.method == "rebuild"
+    assert outcome.output_path is not None and not vba_detected(outcome.output_path)

@@ -179,6 +179,107 @@ def test_a_field_whose_name_is_computed_by_a_nested_field_goes(tmp_path: Path) -
     assert "instrText" not in member(dst, "word/document.xml")
 
 
+#: Field instructions that reach the share \\evil, in the spellings Word accepts; each
+#: must lose its code (the shown text stays).
+EVIL_FIELDS = {
+    "tooltip switch before the target": r' HYPERLINK \o "tip" "\\\\evil\\share\\x.docx" ',
+    "frame switch before the target": r' HYPERLINK \t "_blank" "\\\\evil\\share\\x.docx" ',
+    "lower case and extra spaces": r'   hyperlink     "\\\\evil\\share\\x.docx"   ',
+    "unquoted doubled UNC": r" HYPERLINK \\\\evil\\share\\x.docx ",
+    "unquoted single UNC": r" HYPERLINK \\evil\share\x.docx ",
+    "file URL": r' HYPERLINK "file:///\\\\evil/share/x.exe" ',
+    "target glued to the keyword": r' HYPERLINK"file://evil/share/x.exe" ',
+    "include picture with \\d": r' INCLUDEPICTURE \d "\\\\evil\\share\\p.png" \* MERGEFORMATINET ',
+    "macro button": r" MACROBUTTON FileOpen evil ",
+}
+
+
+@pytest.mark.parametrize("where", ["complex", "simple"])
+@pytest.mark.parametrize("case", sorted(EVIL_FIELDS))
+def test_fields_reaching_out_lose_their_code_in_every_spelling(case: str, where: str, tmp_path: Path) -> None:
+    instruction = EVIL_FIELDS[case]
+
+    def evil_field(package: b.Package) -> None:
+        if where == "complex":  # split mid-word over two runs, as Word does on edits
+            markup = b.complex_field([instruction[:7], instruction[7:]], "表示文字")
+        else:
+            attribute = instruction.replace("&", "&amp;").replace('"', "&quot;")
+            markup = (
+                f'<w:p><w:fldSimple w:instr="{attribute}"><w:r><w:t>表示文字</w:t></w:r></w:fldSimple></w:p>'
+            )
+        b.append_to_body(package, markup)
+
+    src = b.build(tmp_path / "in.docx", "docx", evil_field)
+    dst, report = rebuild(src, tmp_path)
+    assert sum(removed_counts(report).values()) >= 1
+    assert_no_field_reaches(dst, "evil")
+    assert "表示文字" in b.texts_in(dst)["word/document.xml"]
+
+
+def test_a_hyperlink_whose_target_a_nested_field_computes_goes(tmp_path: Path) -> None:
+    """{ HYPERLINK "{ REF evil }" }: the target is known only when Word updates it."""
+
+    def nested(package: b.Package) -> None:
+        b.append_to_body(
+            package,
+            '<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            '<w:r><w:instrText xml:space="preserve"> HYPERLINK "</w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            '<w:r><w:instrText xml:space="preserve"> REF evil </w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>\\\\evil\\x</w:t></w:r>'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+            '<w:r><w:instrText xml:space="preserve">" </w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>表示文字</w:t></w:r>'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>',
+        )
+
+    src = b.build(tmp_path / "in.docx", "docx", nested)
+    dst, report = rebuild(src, tmp_path)
+    assert removed_counts(report)["ooxml.computed_field"] == 1
+    assert_no_field_reaches(dst, "evil")
+    assert b.texts_in(dst)["word/document.xml"][-1:] == ["表示文字"]
+
+
+def test_a_web_hyperlink_with_switches_around_it_stays(tmp_path: Path) -> None:
+    instruction = r' HYPERLINK \o "市のサイト" "https://www.city.example.lg.jp/" \t "_blank" '
+
+    def web_link(package: b.Package) -> None:
+        b.append_to_body(package, b.complex_field([instruction], "市のサイト"))
+
+    src = b.build(tmp_path / "in.docx", "docx", web_link)
+    dst, report = rebuild(src, tmp_path)
+    assert "ooxml.hyperlink" not in removed_counts(report)
+    assert field_instructions(dst) == [instruction]
+    (tmp_path / "remove").mkdir()
+    _, report = rebuild(src, tmp_path / "remove", links="remove")
+    assert removed_counts(report)["ooxml.hyperlink"] == 1
+
+
+def field_instructions(path: Path) -> list[str]:
+    """Every field instruction in word/document.xml, read independently with zipfile and
+    ElementTree: simple fields' attributes, and the instrText of complex fields joined."""
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    with zipfile.ZipFile(path) as archive:
+        root = ET.fromstring(archive.read("word/document.xml"))
+    found: list[str] = []
+    stack: list[list[str]] = []
+    for element in root.iter():
+        if element.tag == f"{w}fldSimple":
+            found.append(element.get(f"{w}instr", ""))
+        elif element.tag == f"{w}fldChar" and element.get(f"{w}fldCharType") == "begin":
+            stack.append([])
+        elif element.tag == f"{w}fldChar" and element.get(f"{w}fldCharType") == "end" and stack:
+            found.append("".join(stack.pop()))
+        elif element.tag in (f"{w}instrText", f"{w}delInstrText"):
+            (stack[-1] if stack else found).append(element.text or "")
+    return found + ["".join(pieces) for pieces in stack]
+
+
+def assert_no_field_reaches(path: Path, marker: str) -> None:
+    assert not [i for i in field_instructions(path) if marker in i]
+    assert marker not in member(path, "word/document.xml")
+
+
 @pytest.mark.parametrize(
     ("links", "kept"),
     [("keep-web", 1), ("remove", 0)],

@@ -250,9 +250,9 @@ REMOVED_CASES: dict[str, tuple[bytes, str]] = {
         b"{\\field{\\*\\fldinst {\\*\\fldinst DDE x}HYPERLINK y}{\\fldrslt z}}",
         "rtf.external_field",
     ),
-    "instruction_name_too_far": (
+    "instruction_name_far_behind_formatting": (
         b"{\\field{\\*\\fldinst " + b"{\\b}" * 90 + b"DDE x}{\\fldrslt z}}",
-        "rtf.external_field",
+        "rtf.dde_field",
     ),
     "computed_instruction": (
         b"{\\field{\\*\\fldinst {\\field{\\*\\fldinst QUOTE 68 68 69}}AUTO x}{\\fldrslt y}}",
@@ -525,3 +525,66 @@ def test_the_pipeline_releases_a_rebuilt_rtf(tmp_path: Path) -> None:
     assert [f.construct for f in outcome.findings] == ["rtf.object"]
     assert outcome.output_path is not None
     assert_released_rtf_is_clean(outcome.output_path.read_bytes())
+
+
+# ── fields and linked pictures that reach outside the document ──────────────────────
+
+#: Field instructions (RTF escapes: ``\\`` is one backslash of the instruction, which
+#: doubles its own path backslashes) that reach the share \\evil.
+EVIL_RTF_FIELDS = {
+    "tooltip switch first": rb'HYPERLINK \\o "tip" "\\\\\\\\evil\\\\share\\\\x.docx"',
+    "frame switch first": rb'HYPERLINK \\t "_blank" "\\\\\\\\evil\\\\share\\\\x.docx"',
+    "lower case, spaces": rb'   hyperlink    "\\\\\\\\evil\\\\share\\\\x.docx" ',
+    "unquoted UNC": rb"HYPERLINK \\\\\\\\evil\\\\share\\\\x.docx",
+    "file URL": rb'HYPERLINK "file:///\\\\\\\\evil/share/x.exe"',
+    "keyword spelled in escapes": rb"\'48YPERLINK \u104 ? \\\\evil\\share",
+    "include picture with \\d": rb'INCLUDEPICTURE \\d "\\\\\\\\evil\\\\p.png" \\* MERGEFORMATINET',
+    "nested target": rb'HYPERLINK "{\field{\*\fldinst REF evil}{\fldrslt \\\\evil}}"',
+    "macro button": rb"MACROBUTTON FileOpen evil",
+}
+
+
+@pytest.mark.parametrize("case", sorted(EVIL_RTF_FIELDS))
+def test_fields_reaching_out_lose_their_code_and_keep_their_text(tmp_path: Path, case: str) -> None:
+    field = b"{\\field{\\*\\fldinst " + EVIL_RTF_FIELDS[case] + b"}{\\fldrslt " + cp932("表示文字") + b"}}"
+    out, report = rebuild(tmp_path, document(field))
+    assert removed(report)
+    assert b"evil" not in out  # nothing of the instruction is left, nested fields included
+    assert not [node for node in read_tree(out).walk() if "fldinst" in node.words]
+    assert cp932("表示文字") in out
+
+
+def test_hyperlink_fields_follow_the_links_option(tmp_path: Path) -> None:
+    web = b'{\\field{\\*\\fldinst HYPERLINK \\\\o "tip" "https://www.city.example.lg.jp/"}{\\fldrslt site}}'
+    data = document(web)
+    assert rebuild(tmp_path, data)[0] == data
+    out, report = rebuild(tmp_path, data, links="remove")
+    assert removed(report) == {"rtf.hyperlink": ["HYPERLINK"]}
+    assert b"fldinst" not in out and b"site" in out
+
+
+LINKED_PICTURES = {
+    "pibName": b"{\\sp{\\sn pibName}{\\sv \\\\\\\\evil\\\\share\\\\x.png}}",
+    "pibFlags": b"{\\sp{\\sn pibFlags}{\\sv 10}}",
+    "fillBlipName": b"{\\sp{\\sn fillBlipName}{\\sv http://evil.example/x.png}}",
+    "name in escapes": b"{\\sp{\\sn pib\\'4eame}{\\sv \\\\\\\\evil\\\\x.png}}",
+    "sn outside its group": b"{\\sp\\sn pibName\\sv \\\\\\\\evil\\\\x.png}",
+}
+
+
+@pytest.mark.parametrize("case", sorted(LINKED_PICTURES))
+def test_linked_picture_properties_are_removed_and_the_embedded_picture_stays(
+    tmp_path: Path, case: str
+) -> None:
+    embedded = b"{\\sp{\\sn pib}{\\sv " + picture(b"\\pngblip", image_bytes("PNG")) + b"}}"
+    shape = b"{\\shp{\\*\\shpinst{\\sp{\\sn shapeType}{\\sv 75}}" + LINKED_PICTURES[case] + embedded + b"}}"
+    out, report = rebuild(tmp_path, document(shape))
+    assert list(removed(report)) == ["rtf.linked_picture"]
+    names = [
+        b"".join(item for item in node.items if isinstance(item, bytes)).strip().lower()
+        for node in read_tree(out).walk()
+        if "sn" in node.words
+    ]
+    assert names == [b"shapetype", b"pib"]
+    assert b"evil" not in out
+    assert embedded in out
