@@ -20,17 +20,19 @@ import pikepdf
 from sanitizers.base import Limits, Report
 from sanitizers.errors import LimitError, MalformedError
 from sanitizers.pdf.actions import action_construct
+from sanitizers.pdf.resources import IndirectNameMaps, Role, child_role
 from sanitizers.pdf.screen import container, name_screen, references, serialised
 from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable, text_of
 from sanitizers.pdf.vocabulary import (
     ACTION_KEYS,
+    ACTION_LEADING_KEYS,
     ALLOWED_ANNOTATIONS,
     ALLOWED_CATALOG_KEYS,
     ALLOWED_INFO_KEYS,
     ALLOWED_NAME_TREES,
     ALLOWED_TRAILER_KEYS,
     EXTERNAL_STREAM_KEYS,
-    REMOVED_ACTIONS,
+    KNOWN_ACTIONS,
     REMOVED_ANNOTATIONS,
     REMOVED_KEYS,
 )
@@ -55,10 +57,11 @@ WATCHED_KEYS = frozenset(
 #: Every name that makes ``_clean_dictionary`` or ``_locate`` act: an object whose
 #: serialisation has none of them is only passed through to what it refers to.
 NEEDS_A_LOOK = name_screen(
-    WATCHED_KEYS | REMOVED_ACTIONS.keys() | {"/Annot", "/Rect", "/Action", "/EmbeddedFile", "/Image", "/T"}
+    WATCHED_KEYS | KNOWN_ACTIONS | {"/Annot", "/Rect", "/Action", "/EmbeddedFile", "/Image", "/T"}
 )
 
 Entries = Mapping[str, object]
+Pending = list[tuple[pikepdf.Object, str, int, Role]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class _Cleaner:
         self.tally = Tally()
         self.visited: set[tuple[int, int]] = set()
         self.page_ids = {page.obj.objgen for page in pdf.pages}
+        self.name_maps = IndirectNameMaps(pdf)
 
     def run(self) -> None:
         self._clean_trailer()
@@ -162,9 +166,9 @@ class _Cleaner:
 
     def _walk(self, start: pikepdf.Object, base: str) -> None:
         start_id = start.objgen
-        stack: list[tuple[pikepdf.Object, str, int]] = [(start, base, 0)]
+        stack: Pending = [(start, base, 0, Role.PLAIN)]
         while stack:
-            obj, location, depth = stack.pop()
+            obj, location, depth, role = stack.pop()
             if obj.is_indirect:
                 objgen = obj.objgen
                 if objgen in self.visited or (objgen in self.page_ids and objgen != start_id):
@@ -179,24 +183,26 @@ class _Cleaner:
                 raise LimitError("pdf.limit", f"objects nested deeper than {MAX_NESTING} at {location}")
             if isinstance(obj, pikepdf.Array):
                 if may_hold_containers(obj):
-                    stack.extend((item, location, depth + 1) for item in obj if _is_container(item))
+                    stack.extend(
+                        (item, location, depth + 1, Role.PLAIN) for item in obj if _is_container(item)
+                    )
                 continue
             entries = entries_of(obj)
             location = self._locate(entries, base, location)
-            cleaned = self._clean_dictionary(obj, entries, location)
+            cleaned = self._clean_dictionary(obj, entries, location, role)
             if cleaned is not None:
                 stack.extend(
-                    (value, location, depth + 1) for value in cleaned.values() if _is_container(value)
+                    (value, location, depth + 1, child_role(role, cleaned, key))
+                    for key, value in cleaned.items()
+                    if _is_container(value)
                 )
 
-    def _push_references(
-        self, stack: list[tuple[pikepdf.Object, str, int]], text: bytes, location: str
-    ) -> None:
+    def _push_references(self, stack: Pending, text: bytes, location: str) -> None:
         for objgen in references(text):
             if objgen not in self.visited and objgen not in self.page_ids:
                 target = container(self.pdf, objgen)
                 if target is not None:
-                    stack.append((target, location, 0))
+                    stack.append((target, location, 0, Role.PLAIN))
 
     def _locate(self, entries: Entries, base: str, inherited: str) -> str:
         """Name annotations and form fields in findings: "page 2, field 'email'"."""
@@ -207,14 +213,17 @@ class _Cleaner:
             return f"{base}, annotation {printable(name_of(entries.get('/Subtype')) or '?')}"
         return inherited
 
-    def _clean_dictionary(self, obj: pikepdf.Object, entries: Entries, location: str) -> Entries | None:
+    def _clean_dictionary(
+        self, obj: pikepdf.Object, entries: Entries, location: str, role: Role
+    ) -> Entries | None:
         """Clean one dictionary or stream in place; its entries now, or None if emptied."""
         subtype = name_of(entries.get("/Subtype"))
         if _looks_like_annotation(entries) and subtype not in ALLOWED_ANNOTATIONS:
             self.tally.add(REMOVED_ANNOTATIONS.get(subtype or "", "pdf.annotation"), location)
             _empty(obj)
             return None
-        if _is_stray_action(entries):
+        is_action = is_an_action(entries)
+        if is_action:
             construct = action_construct(obj, self.policy.keep_web_links)
             if construct is not None:
                 self.tally.add(construct, location)
@@ -228,11 +237,18 @@ class _Cleaner:
         if subtype == "/Image":
             self._check_pixels(entries, location)
         watched = entries.keys() & WATCHED_KEYS
+        if not is_action:
+            watched.discard("/Next")  # outline items and presentation steps chain by /Next too
+        if watched & ACTION_LEADING_KEYS and self._is_name_map(obj, role):
+            watched -= ACTION_LEADING_KEYS
         if not watched:
             return entries
         for key in watched:
             self._clean_entry(obj, entries, key, location, is_stream)
         return entries_of(obj)
+
+    def _is_name_map(self, obj: pikepdf.Object, role: Role) -> bool:
+        return role is Role.NAME_MAP or (obj.is_indirect and obj.objgen in self.name_maps)
 
     def _clean_entry(
         self, obj: pikepdf.Object, entries: Entries, key: str, location: str, is_stream: bool
@@ -248,7 +264,7 @@ class _Cleaner:
             del obj[key]
         elif key in ACTION_KEYS:
             self._clean_action_slot(obj, key, entries[key], location)
-        elif key == "/Next" and "/Title" not in entries:  # outline items chain by /Next too
+        elif key == "/Next":
             self._clean_next(obj, entries[key], location)
         elif key == "/Annots":
             self._filter_annotations(obj, entries[key], location)
@@ -356,14 +372,16 @@ def _needs_a_look(text: bytes) -> bool:
 
 
 def _looks_like_annotation(entries: Entries) -> bool:
-    return name_of(entries.get("/Type")) == "/Annot" or ("/Rect" in entries and "/Subtype" in entries)
+    return name_of(entries.get("/Type")) == "/Annot" or (
+        "/Rect" in entries and name_of(entries.get("/Subtype")) is not None
+    )
 
 
-def _is_stray_action(entries: Entries) -> bool:
-    """An action dictionary met outside an action slot (structure elements carry /P)."""
-    if name_of(entries.get("/Type")) == "/Action":
-        return True
-    return name_of(entries.get("/S")) in REMOVED_ACTIONS and "/P" not in entries
+def is_an_action(entries: Entries) -> bool:
+    """True for a dictionary that is an action by its kind, wherever it hangs: a reader
+    that reaches it through any action slot runs it, whatever other keys it carries
+    (/Title, /P, /Type /StructElem) and whatever led there."""
+    return name_of(entries.get("/S")) in KNOWN_ACTIONS or name_of(entries.get("/Type")) == "/Action"
 
 
 def _empty(obj: pikepdf.Object) -> None:

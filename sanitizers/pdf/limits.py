@@ -7,7 +7,9 @@ stream while it is being inflated, not after.
 
 from __future__ import annotations
 
+import io
 import mmap
+import re
 import zlib
 from dataclasses import dataclass
 from math import prod
@@ -17,7 +19,7 @@ import pikepdf
 
 from sanitizers.base import Limits
 from sanitizers.errors import EncryptedError, LimitError, MalformedError
-from sanitizers.pdf.values import int_of, name_of
+from sanitizers.pdf.values import int_of, name_of, printable
 
 HEADER_WINDOW = 1024  # readers accept %PDF- anywhere in the first KiB
 #: Bytes a reader ignores after %%EOF; anything else there is data hidden from the PDF view.
@@ -70,15 +72,63 @@ def open_under_limits(untrusted_path: Path, limits: Limits) -> pikepdf.Pdf:
     try:
         pdf = pikepdf.open(untrusted_path)
     except pikepdf.PasswordError:
-        raise EncryptedError("pdf.encrypted", "the PDF needs a user password") from None
+        raise encryption_refusal(untrusted_path) from None
     except pikepdf.PikepdfError as exc:
         raise MalformedError("pdf.malformed", f"qpdf cannot open it: {exc}") from None
+    except UnicodeError as exc:  # a message of qpdf's that quotes undecodable bytes
+        raise MalformedError("pdf.malformed", f"qpdf cannot open it: {type(exc).__name__}") from None
     try:
         check_counts(pdf, limits)
     except BaseException:
         pdf.close()
         raise
     return pdf
+
+
+#: What qpdf reads: the standard security handler, RC4 keys of 40 to 128 bits (exactly
+#: 40 for revision 2), and AES.
+STANDARD_RC4_BITS = range(40, 129, 8)
+_ENCRYPT_KEY = re.compile(rb"/Encrypt(?![^\s/\[\]<>(){}%])")
+
+
+def encryption_refusal(untrusted_path: Path) -> EncryptedError:
+    """Why a PDF that the empty password does not open is refused.
+
+    qpdf says "invalid password" both for a real user password and for encryption it
+    cannot read; the encryption dictionary tells them apart.  It is read from a copy in
+    which the trailer's /Encrypt key is renamed (same length, so offsets hold): qpdf
+    then opens the file as unencrypted and shows the dictionary as it is.
+    """
+    needs_password = EncryptedError("pdf.encrypted", "the PDF needs a user password")
+    data = untrusted_path.read_bytes()
+    try:
+        with pikepdf.open(io.BytesIO(_ENCRYPT_KEY.sub(b"/Encrypx", data))) as pdf:
+            encrypt = pdf.trailer.get("/Encrypx")
+            if not isinstance(encrypt, pikepdf.Dictionary):
+                return needs_password
+            unreadable = _unreadable_encryption(encrypt)
+    except (pikepdf.PikepdfError, UnicodeError):
+        return needs_password
+    if unreadable is None:
+        return needs_password
+    return EncryptedError("pdf.encryption_unsupported", unreadable)
+
+
+def _unreadable_encryption(encrypt: pikepdf.Object) -> str | None:
+    """What makes an encryption dictionary unreadable to qpdf, or None if it is standard."""
+    handler = name_of(encrypt.get("/Filter"))
+    if handler != "/Standard":
+        return f"the {printable(handler or '?')} security handler is not supported"
+    version, revision = int_of(encrypt.get("/V")), int_of(encrypt.get("/R"))
+    bits = int_of(encrypt.get("/Length"))
+    if version in (1, 2) and revision in (2, 3):
+        bits = 40 if bits is None else bits
+        if bits not in STANDARD_RC4_BITS or (revision == 2 and bits != 40):
+            return f"RC4 encryption with a {bits}-bit key (revision {revision}) is not supported"
+        return None
+    if version in (4, 5) and revision in (4, 5, 6):
+        return None
+    return f"encryption version {version} revision {revision} is not supported"
 
 
 def check_counts(pdf: pikepdf.Pdf, limits: Limits) -> None:

@@ -10,7 +10,8 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from sanitizers.base import Limits
-from sanitizers.errors import EncryptedError, LimitError, MalformedError
+from sanitizers.errors import LimitError, MalformedError
+from sanitizers.pdf.limits import encryption_refusal
 
 PDFIUM_PASSWORD_ERROR = 4
 NOT_ENCRYPTED = -1
@@ -28,7 +29,7 @@ def open_with_pdfium(untrusted_path: Path, limits: Limits) -> Iterator[pdfium.Pd
         document = pdfium.PdfDocument(untrusted_path)
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == PDFIUM_PASSWORD_ERROR:
-            raise EncryptedError("pdf.encrypted", "the PDF needs a user password") from None
+            raise encryption_refusal(untrusted_path) from None
         raise MalformedError("pdf.malformed", f"PDFium cannot open it: {exc}") from None
     try:
         pages = len(document)

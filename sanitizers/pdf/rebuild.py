@@ -61,6 +61,8 @@ class PdfRebuild(Sanitizer):
                 rebuilt = _saved(pdf)
             except pikepdf.PikepdfError as exc:
                 raise MalformedError("pdf.malformed", f"qpdf cannot rebuild it: {exc}") from None
+            except UnicodeError as exc:  # text that pikepdf decodes for us, strictly
+                raise MalformedError("pdf.malformed", f"undecodable text: {type(exc).__name__}") from None
             warnings = pdf.get_warnings()
         verify_pdf(rebuilt, rebuild_promise(options), limits)
         write_atomically(dst, rebuilt)

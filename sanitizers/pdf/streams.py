@@ -28,9 +28,16 @@ def _escapable(name: bytes) -> bytes:
     return b"".join(parts)
 
 
-#: A forbidden name as a whole token: /JavaScript, /J#61vaScript, but not /JavaScripts.
+#: What follows a name that content uses as a resource or tag name, chosen by the author:
+#: "/AA 12 Tf", "/AA Do", "/AA gs", "/Span /AA BDC".  Such a name is no action.
+_AS_RESOURCE_NAME = (
+    rb"\s*(?:[-+]?(?:\d+\.?\d*|\.\d+)\s+)?(?:Tf|Do|gs|cs|CS|sh|scn|SCN|BDC|DP|BMC|MP)(?![^%s])" % (_DELIMITER)
+)
+#: A forbidden name as a whole token: /JavaScript, /J#61vaScript, but not /JavaScripts,
+#: and not where the content names a resource or a tag with it.
 FORBIDDEN_NAME_PATTERN = re.compile(
-    rb"/(?:%s)(?![^%s])" % (b"|".join(_escapable(n) for n in sorted(FORBIDDEN_STREAM_NAMES)), _DELIMITER)
+    rb"/(?:%s)(?![^%s])(?!%s)"
+    % (b"|".join(_escapable(n) for n in sorted(FORBIDDEN_STREAM_NAMES)), _DELIMITER, _AS_RESOURCE_NAME)
 )
 
 

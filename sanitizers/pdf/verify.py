@@ -25,19 +25,21 @@ from sanitizers.base import Limits
 from sanitizers.errors import MalformedError, SanitizeError, VerifyError
 from sanitizers.pdf.actions import is_web_uri
 from sanitizers.pdf.limits import check_decoded_size, decode_within_limit
+from sanitizers.pdf.resources import IndirectNameMaps, Role, child_role
 from sanitizers.pdf.screen import name_screen, serialised
 from sanitizers.pdf.streams import FORBIDDEN_NAME_PATTERN, is_image, is_syntax
 from sanitizers.pdf.type3 import REPLACEMENT_CMAP
 from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable
 from sanitizers.pdf.vocabulary import (
     ACTION_KEYS,
+    ACTION_LEADING_KEYS,
     ALLOWED_ACTIONS,
     ALLOWED_ANNOTATIONS,
     ALLOWED_CATALOG_KEYS,
     ALLOWED_NAME_TREES,
     ALLOWED_NAMED_ACTIONS,
     EXTERNAL_STREAM_KEYS,
-    REMOVED_ACTIONS,
+    KNOWN_ACTIONS,
     REMOVED_KEYS,
 )
 
@@ -85,9 +87,7 @@ INLINE_MASK_FILTERS = frozenset(
 )
 #: Every name that can make ``_scan_dictionary`` flag something; an object whose
 #: serialisation has none of them holds nothing to flag (streams still get their checks).
-NEEDS_A_LOOK = name_screen(
-    SCANNED_KEYS | REMOVED_ACTIONS.keys() | {"/Action", "/Annot", "/Rect", "/EmbeddedFile"}
-)
+NEEDS_A_LOOK = name_screen(SCANNED_KEYS | KNOWN_ACTIONS | {"/Action", "/Annot", "/Rect", "/EmbeddedFile"})
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,10 @@ def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits) -> None:
             warnings = pdf.get_warnings()
     except pikepdf.PikepdfError as exc:
         raise MalformedError("pdf.malformed", f"the output does not re-open: {exc}") from None
+    except UnicodeError as exc:  # text that pikepdf decodes for us, strictly
+        raise MalformedError(
+            "pdf.malformed", f"undecodable text in the output: {type(exc).__name__}"
+        ) from None
     if warnings:
         raise MalformedError("pdf.malformed", f"the output re-opens with warnings: {warnings[0]}")
     violations = scanner.violations
@@ -134,6 +138,7 @@ class _Scanner:
         self.limits = limits
         self.violations: list[str] = []
         self.named_in_content: list[str] = []
+        self.name_maps = IndirectNameMaps(pdf)
 
     def scan(self) -> None:
         trailer = self.pdf.trailer
@@ -176,29 +181,41 @@ class _Scanner:
 
     def _scan_value(self, value: pikepdf.Object, where: str) -> None:
         """Scan one indirect object and everything directly nested in it."""
-        pending = [value]
+        pending = [(value, Role.PLAIN)]
         while pending:
-            item = pending.pop()
+            item, role = pending.pop()
             if isinstance(item, pikepdf.Array):
                 if may_hold_containers(item):
-                    pending.extend(child for child in item if _is_direct_container(child))
+                    pending.extend((child, Role.PLAIN) for child in item if _is_direct_container(child))
             elif isinstance(item, pikepdf.Dictionary | pikepdf.Stream):
                 entries = entries_of(item)
-                self._scan_dictionary(item, entries, where)
-                pending.extend(child for child in entries.values() if _is_direct_container(child))
+                self._scan_dictionary(item, entries, where, role)
+                pending.extend(
+                    (child, child_role(role, entries, key))
+                    for key, child in entries.items()
+                    if _is_direct_container(child)
+                )
 
-    def _scan_dictionary(self, obj: pikepdf.Object, entries: Entries, where: str) -> None:
+    def _scan_dictionary(self, obj: pikepdf.Object, entries: Entries, where: str, role: Role) -> None:
         is_stream = isinstance(obj, pikepdf.Stream)
-        for key in entries.keys() & SCANNED_KEYS:
+        is_action = _is_action(entries)
+        scanned = entries.keys() & SCANNED_KEYS
+        if not is_action:
+            scanned.discard("/Next")  # outline items and presentation steps chain by /Next too
+        if scanned & ACTION_LEADING_KEYS and (
+            role is Role.NAME_MAP or (obj.is_indirect and obj.objgen in self.name_maps)
+        ):
+            scanned -= ACTION_LEADING_KEYS  # names the author gave resources
+        for key in scanned:
             if key in REMOVED_KEYS:
                 self._flag(where, key)  # one of ours: printable
             elif key == "/Metadata" and not self.promise.metadata:
                 self._flag(where, "/Metadata")
             elif is_stream and key in EXTERNAL_STREAM_KEYS:
                 self._flag(where, f"external stream data {key}")
-            elif key in ACTION_KEYS or (key == "/Next" and "/Title" not in entries):
+            elif key in ACTION_KEYS or key == "/Next":
                 self._check_action_slot(key, entries[key], where)
-        self._check_types(entries, where)
+        self._check_types(entries, where, is_action)
         if is_stream:
             self._check_stream(obj, entries, where)
 
@@ -209,16 +226,15 @@ class _Scanner:
             if isinstance(action, pikepdf.Dictionary):
                 self._check_action(entries_of(action), where)
 
-    def _check_types(self, entries: Entries, where: str) -> None:
+    def _check_types(self, entries: Entries, where: str, is_action: bool) -> None:
         kind = name_of(entries.get("/Type"))
         subtype = name_of(entries.get("/Subtype"))
-        action = name_of(entries.get("/S"))
         if kind == "/EmbeddedFile":
             self._flag(where, "an embedded file")
         is_annotation = kind == "/Annot" or ("/Rect" in entries and subtype is not None)
         if is_annotation and subtype not in ALLOWED_ANNOTATIONS:
             self._flag(where, f"a {printable(subtype or '?')} annotation")
-        if action is not None and (kind == "/Action" or (action in REMOVED_ACTIONS and "/P" not in entries)):
+        if is_action:
             self._check_action(entries, where)
 
     def _check_action(self, action: Entries, where: str) -> None:
@@ -290,7 +306,7 @@ class _Scanner:
         if instructions is None:
             self._flag(where, "content that does not parse")
             return
-        used = {str(instruction.operator) for instruction in instructions}
+        used = {_operator(instruction) for instruction in instructions}
         for operator in sorted(used - IMAGE_ONLY_PAGE_OPERATORS):
             self._flag(where, f"the operator {printable(operator)}")
 
@@ -350,7 +366,7 @@ class _Scanner:
             self._flag(where, "a Type 3 glyph that does not parse")
             return
         for instruction in instructions:
-            operator = str(instruction.operator)
+            operator = _operator(instruction)
             if operator not in GLYPH_OPERATORS:
                 self._flag(where, f"the operator {printable(operator)} in a Type 3 glyph")
             elif isinstance(instruction, pikepdf.ContentStreamInlineImage):
@@ -378,6 +394,16 @@ def _parsed(content: pikepdf.Object | pikepdf.Page) -> list[pikepdf.ContentStrea
         except pikepdf.PdfError:
             return None
     return None if caught else instructions
+
+
+def _operator(instruction: pikepdf.ContentStreamInstructions | pikepdf.ContentStreamInlineImage) -> str:
+    """The operator's bytes, one character each: a fuzzed operator need not be UTF-8."""
+    return bytes(instruction.operator.unparse()).decode("latin-1")
+
+
+def _is_action(entries: Entries) -> bool:
+    """An action by its kind, wherever it hangs and whatever else it carries."""
+    return name_of(entries.get("/S")) in KNOWN_ACTIONS or name_of(entries.get("/Type")) == "/Action"
 
 
 def _is_direct_container(value: object) -> TypeGuard[pikepdf.Object]:

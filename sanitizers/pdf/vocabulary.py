@@ -51,6 +51,7 @@ REMOVED_ACTIONS: dict[str, str] = {
     "/Trans": "pdf.transition_action",
     "/GoTo3DView": "pdf.3d",
     "/Thread": "pdf.thread",
+    "/GoToDp": "pdf.remote_goto",
 }
 
 #: Action types that are kept (URI only for an allowed scheme, Named only for page moves).
@@ -59,8 +60,25 @@ ALLOWED_ACTIONS: frozenset[str] = frozenset({"/GoTo", "/URI", "/Named", "/SetOCG
 #: Named actions a viewer performs without side effects; others drive viewer menus.
 ALLOWED_NAMED_ACTIONS: frozenset[str] = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
 
-#: Keys whose value is an action (or, for /OpenAction, a destination).
-ACTION_KEYS: frozenset[str] = frozenset({"/A", "/OpenAction", "/PA"})
+#: Every action type: a dictionary whose /S names one is an action, wherever it hangs.
+KNOWN_ACTIONS: frozenset[str] = frozenset(REMOVED_ACTIONS.keys() | ALLOWED_ACTIONS)
+
+#: Keys whose value is an action (or, for /OpenAction, a destination); /NA and /NP are
+#: the next and previous actions of a presentation step (NavNode).
+ACTION_KEYS: frozenset[str] = frozenset({"/A", "/OpenAction", "/PA", "/NA", "/NP"})
+
+#: Keys whose whole danger is the actions they lead to, which are found by kind: where a
+#: key is a name the author chose (a font called /AA), it is left alone.
+ACTION_LEADING_KEYS: frozenset[str] = frozenset(
+    ACTION_KEYS | {"/AA", "/JS", "/JavaScript", "/Next", "/Annots"}
+)
+
+#: Resource categories: their dictionaries map names the author chose to resources.
+RESOURCE_CATEGORIES: frozenset[str] = frozenset(
+    {"/Font", "/XObject", "/ExtGState", "/ColorSpace", "/Pattern", "/Shading", "/Properties"}
+)
+#: Keys of a resource dictionary.
+RESOURCE_KEYS: frozenset[str] = frozenset(RESOURCE_CATEGORIES | {"/ProcSet"})
 
 #: Annotation subtypes that are removed, and the construct each one is.
 REMOVED_ANNOTATIONS: dict[str, str] = {

@@ -7,6 +7,7 @@ text and page counts come from PDFium.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import warnings
@@ -159,7 +160,7 @@ def add_link(pdf: pikepdf.Pdf, action: Dictionary, page_index: int = 0) -> pikep
     return add_annotation(pdf, Dictionary(Subtype=Name.Link, A=pdf.make_indirect(action)), page_index)
 
 
-def action_link(kind: str, **entries: object) -> Builder:
+def action_link(kind: str, **entries: Any) -> Builder:
     """A link annotation whose action is of type ``kind``."""
 
     def builder(pdf: pikepdf.Pdf) -> None:
@@ -542,3 +543,86 @@ FORBIDDEN_BYTES = (
     b"not really an executable",
     b"attached payload",
 )
+
+
+# -- encryption qpdf cannot write -----------------------------------------------------
+
+_PASSWORD_PAD = bytes.fromhex("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A")
+_DOCUMENT_ID = b"0123456789abcdef"
+
+
+def _rc4(key: bytes, data: bytes) -> bytes:
+    state = list(range(256))
+    j = 0
+    for i in range(256):
+        j = (j + state[i] + key[i % len(key)]) % 256
+        state[i], state[j] = state[j], state[i]
+    out = bytearray()
+    i = j = 0
+    for byte in data:
+        i = (i + 1) % 256
+        j = (j + state[i]) % 256
+        state[i], state[j] = state[j], state[i]
+        out.append(byte ^ state[(state[i] + state[j]) % 256])
+    return bytes(out)
+
+
+def rc4_encrypted(pdf: pikepdf.Pdf, bits: int, revision: int) -> bytes:
+    """The document encrypted with RC4 under the empty user password, with any key length
+    (qpdf writes only 40 and 128 bits), following ISO 32000-1 algorithms 2, 3, 4 and 5."""
+    length = bits // 8
+    buffer = io.BytesIO()
+    pdf.save(buffer, object_stream_mode=pikepdf.ObjectStreamMode.disable, compress_streams=False)
+    plain = re.sub(rb"/ID \[<[0-9a-f]+><[0-9a-f]+>\]", b"", buffer.getvalue())
+    assert b"(" not in plain.split(b"stream", 1)[0], "strings outside streams are not encrypted here"
+
+    def stretched(digest: bytes) -> bytes:
+        for _ in range(50 if revision >= 3 else 0):
+            digest = hashlib.md5(digest[:length]).digest()
+        return digest[:length]
+
+    owner_key = stretched(hashlib.md5(b"owner" + _PASSWORD_PAD[:27]).digest())
+    owner = _rc4(owner_key, _PASSWORD_PAD)
+    for step in range(1, 20 if revision >= 3 else 1):
+        owner = _rc4(bytes(k ^ step for k in owner_key), owner)
+    permissions = -4
+    key = stretched(
+        hashlib.md5(
+            _PASSWORD_PAD + owner + permissions.to_bytes(4, "little", signed=True) + _DOCUMENT_ID
+        ).digest()
+    )
+    if revision == 2:
+        user = _rc4(key, _PASSWORD_PAD)
+    else:
+        user = _rc4(key, hashlib.md5(_PASSWORD_PAD + _DOCUMENT_ID).digest())
+        for step in range(1, 20):
+            user = _rc4(bytes(k ^ step for k in key), user)
+        user += bytes(16)
+
+    def encrypt_stream(match: re.Match[bytes]) -> bytes:
+        number, size = int(match.group(1)), int(match.group(2))
+        object_key = hashlib.md5(key + number.to_bytes(3, "little") + b"\0\0").digest()[: min(length + 5, 16)]
+        start = match.end()
+        return match.group() + _rc4(object_key, plain[start : start + size])
+
+    pieces = []
+    position = 0
+    for match in re.finditer(rb"\n(\d+) 0 obj\n<< /Length (\d+) >>\nstream\n", plain):
+        pieces.append(plain[position : match.start()])
+        pieces.append(encrypt_stream(match))
+        position = match.end() + int(match.group(2))
+    pieces.append(plain[position:])
+    encrypt = (
+        b"/Encrypt << /Filter /Standard /V %d /R %d /Length %d /O <%s> /U <%s> /P %d >> /ID [<%s> <%s>] "
+        % (
+            1 if revision == 2 else 2,
+            revision,
+            bits,
+            owner.hex().encode(),
+            user.hex().encode(),
+            permissions,
+            _DOCUMENT_ID.hex().encode(),
+            _DOCUMENT_ID.hex().encode(),
+        )
+    )
+    return b"".join(pieces).replace(b"trailer << ", b"trailer << " + encrypt, 1)

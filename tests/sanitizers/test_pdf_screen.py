@@ -14,12 +14,13 @@ from sanitizers.errors import VerifyError
 from sanitizers.pdf import clean, verify
 from sanitizers.pdf.screen import references, serialised
 from sanitizers.pdf.verify import Promise, verify_pdf
+from sanitizers.pdf.vocabulary import KNOWN_ACTIONS
 
 #: The names the screens are built from, collected from the walks' own tables.
 SCREENED = sorted(
     clean.WATCHED_KEYS
     | verify.SCANNED_KEYS
-    | clean.REMOVED_ACTIONS.keys()
+    | KNOWN_ACTIONS
     | {"/Annot", "/Rect", "/Action", "/EmbeddedFile", "/Image", "/T"}
 )
 
