@@ -225,8 +225,8 @@ def _svg(subject: _Subject) -> None:
 
 
 def _rtf(subject: _Subject) -> None:
-    pictures = str(checked_options(RtfRebuild(), subject.options)["pictures"])
-    verify_rtf(subject.data, subject.limits, pictures)
+    chosen = checked_options(RtfRebuild(), subject.options)
+    verify_rtf(subject.data, subject.limits, str(chosen["pictures"]), str(chosen["links"]))
 
 
 # ── Office ───────────────────────────────────────────────────────────────────────────
@@ -245,9 +245,9 @@ def _ole(subject: _Subject) -> None:
     """No storage, only the application's allow-listed top-level streams (summary streams
     when the rule keeps metadata), and cleaning them again would change nothing."""
     ole_format = next(f for f in OLE_FORMATS if f.type_name == subject.detection.type)
-    keep_metadata = checked_options(OleRebuild(), subject.options)["metadata"] == "keep"
-    allowed = ole_format.kept_streams | (SUMMARY_STREAMS if keep_metadata else frozenset())
-    verify_compound(subject.data, ole_format, allowed, subject.limits)
+    chosen = checked_options(OleRebuild(), subject.options)
+    allowed = ole_format.kept_streams | (SUMMARY_STREAMS if chosen["metadata"] == "keep" else frozenset())
+    verify_compound(subject.data, ole_format, allowed, subject.limits, str(chosen["links"]))
 
 
 # ── ZIP ──────────────────────────────────────────────────────────────────────────────

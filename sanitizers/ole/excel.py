@@ -115,8 +115,10 @@ def _check_record(record: Record, version: int) -> None:
         raise PolicyError("ole.external_link", f"an external data query (record {record.type:#06x})")
 
 
-def clean_excel(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
-    """The streams to write (Workbook with OBPROJ neutralised) and findings, or a refusal."""
+def clean_excel(streams: Mapping[str, bytes], links: str) -> tuple[dict[str, bytes], list[Finding]]:
+    """The streams to write (Workbook with OBPROJ neutralised) and findings, or a refusal.
+
+    ``links`` is not consulted yet: HLINK records are not judged by the link policy."""
     if MAIN_STREAM in streams and BIFF5_STREAM in streams:
         raise MalformedError("ole.malformed", "both a Workbook and a Book stream")
     name = MAIN_STREAM if MAIN_STREAM in streams else BIFF5_STREAM

@@ -19,6 +19,8 @@ from typing import ClassVar
 
 from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import EncryptedError, MalformedError, SanitizeError, VerifyError
+from sanitizers.links import CHOICES as LINK_CHOICES
+from sanitizers.links import KEEP_WEB
 from sanitizers.ole import excel, powerpoint, word
 from sanitizers.ole.cfb_writer import compound_file_bytes
 from sanitizers.ole.inspect import (
@@ -32,7 +34,8 @@ from sanitizers.ole.inspect import (
 )
 from sanitizers.output import write_atomically
 
-Cleaner = Callable[[Mapping[str, bytes]], tuple[dict[str, bytes], list[Finding]]]
+#: (the allow-listed streams, the rule's ``links`` option) → the streams to write and findings
+Cleaner = Callable[[Mapping[str, bytes], str], tuple[dict[str, bytes], list[Finding]]]
 
 #: Streams that only an encrypted file has (detection already refuses the OOXML ones
 #: wrapped in a compound file; an encrypted ppt keeps its summary here).
@@ -94,24 +97,27 @@ class OleRebuild(Sanitizer):
             "remove or keep the summary property streams (author, title, company, thumbnail)",
             choices=("remove", "keep"),
         ),
+        "links": OptionSpec(
+            KEEP_WEB,
+            "hyperlinks (Word fields, PowerPoint hyperlink records) kept only for http, https and mailto;"
+            " a refused one refuses the file (the rule's next method, such as pdf, takes over)",
+            choices=LINK_CHOICES,
+        ),
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         chosen = self.resolved_options(options)
-        problem = self.options["metadata"].check(chosen["metadata"])
-        if problem is not None:
-            raise ValueError(f"OleRebuild option metadata: {problem}")
-        keep_metadata = chosen["metadata"] == "keep"
+        keep_metadata, links = chosen["metadata"] == "keep", str(chosen["links"])
         with open_compound(limits.read_file(untrusted_src), limits) as compound:
             ole_format = format_of(compound)
             allowed = ole_format.kept_streams | (SUMMARY_STREAMS if keep_metadata else frozenset())
             streams = _read_allowed(compound, allowed)
             entries = compound.entries
             root_clsid = compound.root_clsid
-        kept, findings = ole_format.clean(streams)
+        kept, findings = ole_format.clean(streams, links)
         clsid = root_clsid if root_clsid in ole_format.clsids else ole_format.clsids[0]
         rebuilt = compound_file_bytes(clsid, kept)
-        verify_rebuilt(rebuilt, ole_format, kept, limits)
+        verify_rebuilt(rebuilt, ole_format, kept, limits, links)
         write_atomically(dst, rebuilt)
         report = Report(ole_format.type_name)
         for finding in _dropped_entries(entries, set(kept)):
@@ -186,10 +192,10 @@ def _dropped_construct(entry: OleEntry, entries: list[OleEntry]) -> tuple[tuple[
 
 
 def verify_rebuilt(
-    rebuilt: bytes, ole_format: OleFormat, expected: Mapping[str, bytes], limits: Limits
+    rebuilt: bytes, ole_format: OleFormat, expected: Mapping[str, bytes], limits: Limits, links: str
 ) -> None:
     """Re-open the output strictly: exactly the allow-listed streams, and clean again finds nothing."""
-    streams = verify_compound(rebuilt, ole_format, ole_format.kept_streams | SUMMARY_STREAMS, limits)
+    streams = verify_compound(rebuilt, ole_format, ole_format.kept_streams | SUMMARY_STREAMS, limits, links)
     if set(streams) != set(expected):
         raise VerifyError("ole.verify_failed", f"unexpected streams {sorted(set(streams) ^ set(expected))}")
     if streams != expected:
@@ -197,7 +203,7 @@ def verify_rebuilt(
 
 
 def verify_compound(
-    untrusted_data: bytes, ole_format: OleFormat, allowed: frozenset[str], limits: Limits
+    untrusted_data: bytes, ole_format: OleFormat, allowed: frozenset[str], limits: Limits, links: str
 ) -> dict[str, bytes]:
     """The checks that need nothing but the file (the gateway's verifier has nothing else):
     a correct compound file of ``ole_format`` with no storage, only ``allowed`` top-level
@@ -216,7 +222,7 @@ def verify_compound(
                     "ole.verify_failed", f"not a {ole_format.type_name} as the rebuild writes one"
                 )
             streams = {name: output.read(name) for name in names}
-        again, findings = ole_format.clean(streams)
+        again, findings = ole_format.clean(streams, links)
     except VerifyError:
         raise
     except SanitizeError as exc:

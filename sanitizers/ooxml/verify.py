@@ -16,7 +16,8 @@ import zipfile
 from urllib.parse import unquote
 
 from sanitizers.errors import VerifyError
-from sanitizers.links import is_web_link
+from sanitizers.fields import judge_instruction
+from sanitizers.links import KEEP_WEB, REMOVE, is_web_link
 
 _FORBIDDEN_NAMES = re.compile(
     r"vbaproject|vbadata|(^|/)(activex|embeddings|macrosheets|externallinks|webextensions?|customui|"
@@ -67,7 +68,6 @@ _CONTROL_NAMESPACES = frozenset(
         "http://schemas.openxmlformats.org/presentationml/2006/main",
     }
 )
-_FORBIDDEN_FIELDS = frozenset({"DDE", "DDEAUTO", "INCLUDEPICTURE", "INCLUDETEXT", "IMPORT", "LINK"})
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _RELATIONSHIPS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
@@ -75,6 +75,7 @@ _CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-typ
 
 def verify_package(data: bytes, keep_web_links: bool) -> None:
     """Raise ``ooxml.verify_failed`` unless the package holds nothing it must not."""
+    links = KEEP_WEB if keep_web_links else REMOVE
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
@@ -88,7 +89,7 @@ def verify_package(data: bytes, keep_web_links: bool) -> None:
                 if name.endswith(".rels"):
                     _check_relationships(name, _parse(archive.read(name), name), set(names), keep_web_links)
                 elif name != "[Content_Types].xml" and not content_types.get(name, "").startswith("image/"):
-                    _check_markup(name, _parse(archive.read(name), name))
+                    _check_markup(name, _parse(archive.read(name), name), links)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise _failed(f"the package does not reopen: {exc}") from None
 
@@ -132,7 +133,7 @@ def _check_relationships(name: str, root: ET.Element, names: set[str], keep_web_
             raise _failed(f"{name}: target {target[:80]!r} is not in the package")
 
 
-def _check_markup(name: str, root: ET.Element) -> None:
+def _check_markup(name: str, root: ET.Element, links: str) -> None:
     field_stack: list[list[str]] = []
     for element in root.iter():
         namespace, _, local = element.tag[1:].partition("}") if element.tag.startswith("{") else ("", "", "")
@@ -141,25 +142,26 @@ def _check_markup(name: str, root: ET.Element) -> None:
         ):
             raise _failed(f"{name}: forbidden element {local!r}")
         if element.tag == f"{_W}fldSimple":
-            _check_field(name, element.get(f"{_W}instr", ""))
+            _check_field(name, element.get(f"{_W}instr", ""), links)
         elif element.tag == f"{_W}fldChar":
             kind = element.get(f"{_W}fldCharType")
             if kind == "begin":
                 field_stack.append([])
             elif kind in ("separate", "end") and field_stack:
-                _check_field(name, "".join(field_stack[-1]))
+                _check_field(name, "".join(field_stack[-1]), links)
                 if kind == "end":
                     field_stack.pop()
         elif element.tag in (f"{_W}instrText", f"{_W}delInstrText"):
             if field_stack:
                 field_stack[-1].append(element.text or "")
             else:
-                _check_field(name, element.text or "")
+                _check_field(name, element.text or "", links)
     for unclosed in field_stack:
-        _check_field(name, "".join(unclosed))
+        _check_field(name, "".join(unclosed), links)
 
 
-def _check_field(name: str, instruction: str) -> None:
-    words = instruction.replace('"', " ").replace("\\", " ").split()
-    if words and words[0].upper() in _FORBIDDEN_FIELDS:
-        raise _failed(f"{name}: field {words[0]!r} remains")
+def _check_field(name: str, instruction: str, links: str) -> None:
+    """The rebuild's own field parser and policy (sanitizers.fields), judged again."""
+    why = judge_instruction(instruction, links)
+    if why is not None:
+        raise _failed(f"{name}: a field of kind {why} remains: {instruction.strip()[:80]!r}")

@@ -266,20 +266,6 @@ NS_APP = "http://schemas.openxmlformats.org/officeDocument/2006/extended-propert
 
 OLE_GRAPHIC_DATA = "http://schemas.openxmlformats.org/presentationml/2006/ole"
 
-#: Field instructions (first word, upper case) that fetch or run something outside the
-#: document, with the construct they are reported as.  MACROBUTTON stays: its display
-#: text lives in the instruction, and the macro it names is gone with the VBA project.
-DANGEROUS_FIELDS: dict[str, str] = {
-    "DDE": "ooxml.dde_field",
-    "DDEAUTO": "ooxml.dde_field",
-    "INCLUDEPICTURE": "ooxml.external_field",
-    "INCLUDETEXT": "ooxml.external_field",
-    "IMPORT": "ooxml.external_field",
-    "LINK": "ooxml.external_field",
-    "DATABASE": "ooxml.external_field",
-    "RD": "ooxml.external_field",
-}
-
 #: PowerPoint click/hover actions that only move within the presentation.
 SAFE_ACTIONS: frozenset[str] = frozenset(
     {

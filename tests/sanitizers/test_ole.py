@@ -527,9 +527,11 @@ def test_an_output_that_cleaning_would_still_change_is_stopped(
     fmt = next(f for f in rebuild.FORMATS if f.type_name == "xls")
     calls: list[int] = []
 
-    def forgets_to_neutralise_once(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
+    def forgets_to_neutralise_once(
+        streams: Mapping[str, bytes], links: str
+    ) -> tuple[dict[str, bytes], list[Finding]]:
         calls.append(1)
-        return (dict(streams), []) if len(calls) == 1 else fmt.clean(streams)
+        return (dict(streams), []) if len(calls) == 1 else fmt.clean(streams, links)
 
     monkeypatch.setattr(rebuild, "FORMATS", (replace(fmt, clean=forgets_to_neutralise_once),))
     src = write(tmp_path, "in.xls", EXCEL_CLSID, {"Workbook": workbook(extra_globals=biff(OBPROJ))})

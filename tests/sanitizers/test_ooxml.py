@@ -502,7 +502,7 @@ def test_the_file_size_limit_applies_before_anything_is_read(tmp_path: Path) -> 
 @pytest.mark.parametrize(("option", "value"), [("links", "all"), ("metadata", "strip"), ("embedded", "keep")])
 def test_an_unknown_option_value_is_a_configuration_error(option: str, value: str, tmp_path: Path) -> None:
     src = b.build(tmp_path / "in.docx", "docx")
-    with pytest.raises(ValueError, match=option):
+    with pytest.raises(PolicyError, match=f"policy.bad_option: OoxmlRebuild option {option}"):
         rebuild(src, tmp_path, **{option: value})
 
 
