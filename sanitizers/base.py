@@ -72,11 +72,16 @@ class Limits:
     #: stops there); root is exempt, as the kernel exempts it from RLIMIT_NPROC
     worker_processes: int = 512
     max_pages: int = 2000
-    max_pixels: int = 120_000_000
+    #: pixels in one image, all its frames together; images are also held to what their decoded
+    #: pixels take in ``worker_memory`` (sanitizers.images.rebuild), so 250 Mpx of RGB is refused
+    #: while an A0 drawing scanned at 300 dpi (139 Mpx, bilevel, greyscale or colour) fits
+    max_pixels: int = 250_000_000
     max_frames: int = 500
     max_objects: int = 500_000
     max_stream_size: int = 256 * MiB
-    archive_depth: int = 2
+    #: archives inside archives; the byte budgets below are what stops a bomb, so this only
+    #: has to be above what people send (a zip of zips of zips)
+    archive_depth: int = 4
     archive_members: int = 1000
     archive_total_size: int = 1 * GiB
     archive_member_size: int = 512 * MiB

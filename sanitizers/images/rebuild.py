@@ -77,6 +77,17 @@ _ORIENTATION = {
 #: What Pillow raises on damaged input besides its bomb error (UnidentifiedImageError is an OSError).
 _DAMAGE = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
 
+#: Bytes Pillow keeps a pixel in, by mode (a 1-bit pixel takes a byte); every other mode, 4.
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: Address space a worker needs besides pixels and the input: the interpreter with the
+#: parsers loaded (about 110 MiB), decoder and encoder buffers.
+_WORKER_BASELINE = 256 * MiB
+#: Decoded pixels are held at most twice at once: beside their conversion or orientation
+#: turn, or, once the frames are let go, as the output read back beside its bytes (an
+#: uncompressed BMP or TIFF is as large as its pixels).  Measured on a 139 Mpx RGB PNG:
+#: 1.2 GiB at the peak for 0.5 GiB of pixels.
+_COPIES_HELD = 2
+
 # Pillow's bomb threshold and the warnings filter are process-wide: one call at a time sets them.
 _PILLOW_SETTINGS = threading.Lock()
 
@@ -93,6 +104,31 @@ class _Decoded:
     jpeg_subsampling: int = 2  # 4:2:0 unless the source says otherwise
     tiff_compression: object = None
     frames_dropped: int = 0
+
+
+@dataclass(frozen=True)
+class _PixelBudget:
+    """``max_pixels``, and the share of ``worker_memory`` decoded pixels may take, so that an
+    image too large to decode and re-encode in a worker is refused by its headers, never by
+    running out of memory half-way."""
+
+    max_pixels: int
+    max_bytes: int
+
+    @classmethod
+    def of(cls, limits: Limits, input_size: int) -> _PixelBudget:
+        room = limits.worker_memory - _WORKER_BASELINE - input_size
+        return cls(limits.max_pixels, max(room, 0) // _COPIES_HELD)
+
+    def check(self, untrusted_pixels: int, untrusted_bytes: int, what: str) -> None:
+        if untrusted_pixels > self.max_pixels:
+            raise LimitError("image.limit", f"{what} pixels exceeds max_pixels {self.max_pixels}")
+        if untrusted_bytes > self.max_bytes:
+            raise LimitError(
+                "image.limit",
+                f"{what} pixels take {untrusted_bytes // MiB} MiB decoded, over the "
+                f"{self.max_bytes // MiB} MiB that worker_memory leaves for them",
+            )
 
 
 class ImageRebuild(Sanitizer):
@@ -117,20 +153,22 @@ class ImageRebuild(Sanitizer):
         source = _type_from_signature(untrusted_data)
         target = source if settings["output_format"] == "same" else str(settings["output_format"])
         scan = scan_structure(source, untrusted_data)
-        if scan.declared_size is not None:
-            width, height = scan.declared_size
-            _check_pixels(width * height, f"{width}x{height}", limits)
+        budget = _PixelBudget.of(limits, len(untrusted_data))
+        _check_declared_canvas(scan, budget)
         with _pillow_settings(limits.max_pixels):
             decoded = _decode(
-                untrusted_data, source, target, scan, limits, bool(settings["apply_orientation"])
+                untrusted_data, source, target, scan, limits, budget, bool(settings["apply_orientation"])
             )
-            frames = [_writable(frame, target, same_format=source == target) for frame in decoded.frames]
+            frames = decoded.frames
+            _make_writable(frames, target, same_format=source == target)
             icc = _usable_icc(decoded.icc_profile, frames[0].mode, target) if settings["keep_icc"] else None
             params = _encoder_params(target, decoded, frames, icc, int(settings["quality"]), source, scan)
             out = dst.open("x+b")  # never overwrite; readable too, as the TIFF page writer needs
             try:
                 with out:
                     frames[0].save(out, format=_PILLOW_FORMATS[target], **params)
+                frames.clear()  # the read-back decodes the output again: not beside these
+                params.clear()
                 _verify_output(dst, target, icc is not None)
             except BaseException:
                 dst.unlink()
@@ -150,9 +188,28 @@ def _type_from_signature(untrusted_data: bytes) -> str:
     )
 
 
-def _check_pixels(untrusted_pixels: int, what: str, limits: Limits) -> None:
-    if untrusted_pixels > limits.max_pixels:
-        raise LimitError("image.limit", f"{what} pixels exceeds max_pixels {limits.max_pixels}")
+def _check_declared_canvas(scan: Scan, budget: _PixelBudget) -> None:
+    """WebP's canvas, which libwebp allocates as the file is opened: before Pillow runs."""
+    if scan.declared_size is not None:
+        width, height = scan.declared_size
+        budget.check(width * height, _webp_decoder_bytes(width * height, 1), f"{width}x{height}")
+
+
+def _webp_decoder_bytes(canvas_pixels: int, frames: int) -> int:
+    """libwebp's animation decoder, which Pillow uses for every WebP, keeps two RGBA canvases
+    of its own and hands each frame over as a copy: counted as the frames' RGBA pixels plus
+    two canvases (measured: 100 Mpx, lossless, peaks at 1.8 GiB, 18 bytes a pixel)."""
+    return canvas_pixels * 4 * (frames + 2)
+
+
+def _decoded_bytes(pixels: int, im: Image.Image, target: str, same_format: bool) -> int:
+    """What ``pixels`` of ``im``'s mode take decoded, or converted for the target when that
+    is larger (a palette becomes RGB for a JPEG: four times as much)."""
+    held = _BYTES_PER_PIXEL.get(im.mode, 4)
+    if same_format and im.mode in _WRITABLE_MODES[target]:
+        return pixels * held
+    plain = im.mode in ("1", "L") and not im.has_transparency_data  # converted to L, else RGB(A)
+    return pixels * max(held, 1 if plain else 4)
 
 
 @contextmanager
@@ -183,10 +240,16 @@ def _decoding() -> Iterator[None]:
 
 
 def _decode(
-    untrusted_data: bytes, source: str, target: str, scan: Scan, limits: Limits, apply_orientation: bool
+    untrusted_data: bytes,
+    source: str,
+    target: str,
+    scan: Scan,
+    limits: Limits,
+    budget: _PixelBudget,
+    apply_orientation: bool,
 ) -> _Decoded:
     with _decoding(), Image.open(io.BytesIO(untrusted_data), formats=[_PILLOW_FORMATS[source]]) as im:
-        wanted = _frames_within_limits(im, source, target, scan, limits)
+        wanted = _frames_within_limits(im, source, target, scan, limits, budget)
         decoded = _Decoded(
             loop=_sane_loop(im.info.get("loop")),
             icc_profile=im.info.get("icc_profile"),
@@ -196,11 +259,13 @@ def _decode(
         )
         if source == "jpeg" and JpegImagePlugin.get_sampling(im) in (0, 1, 2):
             decoded.jpeg_subsampling = JpegImagePlugin.get_sampling(im)
+        held = _webp_decoder_bytes(im.width * im.height, 0) if source == "webp" else 0
         pixels = 0
         for index in range(wanted):
             im.seek(index)
             pixels += im.width * im.height
-            _check_pixels(pixels, f"frames 1 to {index + 1}:", limits)  # before they are allocated
+            held += _decoded_bytes(im.width * im.height, im, target, source == target)
+            budget.check(pixels, held, f"frames 1 to {index + 1}:")  # before they are allocated
             im.load()
             if isinstance(im, TiffImagePlugin.TiffImageFile):  # TIFF metadata lives in each page's tags
                 scan_tiff_tags(scan, im.tag_v2.keys())
@@ -212,7 +277,9 @@ def _decode(
         return decoded
 
 
-def _frames_within_limits(im: Image.Image, source: str, target: str, scan: Scan, limits: Limits) -> int:
+def _frames_within_limits(
+    im: Image.Image, source: str, target: str, scan: Scan, limits: Limits, budget: _PixelBudget
+) -> int:
     """How many frames to decode, once the headers alone have passed the limits."""
     untrusted_frames: int = getattr(im, "n_frames", 1)
     if untrusted_frames > limits.max_frames:
@@ -221,10 +288,21 @@ def _frames_within_limits(im: Image.Image, source: str, target: str, scan: Scan,
     # Animation frames are each drawn on the whole canvas, so their total is known up front;
     # TIFF pages differ in size and are counted as they are decoded.
     canvases = wanted if source in _ONE_CANVAS else 1
-    _check_pixels(canvases * im.width * im.height, f"{canvases} x {im.width}x{im.height}", limits)
+    pixels = canvases * im.width * im.height
+    held = _decoded_bytes(pixels, im, target, source == target)
+    if source == "webp":
+        held = max(held, _webp_decoder_bytes(im.width * im.height, canvases))
+    budget.check(pixels, held, f"{canvases} x {im.width}x{im.height}")
     if scan.damage is not None:  # only now, so that a truncated bomb is refused as a bomb
         raise scan.damage
     return wanted
+
+
+def _make_writable(frames: list[Image.Image], target: str, same_format: bool) -> None:
+    """Each frame in a mode the target writes, replaced in place: one original at a time is
+    held beside its conversion."""
+    for index in range(len(frames)):
+        frames[index] = _writable(frames[index], target, same_format)
 
 
 def _orientation(im: Image.Image) -> Image.Transpose | None:
@@ -369,13 +447,12 @@ def verify_image(untrusted_data: bytes, image_type: str, icc_allowed: bool, limi
     the declared canvas and frames are held to the limits before anything is decoded, and a
     colour profile, when one may be kept at all, must be one the rebuild would keep."""
     scan = scan_structure(image_type, untrusted_data)
-    if scan.declared_size is not None:
-        width, height = scan.declared_size
-        _check_pixels(width * height, f"{width}x{height}", limits)
+    budget = _PixelBudget.of(limits, len(untrusted_data))
+    _check_declared_canvas(scan, budget)
     fmt = _PILLOW_FORMATS[image_type]
     with _pillow_settings(limits.max_pixels):
         with _decoding(), Image.open(io.BytesIO(untrusted_data), formats=[fmt]) as im:
-            _frames_within_limits(im, image_type, image_type, scan, limits)
+            _frames_within_limits(im, image_type, image_type, scan, limits, budget)
             profile = im.info.get("icc_profile")
             if icc_allowed and profile and _usable_icc(profile, im.mode, image_type) is None:
                 raise VerifyError("image.verify_failed", "a colour profile the rebuild would not keep")

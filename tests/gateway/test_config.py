@@ -49,6 +49,7 @@ def test_embedded_default_config_loads_with_two_channels(
     assert config.rules["exe"].methods == ("reject",)
     assert config.limits.max_file_size == 200 * MiB
     assert config.limits.worker_memory == 2 * GiB
+    assert (config.limits.max_pixels, config.limits.archive_depth) == (250_000_000, 4)
 
 
 def test_lookup_order_is_flag_then_environment_then_system(

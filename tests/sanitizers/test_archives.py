@@ -362,6 +362,15 @@ def test_nesting_deeper_than_the_depth_limit(tmp_path: Path) -> None:
     assert rejected_with(tmp_path, data, Limits(archive_depth=2)) == "archive.bomb"
 
 
+def test_a_zip_in_a_zip_in_a_zip_is_released_under_the_default_limits(tmp_path: Path) -> None:
+    data = zip_bytes([("memo.txt", "お知らせ".encode())])
+    for level in ("inner", "middle"):
+        data = zip_bytes([(f"{level}.zip", data)])
+    middle = zipfile.ZipFile(io.BytesIO(output_members(run(tmp_path, data))["middle.zip"]))
+    inner = zipfile.ZipFile(io.BytesIO(middle.read("inner.zip")))
+    assert inner.read("memo.txt") == "お知らせ".encode()
+
+
 def test_a_bomb_inside_is_a_bomb_outside_even_when_members_are_dropped(tmp_path: Path) -> None:
     inner = zip_bytes([("zeros.txt", b"0" * (3 << 20))])
     data = zip_bytes([("ok.txt", b"fine"), ("inner.zip", inner)])

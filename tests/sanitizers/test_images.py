@@ -747,7 +747,7 @@ def test_webp_canvas_is_checked_before_the_decoder_allocates_it(
     bits = int.from_bytes(webp[21:25], "little")
     webp[21:25] = ((bits & ~0xFFFFFFF) | 12_000 - 1 | (12_000 - 1) << 14).to_bytes(4, "little")
     monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("the decoder ran"))
-    assert refused(tmp_path, bytes(webp)) == "image.limit"  # 144 MP > 120 MP
+    assert refused(tmp_path, bytes(webp)) == "image.limit"  # 144 MP: over what 2 GiB decodes as WebP
 
 
 def test_file_size_limit(tmp_path: Path) -> None:

@@ -88,10 +88,10 @@ def png_pixel_bomb() -> bytes:
 
 
 def gif_many_canvases_bomb() -> bytes:
-    """A 1000 x 1000 canvas with 200 one-pixel frames: each is decoded to a full canvas."""
+    """A 1000 x 1000 canvas with 300 one-pixel frames: each is decoded to a full canvas."""
     one_pixel_frame = b"\x2c" + bytes(4) + (1).to_bytes(2, "little") * 2 + b"\x00\x02\x02\x44\x01\x00"
     screen = (1000).to_bytes(2, "little") * 2 + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
-    return b"GIF89a" + screen + one_pixel_frame * 200 + b"\x3b"
+    return b"GIF89a" + screen + one_pixel_frame * 300 + b"\x3b"
 
 
 def gif_frame_count_bomb() -> bytes:
