@@ -1,8 +1,14 @@
 """Plain text and CSV: decode strictly, drop control characters, defuse spreadsheet formulas.
 
-The encoding is found with a strict decode ladder (BOM, ISO-2022-JP, UTF-8, CP932 and
-EUC-JP) and kept in the output: parts of the file that need no change are copied as the
-original bytes, so a Shift_JIS CSV stays byte-identical except where a cell was defused.
+The encoding is found with a strict decode ladder (BOM, ISO-2022-JP, UTF-16 without BOM,
+UTF-8, CP932 and EUC-JP, and windows-1252 when no Japanese encoding fits) and kept in the
+output: parts of the file that need no change are copied as the original bytes, so a
+Shift_JIS CSV stays byte-identical except where a cell was defused.
+
+The ladder is exact rules, not a statistical guess: charset-normalizer calls a Shift_JIS
+file "shift_jis_2004", an EUC-JP one "euc_jis_2004" and a windows-1252 one "cp1250", and a
+Japanese file must never lose to a guess.  Each rung is a strict decode, and what it
+decoded must encode back to the same bytes (``verify_reencoded``).
 """
 
 from __future__ import annotations
@@ -30,9 +36,12 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _ISO2022_JP_DESIGNATIONS = (b"\x1b$B", b"\x1b$@", b"\x1b$(D")
 #: The legacy Japanese encodings the ladder tries once UTF-8 has failed.
 _LEGACY_CODECS = ("cp932", "euc_jp")
+#: Tried when neither UTF-8 nor a Japanese encoding fits: Western European Windows text.
+#: It reads all but five byte values, so it goes last, and only with no control character.
+_WESTERN_CODEC = "cp1252"
 #: Codecs whose byte sequence for a character does not depend on what came before, so a
 #: piece of decoded text can be mapped back to its own slice of the original bytes.
-_STATELESS_CODECS = frozenset({"utf-8", "cp932", "euc_jp", "utf-16-le", "utf-16-be"})
+_STATELESS_CODECS = frozenset({"utf-8", "cp932", "euc_jp", "utf-16-le", "utf-16-be", "cp1252"})
 #: Names staff know the encodings by (reports, HTML meta charset).
 ENCODING_LABELS: dict[str, str] = {
     "utf-8": "UTF-8",
@@ -116,15 +125,38 @@ def decode_ladder(raw: bytes, declared: str | None = None) -> tuple[str, str, by
         text = _strict(raw, "iso2022_jp")
         if text is not None:
             return text, "iso2022_jp", b""
+    # UTF-16's NULs are valid UTF-8 too (and would be removed as control characters).
+    if (utf16 := _utf16_without_bom(raw)) is not None:
+        return utf16[0], utf16[1], b""
     text = _strict(raw, "utf-8")
     if text is not None:
         return text, "utf-8", b""
     candidates = [(t, c) for c in _LEGACY_CODECS if (t := _strict(raw, c)) is not None]
     if not candidates:
-        return None
+        text = _strict(raw, _WESTERN_CODEC)
+        return None if text is None or _has_removed_control(text) else (text, _WESTERN_CODEC, b"")
     # Ties go to CP932, the encoding Windows writes.
     text, codec = max(candidates, key=lambda tc: japanese_plausibility(tc[0]))
     return text, codec, b""
+
+
+def _utf16_without_bom(raw: bytes) -> tuple[str, str] | None:
+    """(text, codec) when ``raw`` is UTF-16 without a BOM, as Excel's "Unicode text" and
+    some exports write it: the NULs of its ASCII characters (digits, delimiters, line ends)
+    all fall on the high byte of a code unit, and the whole decodes strictly, without a
+    control character.  Text in any other encoding here has no NUL at all."""
+    if len(raw) < 2 or len(raw) % 2 or b"\0" not in raw:
+        return None
+    nuls_high_le, nuls_high_be = raw[1::2].count(0), raw[0::2].count(0)
+    if nuls_high_le == nuls_high_be:
+        return None
+    codec = "utf-16-le" if nuls_high_le > nuls_high_be else "utf-16-be"
+    text = _strict(raw, codec)
+    return None if text is None or "\0" in text or _has_removed_control(text) else (text, codec)
+
+
+def _has_removed_control(text: str) -> bool:
+    return any(map(is_removed_control, text))
 
 
 def strict_decodings(raw: bytes, declared: str | None = None) -> Iterator[tuple[str, str]]:
@@ -133,6 +165,7 @@ def strict_decodings(raw: bytes, declared: str | None = None) -> Iterator[tuple[
 
     ``decode_ladder`` picks one of them; a reader of the file may pick another, and the
     output verifier, which never saw the input, cannot know which one the sanitiser used.
+    UTF-16 without BOM and windows-1252 are readings only where the ladder would take them.
     """
     for bom, codec in _BOMS:
         if raw.startswith(bom):
@@ -141,10 +174,16 @@ def strict_decodings(raw: bytes, declared: str | None = None) -> Iterator[tuple[
                 yield text, codec
             return
     guesses = ((declared,) if declared else ()) + (("iso2022_jp",) if _may_be_iso2022_jp(raw) else ())
+    if (utf16 := _utf16_without_bom(raw)) is not None:
+        guesses += (utf16[1],)
+    found = False
     for codec in dict.fromkeys((*guesses, "utf-8", *_LEGACY_CODECS)):  # declared may be one of them
         text = _strict(raw, codec)
         if text is not None:
+            found = True
             yield text, codec
+    if not found and (text := _strict(raw, _WESTERN_CODEC)) is not None and not _has_removed_control(text):
+        yield text, _WESTERN_CODEC
 
 
 def _may_be_iso2022_jp(raw: bytes) -> bool:
@@ -160,7 +199,8 @@ def decode_text(raw: bytes, declared: str | None = None) -> DecodedText:
     found = decode_ladder(raw, declared)
     if found is None:
         raise MalformedError(
-            "text.encoding", "not valid UTF-8, UTF-16 (with BOM), Shift_JIS, EUC-JP or ISO-2022-JP"
+            "text.encoding",
+            "not valid UTF-8, UTF-16, Shift_JIS, EUC-JP, ISO-2022-JP or windows-1252 (without control characters)",
         )
     text, codec, bom = found
     controls = sum(1 for ch in text if is_removed_control(ch))

@@ -99,10 +99,9 @@ def test_iso_2022_jp_is_recognised_although_it_is_valid_ascii() -> None:
 @pytest.mark.parametrize(
     ("raw", "why"),
     [
-        ("EBCDIC text".encode("cp500") * 20, "no encoding fits"),
-        ("Привет, мир".encode("cp866"), "no encoding fits"),
-        ("Résumé, déjà vu".encode("cp1252"), "no encoding fits"),
-        ("plain ASCII read as UTF-16".encode("utf-16-le"), "UTF-16 without BOM is mostly NULs"),
+        ("Привет, мир".encode("cp866"), "no encoding fits (0x8F is not windows-1252)"),
+        ("Résumé\x07".encode("cp1252"), "windows-1252 only without control characters"),
+        ("\x01\x02".encode("utf-16-le") * 20, "UTF-16 without BOM, but control characters"),
         (b"\x00" * 64, "nothing but control characters"),
         (b"\xef\xbb\xbf\xff\xfe", "a UTF-8 BOM before invalid UTF-8"),
     ],
@@ -115,6 +114,53 @@ def test_undecodable_or_binary_input_is_refused_as_text_encoding(
         TextRebuild().sanitize(src, tmp_path / "out.txt", {}, Limits())
     assert caught.value.code == "text.encoding", why
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+WESTERN = "Café “crème brûlée” für Müller’s Büro – 12,50 € • naïve\r\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "label"),
+    [
+        ("名前,式\r\nplain ASCII as well\r\n", "utf-16-le", "UTF-16LE"),
+        ("名前,式\r\nplain ASCII as well\r\n", "utf-16-be", "UTF-16BE"),
+        (WESTERN, "cp1252", "windows-1252"),
+    ],
+)
+def test_utf16_without_bom_and_windows_1252_are_kept_byte_for_byte(
+    tmp_path: Path, text: str, codec: str, label: str
+) -> None:
+    src = write(tmp_path, "in.txt", text.encode(codec))
+    dst = tmp_path / "out.txt"
+    report = TextRebuild().sanitize(src, dst, {}, Limits())
+    assert dst.read_bytes().decode(codec) == text
+    assert [(f.construct, f.action, f.location) for f in report.findings] == [
+        ("text.encoding", "kept", label)
+    ]
+
+
+def test_windows_1252_loses_to_every_japanese_encoding() -> None:
+    # bytes that windows-1252 reads too: the ladder still takes them for Japanese
+    for raw, codec in [
+        ("令和予算東京".encode("cp932"), "cp932"),
+        ("ひらがなとカタカナ".encode("euc_jp"), "euc_jp"),
+        ("無害化".encode(), "utf-8"),
+    ]:
+        assert raw.decode("cp1252", errors="strict")
+        assert decode_text(raw).codec == codec
+
+
+def test_western_text_that_is_valid_shift_jis_keeps_its_bytes(tmp_path: Path) -> None:
+    """Which label wins does not change a byte: the output is the input."""
+    raw = "Ôç".encode("cp1252")  # 0xD4 0xE7: a kanji in EUC-JP, two half-width kana in CP932
+    assert decode_text(raw).codec in ("cp932", "euc_jp")
+    assert run(TextRebuild(), write(tmp_path, "in.txt", raw))[0] == raw
+
+
+def test_windows_1252_converted_to_utf8(tmp_path: Path) -> None:
+    out, findings = run(TextRebuild(), write(tmp_path, "in.txt", WESTERN.encode("cp1252")), encoding="utf-8")
+    assert out == WESTERN.encode("utf-8")
+    assert findings["text.encoding"] == "converted"
 
 
 def test_control_characters_go_and_everything_else_stays_byte_identical(tmp_path: Path) -> None:
@@ -221,6 +267,21 @@ def test_a_nul_cannot_hide_a_formula(tmp_path: Path) -> None:
 def test_line_endings_and_quoting_are_preserved(tmp_path: Path) -> None:
     raw = b'"a","b"\r\n"c ""q""",d\nlast,"x\r\ny"\r'
     assert run(CsvRebuild(), write(tmp_path, "in.csv", raw))[0] == raw
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_csv_without_bom_keeps_its_encoding_and_loses_its_formulas(tmp_path: Path, codec: str) -> None:
+    before = "氏名,金額,備考\r\n山田,-1200,=1+2\r\n鈴木,@SUM(1),=cmd|' /C calc'!A0\r\n"
+    after = "氏名,金額,備考\r\n山田,-1200,'=1+2\r\n鈴木,'@SUM(1),'=cmd|' /C calc'!A0\r\n"
+    out, findings = run(CsvRebuild(), write(tmp_path, "in.csv", before.encode(codec)))
+    assert out == after.encode(codec)
+    assert findings == {"text.encoding": "kept", "csv.dde": "neutralised", "csv.formula": "neutralised"}
+
+
+def test_windows_1252_csv_keeps_its_encoding_and_loses_its_formulas(tmp_path: Path) -> None:
+    before = "Name;Betrag\r\nMüller;=1+2 €\r\n“Zitat”;-5\r\n"
+    out, _ = run(CsvRebuild(), write(tmp_path, "in.csv", before.encode("cp1252")))
+    assert out.decode("cp1252") == before.replace(";=", ";'=")
 
 
 def test_csv_converted_to_utf8_gets_a_bom_for_excel(tmp_path: Path) -> None:
