@@ -1,9 +1,13 @@
 """File names from the share: which to wait for, and how to make them safe to write.
 
 Names come from staff (and from whoever sent the file), so they are cleaned before they
-are used for anything on the other side: no control or bidi characters (an RTLO turns
-``invoice‮fdp.exe`` into ``invoiceexe.pdf`` on screen), no path separators, no Windows
+are used for anything on the other side: no control, line-break or bidi characters (an RTLO
+turns ``invoice‮fdp.exe`` into ``invoiceexe.pdf`` on screen), nothing invisible (zero-width
+characters, soft hyphens, fillers that show as blank), no path separators, no Windows
 reserved device names, no trailing dots or spaces, and a bounded length.
+
+Zip members are held to the same characters in ``sanitizers.archives.names``, where a
+member so named is refused rather than renamed (its name may be referred to elsewhere).
 """
 
 from __future__ import annotations
@@ -32,6 +36,14 @@ _WINDOWS_RESERVED = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 )
 _FORBIDDEN_CHARS = frozenset('<>:"/\\|?*')
+#: Categories replaced by "_": controls, line and paragraph separators, surrogates,
+#: private-use and unassigned code points (whose look depends on the font).
+_REPLACED_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs", "Co", "Cn"})
+#: Removed outright: format characters (Cf: bidi marks, embeddings, overrides and isolates,
+#: U+061C, zero-width space and joiners, U+2060, U+FEFF, soft hyphen, tag characters) and
+#: letters or marks that render as nothing (Hangul fillers, the combining grapheme joiner,
+#: Khmer's inherent vowels).
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5")
 
 
 def is_temporary(name: str) -> bool:
@@ -45,10 +57,9 @@ def clean_name(untrusted_name: str) -> str:
     kept = []
     for char in text:
         category = unicodedata.category(char)
-        if category in ("Cc", "Cf", "Cs", "Co", "Cn") or char in _FORBIDDEN_CHARS:
-            kept.append("_" if category != "Cf" else "")  # bidi/format controls vanish
-        else:
-            kept.append(char)
+        if category == "Cf" or char in _INVISIBLE:
+            continue
+        kept.append("_" if category in _REPLACED_CATEGORIES or char in _FORBIDDEN_CHARS else char)
     name = "".join(kept).strip().rstrip(". ")
     name = name.lstrip(".") or "unnamed"  # no hidden files, no "." or ".."
     stem = PurePath(name).stem if "." in name else name
