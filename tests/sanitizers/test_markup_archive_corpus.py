@@ -40,7 +40,8 @@ TABLES: dict[str, list[dict[str, Any]]] = {
 EXPECTED = {entry["path"]: entry for table in TABLES.values() for entry in table}
 #: The nested-archive bomb of the corpus is three levels deep, PyCIRCLean's threshold is two.
 CORPUS_LIMITS = Limits(archive_depth=2)
-_CODECS = {"UTF-8": "utf-8-sig", "Shift_JIS": "cp932", "EUC-JP": "euc_jp", "UTF-16LE": "utf-16"}
+_CODECS = {"UTF-8": "utf-8-sig", "Shift_JIS": "cp932", "EUC-JP": "euc_jp", "UTF-16LE": "utf-16",
+           "windows-1252": "cp1252"}  # fmt: skip
 BOMBS = (
     "archive/kd2fw__zbsm.zip",
     "archive/kd2fw__zipbomb_1G.zip",
