@@ -466,6 +466,11 @@ class MalformedError(SanitizeError):
     """The structure cannot be parsed safely."""
 
 
+class AmbiguousStructureError(MalformedError):
+    """A structure that lets two readers see different content (duplicate or case-variant
+    member names, overlapping entries): an attack, so no other method may be tried on it."""
+
+
 class EncryptedError(SanitizeError):
     """The content is encrypted and cannot be inspected."""
 

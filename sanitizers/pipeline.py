@@ -24,12 +24,21 @@ from sanitizers.base import (
     Report,
 )
 from sanitizers.detect import Detection, detect
-from sanitizers.errors import DetectionError, LimitError, PolicyError, SanitizeError, VerifyError
+from sanitizers.errors import (
+    AmbiguousStructureError,
+    DetectionError,
+    LimitError,
+    PolicyError,
+    SanitizeError,
+    VerifyError,
+)
 from sanitizers.types import TYPES
 
 #: Refusals no other method may override: the file is hostile or cannot be inspected, so
 #: handing it to a converter (LibreOffice for `pdf`, a renderer for `image`) would only
-#: expose another parser to it.
+#: expose another parser to it.  An `AmbiguousStructureError` is final too, whatever its
+#: code: a package damaged by accident may still be converted, one built so that two
+#: readers disagree (duplicate or case-variant names, overlapping entries) may not.
 FINAL_REFUSALS = frozenset(
     {"office.encrypted", "archive.encrypted", "archive.bomb", "xml.attack", "ooxml.xml_attack",
      "pdf.verify_failed", "ooxml.verify_failed",
@@ -170,7 +179,7 @@ def _run_chain(
             _verify_output(dst, report)
         except SanitizeError as exc:
             dst.unlink(missing_ok=True)
-            if exc.code in FINAL_REFUSALS:
+            if exc.code in FINAL_REFUSALS or isinstance(exc, AmbiguousStructureError):
                 raise
             failures.append(exc)
             continue

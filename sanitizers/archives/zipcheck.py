@@ -22,7 +22,7 @@ from typing import IO
 from sanitizers.archives.budget import member_cap
 from sanitizers.archives.names import collision_key, decode_name, raw_name, renamed, safe_member_path
 from sanitizers.base import Limits
-from sanitizers.errors import EncryptedError, LimitError, MalformedError
+from sanitizers.errors import AmbiguousStructureError, EncryptedError, LimitError, MalformedError
 
 _ENCRYPTED = 0x1
 _STRONG_ENCRYPTION = 0x40
@@ -126,14 +126,14 @@ def _check_unique(entries: list[Entry]) -> None:
     for entry in entries:
         key = collision_key(entry.name)
         if key in seen:
-            raise MalformedError("archive.malformed", f"duplicate name {entry.name[:200]!r}")
+            raise AmbiguousStructureError("archive.malformed", f"duplicate name {entry.name[:200]!r}")
         seen.add(key)
         (folders if entry.is_dir else files).add(key)
         parts = key.split("/")
         folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
     if files & folders:
         clash = sorted(files & folders)[0]
-        raise MalformedError("archive.malformed", f"{clash[:200]!r} is both a file and a folder")
+        raise AmbiguousStructureError("archive.malformed", f"{clash[:200]!r} is both a file and a folder")
 
 
 def _check_declared_sizes(entries: list[Entry], limits: Limits) -> None:
@@ -176,9 +176,11 @@ def _check_layout(f: IO[bytes], entries: list[Entry], central_directory: int) ->
     spans.sort()
     for (_, end, name), (start, _, next_name) in itertools.pairwise(spans):
         if start < end:
-            raise MalformedError(
+            raise AmbiguousStructureError(
                 "archive.malformed",
                 f"entries {name[:100]!r} and {next_name[:100]!r} overlap (zip bomb construction)",
             )
     if spans and spans[-1][1] > central_directory:
-        raise MalformedError("archive.malformed", f"{spans[-1][2][:200]!r} runs into the central directory")
+        raise AmbiguousStructureError(
+            "archive.malformed", f"{spans[-1][2][:200]!r} runs into the central directory"
+        )

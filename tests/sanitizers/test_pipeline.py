@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from sanitizers.archives import ZipRebuild
 from sanitizers.base import Limits, Options, Registry, Report, Sanitizer
 from sanitizers.errors import EncryptedError, MalformedError
+from sanitizers.ooxml import OoxmlRebuild
 from sanitizers.pipeline import Outcome, Rule, output_name, process_file
+from tests.sanitizers import ooxml_builders
 
 
 class Rules:
@@ -169,3 +175,91 @@ def test_a_hostile_or_encrypted_verdict_is_final_and_no_fallback_runs(text_file:
 
     outcome = run(text_file, scratch, {"txt": Rule(("rebuild", "text"))}, Encrypted(), MustNotRun())
     assert outcome.reason is not None and outcome.reason.code == "office.encrypted"
+
+
+class RecordsConversion(Sanitizer):
+    """Stands in for LibreOffice: records that a `pdf` fallback was handed the file."""
+
+    types: ClassVar[frozenset[str]] = frozenset({"docx"})
+    method: ClassVar[str] = "pdf"
+
+    def __init__(self) -> None:
+        self.converted: list[Path] = []
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        self.converted.append(untrusted_src)
+        raise MalformedError("type.malformed", "stand-in converter")
+
+
+def _docx_with_member(tmp_path: Path, name: str, data: bytes) -> Path:
+    package = ooxml_builders.word()
+    package.raw_members.append((name, data))
+    return package.write(tmp_path / "in.docx")
+
+
+@pytest.mark.parametrize(
+    "member",
+    ["WORD/document.xml", "word/Document.XML", "[content_types].xml"],
+    ids=["upper", "mixed", "types"],
+)
+def test_a_case_variant_duplicate_part_is_final_and_never_reaches_libreoffice(
+    tmp_path: Path, scratch: Path, member: str
+) -> None:
+    src = _docx_with_member(tmp_path, member, b"<w:document/>")
+    converter = RecordsConversion()
+    outcome = process_file(
+        src,
+        src.name,
+        scratch,
+        Rules({"docx": Rule(("rebuild", "pdf"))}),
+        Limits(),
+        Registry([OoxmlRebuild(), converter]),
+    )
+    assert outcome.verdict == "rejected" and outcome.reason is not None
+    assert outcome.reason.code == "ooxml.malformed" and "duplicate name" in outcome.reason.message
+    assert converter.converted == []
+    assert outcome.method is None and not any(f.construct == "office.converted" for f in outcome.findings)
+
+
+def test_a_package_damaged_by_accident_still_falls_back(tmp_path: Path, scratch: Path) -> None:
+    package = ooxml_builders.word()
+    package.add("word/document.xml", b"<w:document><unclosed>", package.parts["word/document.xml"][0])
+    src = package.write(tmp_path / "in.docx")
+    converter = RecordsConversion()
+    outcome = process_file(
+        src,
+        src.name,
+        scratch,
+        Rules({"docx": Rule(("rebuild", "pdf"))}),
+        Limits(),
+        Registry([OoxmlRebuild(), converter]),
+    )
+    assert converter.converted == [src]
+    assert outcome.reason is not None and outcome.reason.code == "ooxml.malformed"
+
+
+def test_ambiguous_zip_archives_are_final(tmp_path: Path, scratch: Path) -> None:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as archive:
+        warnings.simplefilter("ignore")
+        archive.writestr("a.txt", "one")
+        archive.writestr("A.TXT", "two")
+    src = tmp_path / "in.zip"
+    src.write_bytes(buffer.getvalue())
+
+    class MustNotRun(Sanitizer):
+        types: ClassVar[frozenset[str]] = frozenset({"zip"})
+        method: ClassVar[str] = "text"
+
+        def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+            raise AssertionError("a fallback ran after an ambiguous archive")
+
+    outcome = process_file(
+        src,
+        src.name,
+        scratch,
+        Rules({"zip": Rule(("rebuild", "text"))}),
+        Limits(),
+        Registry([ZipRebuild(), MustNotRun()]),
+    )
+    assert outcome.reason is not None and outcome.reason.code == "archive.malformed"
