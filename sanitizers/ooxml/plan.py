@@ -137,7 +137,10 @@ class _Walk:
         name = self.package.lookup(relationships_part(source))
         if name is None:
             return []
-        return parse_relationships(self.package.read(name), name)
+        relationships = parse_relationships(self.package.read(name), name)
+        if any(r.converted_from_strict for r in relationships):
+            self.tally.add("ooxml.strict", name, "converted")
+        return relationships
 
     def plan(self, name: str, content_type: str, image: bool) -> None:
         self.reached.add(name)

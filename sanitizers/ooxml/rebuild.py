@@ -122,6 +122,8 @@ def _rebuilt_members(
     for part in plan.parts.values():
         if not part.image:
             document = legacy_drawings.get(part.name) or parse_xml(package.read(part.name), part.name)
+            if document.converted_from_strict:
+                tally.add("ooxml.strict", part.name, "converted")
             data[part.name] = _rebuilt_xml(document, part, policy, comments_kept, tally)
     members = [
         (CONTENT_TYPES_PART, content_types_xml({p.name: p.content_type for p in plan.parts.values()}), True),

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 from sanitizers.errors import MalformedError
 from sanitizers.ooxml.contenttypes import part_name_uri
+from sanitizers.ooxml.strict import transitional_relationship_type
 from sanitizers.ooxml.vocabulary import NS_PACKAGE_RELATIONSHIPS
 from sanitizers.ooxml.xmltree import XmlDocument, parse_xml, serialise_xml
 
@@ -25,6 +26,8 @@ class Relationship:
     type: str
     untrusted_target: str
     external: bool
+    #: the type was spelled in ISO/IEC 29500 Strict and is now its transitional twin
+    converted_from_strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,19 @@ def parse_relationships(untrusted_data: bytes, where: str) -> list[Relationship]
     relationships: list[Relationship] = []
     seen: set[str] = set()
     for element in root.iter(_RELATIONSHIP):
-        rid, rel_type = element.get("Id", ""), element.get("Type", "").strip()
+        rid, spelled_type = element.get("Id", ""), element.get("Type", "").strip()
+        rel_type = transitional_relationship_type(spelled_type)
         mode = element.get("TargetMode", "Internal")
         if not _ID.match(rid) or not rel_type or mode not in ("Internal", "External"):
             raise MalformedError("ooxml.malformed", f"{where}: relationship {rid[:60]!r} is not well-formed")
         if rid in seen:
             raise MalformedError("ooxml.malformed", f"{where}: relationship id {rid!r} is used twice")
         seen.add(rid)
-        relationships.append(Relationship(rid, rel_type, element.get("Target", ""), mode == "External"))
+        relationships.append(
+            Relationship(
+                rid, rel_type, element.get("Target", ""), mode == "External", rel_type != spelled_type
+            )
+        )
     return relationships
 
 

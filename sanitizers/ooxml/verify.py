@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from sanitizers.errors import VerifyError
 from sanitizers.fields import judge_instruction
 from sanitizers.links import KEEP_WEB, REMOVE, is_web_link
+from sanitizers.ooxml.strict import STRICT_PREFIX
 
 _FORBIDDEN_NAMES = re.compile(
     r"vbaproject|vbadata|(^|/)(activex|embeddings|macrosheets|externallinks|webextensions?|customui|"
@@ -71,6 +72,8 @@ _CONTROL_NAMESPACES = frozenset(
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _RELATIONSHIPS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+#: A namespace declaration naming ISO/IEC 29500 Strict: the rebuild writes transitional only.
+_STRICT_DECLARATION = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*["']""" + re.escape(STRICT_PREFIX.encode()))
 
 
 def verify_package(data: bytes, keep_web_links: bool) -> None:
@@ -102,6 +105,8 @@ def _parse(data: bytes, where: str) -> ET.Element:
     """Parse a part the rebuild wrote: UTF-8, so a declaration would show in the bytes."""
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise _failed(f"{where} declares a DTD or entities")
+    if _STRICT_DECLARATION.search(data):
+        raise _failed(f"{where} declares an ISO/IEC 29500 Strict namespace")
     try:
         # ElementTree's C parser fetches nothing external; with no DTD there is nothing to expand
         return ET.fromstring(data)  # noqa: S314
@@ -124,6 +129,8 @@ def _check_relationships(name: str, root: ET.Element, names: set[str], keep_web_
     folder = posixpath.dirname(posixpath.dirname(name))  # "word/_rels/x.rels" → "word"
     for relationship in root.iter(f"{_RELATIONSHIPS_NS}Relationship"):
         rel_type, target = relationship.get("Type", ""), relationship.get("Target", "")
+        if rel_type.startswith(STRICT_PREFIX):
+            raise _failed(f"{name}: relationship type {rel_type!r} in Strict spelling")
         if _FORBIDDEN_RELATIONSHIPS.search(rel_type):
             raise _failed(f"{name}: forbidden relationship {rel_type!r}")
         if relationship.get("TargetMode") == "External":
@@ -137,6 +144,11 @@ def _check_markup(name: str, root: ET.Element, links: str) -> None:
     field_stack: list[list[str]] = []
     for element in root.iter():
         namespace, _, local = element.tag[1:].partition("}") if element.tag.startswith("{") else ("", "", "")
+        if namespace.startswith(STRICT_PREFIX) or any(
+            key.startswith("{" + STRICT_PREFIX) or value.startswith(STRICT_PREFIX)
+            for key, value in element.attrib.items()
+        ):
+            raise _failed(f"{name}: {local or element.tag!r} in an ISO/IEC 29500 Strict namespace")
         if local in _FORBIDDEN_ELEMENTS or (
             local in ("control", "controls") and namespace in _CONTROL_NAMESPACES
         ):

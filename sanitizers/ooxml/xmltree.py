@@ -24,6 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from sanitizers.errors import MalformedError
+from sanitizers.ooxml.strict import is_strict, transitional_namespace, transitional_value
 from sanitizers.ooxml.vocabulary import NS_MC, NS_XML
 
 #: Deeper nesting than any Office document uses; bounds the recursion of the writer.
@@ -49,6 +50,8 @@ class XmlDocument:
     declarations: list[tuple[str, str]] = field(default_factory=list)
     #: for elements with prefixes in attribute values: the prefixes in scope there
     scopes: dict[ET.Element, dict[str, str]] = field(default_factory=dict)
+    #: the input was ISO/IEC 29500 Strict and now reads as transitional
+    converted_from_strict: bool = False
 
     def resolvable(self, element: ET.Element, prefixes: str) -> bool:
         """True when every prefix in the space-separated list is bound at ``element``."""
@@ -84,7 +87,29 @@ def parse_xml(untrusted_data: bytes, where: str) -> XmlDocument:
         raise MalformedError("ooxml.xml_attack", f"{where}: {exc}") from None
     except ET.ParseError as exc:
         raise MalformedError("ooxml.malformed", f"{where}: not well-formed XML: {exc}") from None
-    return XmlDocument(root, declarations, scopes)
+    document = XmlDocument(root, declarations, scopes)
+    if any(is_strict(uri) for _, uri in declarations):
+        _to_transitional(document)
+    return document
+
+
+def _to_transitional(document: XmlDocument) -> None:
+    """Every Strict name, declaration and in-scope prefix rewritten to its transitional twin."""
+
+    def name(qualified: str) -> str:
+        uri, local = split_tag(qualified)
+        return f"{{{transitional_namespace(uri)}}}{local}" if is_strict(uri) else qualified
+
+    for element in document.root.iter():
+        element.tag = name(element.tag)
+        if element.attrib:
+            renamed = {name(key): transitional_value(value) for key, value in element.attrib.items()}
+            element.attrib.clear()
+            element.attrib.update(renamed)
+    document.declarations = [(prefix, transitional_namespace(uri)) for prefix, uri in document.declarations]
+    for element, scope in document.scopes.items():
+        document.scopes[element] = {prefix: transitional_namespace(uri) for prefix, uri in scope.items()}
+    document.converted_from_strict = True
 
 
 def _iterparse(untrusted_data: bytes, where: str) -> Iterator[tuple[str, Any]]:
