@@ -38,15 +38,24 @@ _PR_SET_PDEATHSIG = 1
 #: because a socket's path may not exceed 107 bytes and a spool's work directory can be deep.
 PIPE_DIRECTORY = "."
 
-# Macros never run (level 3 = "very high", and execution disabled outright); links to other
-# files or URLs are never updated while loading (Writer: 0 = never; Calc: 1 = never).
+# Macros never run (level 3 = "very high", execution disabled outright, Basic never), no
+# plug-ins; links to other files or URLs are never updated while loading (Writer: 0 = never;
+# Calc: 1 = never), nor are Writer's fields; Calc never recalculates on load, so a formula
+# that calls out (WEBSERVICE) is shown with the value the file carries.  What actually stops
+# a linked (not embedded) picture from being fetched is BlockUntrustedRefererLinks: without
+# it LibreOffice asks the picture's server for it (tests/sanitizers/test_convert.py listens).
 _PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema">
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="OfficeBasic" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="ExecutePlugins" oor:op="fuse"><value>false</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
 <item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Field" oor:op="fuse"><value>false</value></prop></item>
 <item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>1</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>1</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>1</value></prop></item>
 </oor:items>
 """
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.server
 import io
+import socket
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +15,11 @@ import pikepdf
 import pypdfium2
 import pytest
 
+from sanitizers import convert
 from sanitizers.base import Limits, Sanitizer
-from sanitizers.convert import OfficeToImage, OfficeToPdf, soffice_path
+from sanitizers.convert import OfficeToImage, OfficeToPdf, convert_to_pdf, soffice_path
 from sanitizers.errors import SanitizeError
+from tests.sanitizers import ooxml_builders as ob
 from tests.sanitizers.contract import SanitizerContract
 
 pytestmark = pytest.mark.slow
@@ -112,12 +116,17 @@ def test_image_method_renders_pages_to_pixels(tmp_path: Path) -> None:
 
 @pytest.fixture
 def recording_server() -> Iterator[tuple[str, list[str]]]:
-    """A loopback HTTP server that records every path requested from it."""
+    """A loopback HTTP server that records every request made to it, whatever the method
+    (LibreOffice's WebDAV client asks with HEAD, OPTIONS and PROPFIND before any GET)."""
     requests: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            requests.append(self.path)
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            requests.append(f"{self.command} {self.path}")
+            return parsed
+
+        def do_GET(self) -> None:  # every other method is answered 501 by the base class
             self.send_response(404)
             self.end_headers()
 
@@ -134,17 +143,164 @@ def recording_server() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-def test_conversion_fetches_nothing_the_document_links_to(
-    tmp_path: Path, recording_server: tuple[str, list[str]]
+@pytest.fixture
+def recording_listener() -> Iterator[tuple[str, list[bytes]]]:
+    """A plain TCP listener on loopback that records the first bytes of every connection,
+    for callers that speak no HTTP (or that connect and give up)."""
+    connections: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(1.0)
+                try:
+                    connections.append(connection.recv(200) or b"(connected)")
+                except OSError:
+                    connections.append(b"(connected)")
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}", connections
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def _word_that_calls_out(http_base: str, tcp: str) -> ob.Package:
+    """Every way a Word document asks its reader to fetch something while it is opened:
+    a remote template, DDE fields, INCLUDEPICTURE / INCLUDETEXT / LINK fields, a linked
+    (not embedded) picture in VML and in DrawingML, and an external sub-document."""
+    package = ob.word()
+    package.replace("word/settings.xml", "</w:settings>", '<w:attachedTemplate r:id="rIdT"/></w:settings>')
+    package.relate(
+        "word/settings.xml", ob.REL + "attachedTemplate", f"{http_base}/t.dotm", external=True, rid="rIdT"
+    )
+    markup = ob.complex_field([f' DDEAUTO "http://{tcp}/dde" "x" '], "DDE結果")
+    markup += ob.complex_field([f' INCLUDEPICTURE "{http_base}/x.png" \\d '], "画像")
+    markup += ob.complex_field([f' INCLUDEPICTURE "http://{tcp}/y.png" '], "画像2")
+    markup += ob.complex_field([f' INCLUDETEXT "{http_base}/text.docx" '], "本文")
+    markup += ob.complex_field([f' LINK Excel.Sheet.12 "{http_base}/book.xlsx" "Sheet1!R1C1" \\a '], "リンク")
+    vml = package.relate("word/document.xml", ob.REL + "image", f"{http_base}/vml.png", external=True)
+    markup += (
+        f'<w:p><w:r><w:pict><v:shape id="s1" style="width:20pt;height:20pt"><v:imagedata r:id="{vml}" o:title=""/>'
+        "</v:shape></w:pict></w:r></w:p>"
+    )
+    blip = package.relate("word/document.xml", ob.REL + "image", f"http://{tcp}/blip.png", external=True)
+    markup += (
+        '<w:p><w:r><w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+        '<wp:extent cx="190500" cy="190500"/><wp:docPr id="1" name="linked"/>'
+        f'<a:graphic xmlns:a="{ob.A}"><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+        '<pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:nvPicPr>'
+        '<pic:cNvPr id="1" name="linked"/><pic:cNvPicPr/></pic:nvPicPr>'
+        f'<pic:blipFill><a:blip r:link="{blip}"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill>'
+        '<pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="190500" cy="190500"/></a:xfrm>'
+        '<a:prstGeom prst="rect"/></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing>'
+        "</w:r></w:p>"
+    )
+    sub = package.relate("word/document.xml", ob.REL + "subDocument", f"{http_base}/sub.docx", external=True)
+    markup += f'<w:subDoc r:id="{sub}"/>'
+    ob.append_to_body(package, markup)
+    return package
+
+
+def _workbook_that_calls_out(http_base: str, tcp: str) -> ob.Package:
+    """A workbook whose cells read another workbook over HTTP and call a web service."""
+    package = ob.excel()
+    package.add(
+        "xl/externalLinks/externalLink1.xml",
+        f'<externalLink xmlns="{ob.S}" xmlns:r="{ob.R}"><externalBook r:id="rId1"><sheetNames>'
+        '<sheetName val="Sheet1"/></sheetNames><sheetDataSet><sheetData sheetId="0"><row r="1">'
+        '<cell r="A1"><v>42</v></cell></row></sheetData></sheetDataSet></externalBook></externalLink>',
+        ob.DOC + "spreadsheetml.externalLink+xml",
+    )
+    package.relate(
+        "xl/externalLinks/externalLink1.xml", ob.REL + "externalLinkPath", f"{http_base}/book.xlsx",
+        external=True, rid="rId1",
+    )  # fmt: skip
+    rid = package.relate("xl/workbook.xml", ob.REL + "externalLink", "externalLinks/externalLink1.xml")
+    package.replace(
+        "xl/workbook.xml",
+        "</sheets>",
+        f'</sheets><externalReferences><externalReference r:id="{rid}"/></externalReferences>',
+    )
+    package.replace(
+        "xl/worksheets/sheet1.xml",
+        "</sheetData>",
+        '<row r="10"><c r="A10"><f>[1]Sheet1!A1</f><v>42</v></c>'
+        f'<c r="B10" t="str"><f>WEBSERVICE("http://{tcp}/ws")</f><v>cached</v></c>'
+        f'<c r="C10" t="str"><f>HYPERLINK("{http_base}/h","h")</f><v>h</v></c></row></sheetData>',
+    )
+    return package
+
+
+def _presentation_that_calls_out(http_base: str, tcp: str) -> ob.Package:
+    """A slide whose picture is linked, not embedded, and a linked media clip."""
+    package = ob.powerpoint()
+    slide = "ppt/slides/slide1.xml"
+    picture = package.relate(slide, ob.REL + "image", f"http://{tcp}/slide.png", external=True)
+    movie = package.relate(slide, ob.REL + "video", f"{http_base}/clip.mp4", external=True)
+    ob.append_to_body(
+        package,
+        '<p:pic><p:nvPicPr><p:cNvPr id="20" name="linked"/><p:cNvPicPr/>'
+        f'<p:nvPr><a:videoFile r:link="{movie}"/></p:nvPr></p:nvPicPr>'
+        f'<p:blipFill><a:blip r:link="{picture}"/><a:stretch><a:fillRect/></a:stretch></p:blipFill>'
+        '<p:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="952500" cy="952500"/></a:xfrm>'
+        '<a:prstGeom prst="rect"/></p:spPr></p:pic>',
+    )
+    return package
+
+
+def _rtf_that_calls_out(http_base: str, tcp: str) -> bytes:
+    return (
+        "{\\rtf1\\ansi{\\*\\template " + http_base + "/t.dotm}"
+        '{\\field{\\*\\fldinst INCLUDEPICTURE "' + http_base + '/r.png" \\\\d}{\\fldrslt x}}\\par '
+        '{\\field{\\*\\fldinst DDEAUTO "http://' + tcp + '/dde" "x"}{\\fldrslt y}}\\par '
+        "Budget\\par}"
+    ).encode("ascii")
+
+
+def _write_document_that_calls_out(src: Path, http_base: str, tcp: str) -> None:
+    builders = {
+        "docx": _word_that_calls_out,
+        "xlsx": _workbook_that_calls_out,
+        "pptx": _presentation_that_calls_out,
+    }
+    kind = src.suffix.lstrip(".")
+    if kind == "rtf":
+        src.write_bytes(_rtf_that_calls_out(http_base, tcp))
+    else:
+        builders[kind](http_base, tcp).write(src)
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx", "pptx", "rtf"])
+def test_libreoffice_follows_no_link_dde_or_remote_template(
+    tmp_path: Path,
+    recording_server: tuple[str, list[str]],
+    recording_listener: tuple[str, list[bytes]],
+    kind: str,
 ) -> None:
-    base, requests = recording_server
-    fields = (f'<w:p><w:fldSimple w:instr=\' INCLUDEPICTURE "{base}/picture.png" \\d \'><w:r><w:t>x</w:t></w:r>'
-              f"</w:fldSimple></w:p><w:p><w:fldSimple w:instr=' INCLUDETEXT \"{base}/text.docx\" '>"
-              "<w:r><w:t>y</w:t></w:r></w:fldSimple></w:p>")  # fmt: skip
-    src = tmp_path / "input"
-    src.write_bytes(docx(paragraph(TEXT) + fields))
-    OfficeToPdf().sanitize(src, tmp_path / "out.pdf", {}, Limits())
+    """PDF化 runs LibreOffice on the hostile document itself: its profile (macros off,
+    link and DDE updates never) must keep it from calling anyone while it converts."""
+    http_base, requests = recording_server
+    tcp, connections = recording_listener
+    src = tmp_path / f"input.{kind}"
+    _write_document_that_calls_out(src, http_base, tcp)
+    work = tmp_path / "work"
+    work.mkdir()
+    converted = convert_to_pdf(src, work, Limits())  # LibreOffice alone: the PDF rebuild fetches nothing
+    assert converted.read_bytes().startswith(b"%PDF-")
+    time.sleep(0.5)  # a request started at the end of the conversion has arrived by now
     assert requests == []
+    assert connections == []
 
 
 def test_a_document_libreoffice_cannot_read_is_refused(tmp_path: Path) -> None:
@@ -154,3 +310,26 @@ def test_a_document_libreoffice_cannot_read_is_refused(tmp_path: Path) -> None:
         OfficeToPdf().sanitize(src, tmp_path / "out.pdf", {}, Limits())
     assert caught.value.code in {"convert.failed", "type.malformed"}
     assert not (tmp_path / "out.pdf").exists()
+
+
+def test_the_listeners_hear_libreoffice_when_the_profile_lets_it_fetch(
+    tmp_path: Path,
+    recording_server: tuple[str, list[str]],
+    recording_listener: tuple[str, list[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The test above proves something only if a call-out would be heard: without
+    BlockUntrustedRefererLinks, the linked picture is fetched and the listener sees it."""
+    http_base, _ = recording_server
+    tcp, connections = recording_listener
+    guard = next(
+        line for line in convert._PROFILE_SETTINGS.splitlines() if "BlockUntrustedRefererLinks" in line
+    )
+    monkeypatch.setattr(convert, "_PROFILE_SETTINGS", convert._PROFILE_SETTINGS.replace(guard + "\n", ""))
+    src = tmp_path / "input.docx"
+    _write_document_that_calls_out(src, http_base, tcp)
+    work = tmp_path / "work"
+    work.mkdir()
+    convert_to_pdf(src, work, Limits())
+    time.sleep(0.5)
+    assert any(b"/blip.png" in first_bytes for first_bytes in connections)
