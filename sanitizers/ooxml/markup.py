@@ -57,6 +57,8 @@ REMOVED_ELEMENTS: dict[str, str] = {
     _q(NS_X, "externalReferences"): "ooxml.external_link",
     _q(NS_X, "ddeLink"): "ooxml.dde_link",
     _q(NS_X, "pivotCaches"): "ooxml.pivot_cache",
+    _q(NS_X, "webPublishItems"): "ooxml.web_publishing",  # republished to a path on every save
+    _q(NS_X, "webPublishObjects"): "ooxml.web_publishing",
     _q(NS_XL_VML, "FmlaMacro"): "ooxml.macro_binding",
     _q(NS_P, "controls"): "ooxml.activex",
     _q(NS_P, "embeddedFontLst"): "ooxml.embedded_font",

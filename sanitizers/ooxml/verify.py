@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from sanitizers.errors import VerifyError
 from sanitizers.fields import judge_instruction
 from sanitizers.links import KEEP_WEB, REMOVE, is_web_link
+from sanitizers.ooxml.formulas import reaches_outside
 from sanitizers.ooxml.strict import STRICT_PREFIX
 
 _FORBIDDEN_NAMES = re.compile(
@@ -60,6 +61,30 @@ _FORBIDDEN_ELEMENTS = frozenset(
         "exitMacro",
         "objectEmbed",
         "objectLink",
+        "webPublishItems",
+        "webPublishItem",
+        "webPublishObjects",
+        "webPublishObject",
+    }
+)
+_X = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+#: Every element whose text is an Excel formula, in sheets, tables, workbooks and charts.
+_FORMULAS = frozenset(
+    {
+        *(
+            f"{_X}{local}"
+            for local in (
+                "f",
+                "formula",
+                "formula1",
+                "formula2",
+                "calculatedColumnFormula",
+                "totalsRowFormula",
+                "definedName",
+            )
+        ),
+        "{http://schemas.microsoft.com/office/excel/2006/main}f",
+        "{http://schemas.openxmlformats.org/drawingml/2006/chart}f",
     }
 )
 _CONTROL_NAMESPACES = frozenset(
@@ -153,6 +178,8 @@ def _check_markup(name: str, root: ET.Element, links: str) -> None:
             local in ("control", "controls") and namespace in _CONTROL_NAMESPACES
         ):
             raise _failed(f"{name}: forbidden element {local!r}")
+        if element.tag in _FORMULAS and element.text and reaches_outside(element.text, links):
+            raise _failed(f"{name}: a formula reaching outside the workbook: {element.text[:80]!r}")
         if element.tag == f"{_W}fldSimple":
             _check_field(name, element.get(f"{_W}instr", ""), links)
         elif element.tag == f"{_W}fldChar":
