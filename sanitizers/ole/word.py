@@ -58,6 +58,7 @@ _MIN_FC_LCB = _FC_CLX + 1
 _ASSOC_TEMPLATE = 1  # ibstAssocDot: the attached template's path
 
 FIELD_BEGIN, FIELD_SEPARATOR, FIELD_END = NESTED, "\x14", "\x15"
+_OBJECT_ANCHORS = str.maketrans("\x01\x08", "  ")
 #: An embedded object's field: the object (in ObjectPool) is dropped, its picture stays.
 EMBED = "EMBED"
 
@@ -157,11 +158,15 @@ def field_instructions(text: str) -> list[str]:
 
 def check_fields(text: str, links: str = KEEP_WEB) -> list[Finding]:
     """Refuse fields that run or fetch something, or link where ``links`` refuses;
-    report EMBED fields left as pictures."""
+    report EMBED fields left as pictures.
+
+    Object anchors (0x01, 0x08: "an object or picture is here", MS-DOC 2.4.1) are not part
+    of an instruction's words: a HYPERLINK's anchor points at its hyperlink object in the
+    Data stream. That object's own copy of the target is not read yet (a known gap)."""
     refused: dict[Danger, set[str]] = {}
     embedded = 0
     for instruction in field_instructions(text):
-        field = parse_field(instruction)
+        field = parse_field(instruction.translate(_OBJECT_ANCHORS))
         if field.type == EMBED and not field.computed_type:
             embedded += 1
             continue

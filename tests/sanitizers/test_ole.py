@@ -23,7 +23,7 @@ import olefile
 import pytest
 
 from sanitizers.base import Finding, Limits, Sanitizer
-from sanitizers.errors import SanitizeError, VerifyError
+from sanitizers.errors import PolicyError, SanitizeError, VerifyError
 from sanitizers.ole import OleRebuild, powerpoint, rebuild, word
 from sanitizers.ole.cfb_writer import compound_file_bytes, write_compound_file
 from sanitizers.ole.excel import NEUTRAL_RECORD, OBPROJ
@@ -688,3 +688,22 @@ def test_a_libreoffice_presentation_is_rebuilt_not_converted(tmp_path: Path) -> 
     assert outcome.verdict == "released", outcome.reason
     assert outcome.method == "rebuild"
     assert outcome.output_path is not None and not vba_detected(outcome.output_path)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "refused"),
+    [
+        (' HYPERLINK "http://tika.apache.org/" \\h \x01', False),  # as Word writes every hyperlink
+        (' HYPERLINK  \\l "OnMainHeading" \x01', False),  # a jump inside the document
+        (' HYPERLINK "\\\\\\\\evil\\\\share\\\\x.doc" \x01', True),
+        (' HYPERLINK "file:///C:/x" \x08', True),
+        (' HYPERLINK "http://ok\x01.example/" ', True),  # an anchor inside a target is no joiner
+    ],
+)
+def test_object_anchors_are_not_words_of_a_field_instruction(instruction: str, refused: bool) -> None:
+    text = f"before \x13{instruction}\x14shown\x15 after"
+    if refused:
+        with pytest.raises(PolicyError, match="ole.external_link"):
+            word.check_fields(text)
+    else:
+        assert word.check_fields(text) == []
