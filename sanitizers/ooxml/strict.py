@@ -56,12 +56,13 @@ def is_strict(uri: str) -> bool:
 
 
 def transitional_namespace(uri: str) -> str:
-    """The transitional twin of a Strict namespace; any other URI unchanged.
-
-    A Strict URI without a twin stays Strict: the cleaners then know none of its elements,
-    and the verifier refuses the output rather than release what nothing has judged.
-    """
+    """The transitional twin of a Strict namespace; any other URI unchanged."""
     return _NAMESPACES.get(uri, uri)
+
+
+def has_twin(uri: str) -> bool:
+    """False for a Strict-looking URI the standard does not define: nothing could judge it."""
+    return not is_strict(uri) or uri in _NAMESPACES
 
 
 def transitional_relationship_type(rel_type: str) -> str:

@@ -24,7 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from sanitizers.errors import MalformedError
-from sanitizers.ooxml.strict import is_strict, transitional_namespace, transitional_value
+from sanitizers.ooxml.strict import has_twin, is_strict, transitional_namespace, transitional_value
 from sanitizers.ooxml.vocabulary import NS_MC, NS_XML
 
 #: Deeper nesting than any Office document uses; bounds the recursion of the writer.
@@ -89,6 +89,11 @@ def parse_xml(untrusted_data: bytes, where: str) -> XmlDocument:
         raise MalformedError("ooxml.malformed", f"{where}: not well-formed XML: {exc}") from None
     document = XmlDocument(root, declarations, scopes)
     if any(is_strict(uri) for _, uri in declarations):
+        unknown = next((uri for _, uri in declarations if not has_twin(uri)), None)
+        if unknown is not None:
+            raise MalformedError(
+                "ooxml.malformed", f"{where}: {unknown[:80]!r} is no ISO/IEC 29500 namespace"
+            )
         _to_transitional(document)
     return document
 

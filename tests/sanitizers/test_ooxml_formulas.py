@@ -317,3 +317,34 @@ def test_verification_refuses_web_publishing_left() -> None:
     )
     with pytest.raises(VerifyError, match="webPublish"):
         verify_package(_zip(package), keep_web_links=True)
+
+
+def table_with_formulas(package: b.Package) -> None:
+    package.add(
+        "xl/tables/table1.xml",
+        f'<table xmlns="{b.S}" id="1" name="T" displayName="T" ref="A1:B4" totalsRowCount="1">'
+        '<tableColumns count="2"><tableColumn id="1" name="a" totalsRowFunction="custom">'
+        "<totalsRowFormula>SUM([1]Sheet1!A1:A3)</totalsRowFormula></tableColumn>"
+        '<tableColumn id="2" name="b"><calculatedColumnFormula>_xlfn.WEBSERVICE("https://a.example/")'
+        "</calculatedColumnFormula></tableColumn>"
+        '<tableColumn id="3" name="c"><calculatedColumnFormula>T[[#This Row],[a]]*2</calculatedColumnFormula>'
+        "</tableColumn></tableColumns></table>",
+        b.DOC + "spreadsheetml.table+xml",
+    )
+    rid = package.relate("xl/worksheets/sheet1.xml", b.REL + "table", "../tables/table1.xml")
+    package.replace(
+        "xl/worksheets/sheet1.xml",
+        "</worksheet>",
+        f'<tableParts count="1"><tablePart r:id="{rid}"/></tableParts></worksheet>',
+    )
+
+
+def test_a_table_loses_its_column_formulas_that_reach_out(tmp_path: Path) -> None:
+    dst, report = rebuild(b.build(tmp_path / "in.xlsx", "xlsx", table_with_formulas), tmp_path)
+    assert removed_counts(report)["ooxml.external_formula"] == 2
+    table = ET.fromstring(dict(b.xml_parts(dst))["xl/tables/table1.xml"])
+    formulas = [
+        e.text for e in table.iter() if e.tag.endswith(("calculatedColumnFormula", "totalsRowFormula"))
+    ]
+    assert formulas == ["T[[#This Row],[a]]*2"]
+    assert len(table.findall(f".//{{{b.S}}}tableColumn")) == 3

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sanitizers.errors import VerifyError
+from sanitizers.errors import MalformedError, VerifyError
 from sanitizers.ooxml.verify import verify_package
 from tests.sanitizers import ooxml_builders as b
 from tests.sanitizers.contract import removed_counts
@@ -183,3 +183,12 @@ def test_a_strict_workbook_loses_its_formulas_that_reach_out(tmp_path: Path) -> 
     values = {c.get("r"): c.findtext(f"{{{b.S}}}v") for c in sheet.iter(f"{{{b.S}}}c")}
     assert all(values[ref] == cached for ref, _, cached in HOSTILE_CELLS)
     b.assert_package_clean(dst)
+
+
+def test_a_strict_looking_namespace_the_standard_does_not_define_is_refused(tmp_path: Path) -> None:
+    def unknown(package: b.Package) -> None:
+        b.append_to_body(package, '<w:p xmlns:z="http://purl.oclc.org/ooxml/unknown/thing"><z:x/></w:p>')
+
+    src = b.build(tmp_path / "in.docx", "docx", unknown, as_strict)
+    with pytest.raises(MalformedError, match="no ISO/IEC 29500 namespace"):
+        rebuild(src, tmp_path)
