@@ -12,7 +12,7 @@ the verification of the output (``verify.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeGuard
 
 import pikepdf
@@ -20,6 +20,7 @@ import pikepdf
 from sanitizers.base import Limits, Report
 from sanitizers.errors import LimitError, MalformedError
 from sanitizers.pdf.actions import action_construct
+from sanitizers.pdf.fonts import FONT_FILE_KEYS
 from sanitizers.pdf.resources import IndirectNameMaps, Role, child_role
 from sanitizers.pdf.screen import container, name_screen, references, serialised
 from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable, text_of
@@ -57,7 +58,10 @@ WATCHED_KEYS = frozenset(
 #: Every name that makes ``_clean_dictionary`` or ``_locate`` act: an object whose
 #: serialisation has none of them is only passed through to what it refers to.
 NEEDS_A_LOOK = name_screen(
-    WATCHED_KEYS | KNOWN_ACTIONS | {"/Annot", "/Rect", "/Action", "/EmbeddedFile", "/Image", "/T"}
+    WATCHED_KEYS
+    | KNOWN_ACTIONS
+    | {"/Annot", "/Rect", "/Action", "/EmbeddedFile", "/Image", "/T"}
+    | set(FONT_FILE_KEYS)
 )
 
 Entries = Mapping[str, object]
@@ -85,11 +89,20 @@ class Tally:
             report.add(construct, "removed", count, location)
 
 
-def clean_document(pdf: pikepdf.Pdf, policy: CleanPolicy, limits: Limits) -> Tally:
-    """Strip everything the rebuild method promises to remove; return what was removed."""
+@dataclass
+class Payloads:
+    """Reachable objects holding binary programs and data that the rebuild must rewrite
+    through a parser (``fonts.py``) rather than copy."""
+
+    font_descriptors: list[pikepdf.Object] = field(default_factory=list)
+
+
+def clean_document(pdf: pikepdf.Pdf, policy: CleanPolicy, limits: Limits) -> tuple[Tally, Payloads]:
+    """Strip everything the rebuild method promises to remove; return what was removed
+    and the payloads left to rewrite."""
     cleaner = _Cleaner(pdf, policy, limits)
     cleaner.run()
-    return cleaner.tally
+    return cleaner.tally, cleaner.payloads
 
 
 def _is_container(value: object) -> TypeGuard[pikepdf.Object]:
@@ -108,6 +121,7 @@ class _Cleaner:
         self.visited: set[tuple[int, int]] = set()
         self.page_ids = {page.obj.objgen for page in pdf.pages}
         self.name_maps = IndirectNameMaps(pdf)
+        self.payloads = Payloads()
 
     def run(self) -> None:
         self._clean_trailer()
@@ -236,6 +250,8 @@ class _Cleaner:
         is_stream = isinstance(obj, pikepdf.Stream)
         if subtype == "/Image":
             self._check_pixels(entries, location)
+        if not is_stream and not entries.keys().isdisjoint(FONT_FILE_KEYS):
+            self.payloads.font_descriptors.append(obj)
         watched = entries.keys() & WATCHED_KEYS
         if not is_action:
             watched.discard("/Next")  # outline items and presentation steps chain by /Next too

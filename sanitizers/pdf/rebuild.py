@@ -21,6 +21,7 @@ from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import MalformedError
 from sanitizers.output import write_atomically
 from sanitizers.pdf.clean import CleanPolicy, clean_document
+from sanitizers.pdf.fonts import rewrite_font_programs
 from sanitizers.pdf.limits import open_under_limits, read_envelope
 from sanitizers.pdf.options import checked_options
 from sanitizers.pdf.verify import Promise, verify_pdf
@@ -57,7 +58,8 @@ class PdfRebuild(Sanitizer):
             if pdf.is_encrypted:
                 report.add("pdf.decrypted", "decrypted", location="owner password only")
             try:
-                tally = clean_document(pdf, policy, limits)
+                tally, payloads = clean_document(pdf, policy, limits)
+                rewrite_font_programs(payloads.font_descriptors, limits, dst.parent)
                 rebuilt = _saved(pdf)
             except pikepdf.PikepdfError as exc:
                 raise MalformedError("pdf.malformed", f"qpdf cannot rebuild it: {exc}") from None

@@ -103,6 +103,74 @@ def japanese_document(lines: Sequence[str], *, predefined_cmap: bool = False) ->
     return pdf
 
 
+#: A real TrueType font of the system, for documents that embed one.
+TRUETYPE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def embedded_font_document(
+    program: bytes, text: str = "Embedded font text", key: str = "/FontFile2", subtype: str | None = None
+) -> pikepdf.Pdf:
+    """One page of WinAnsi text in a simple font whose program is ``program``, embedded
+    under ``key`` (/FontFile2 TrueType, /FontFile Type 1, /FontFile3 with ``subtype``)."""
+    pdf = pikepdf.Pdf.new()
+    stream = pdf.make_stream(program)
+    if key == "/FontFile2":
+        stream.Length1 = len(program)
+    if key == "/FontFile" and b"eexec\n" in program:  # cleartext, binary and trailer lengths
+        clear = program.index(b"eexec\n") + 6
+        trailer = program.rfind(b"\n" + b"0" * 64)
+        stream.Length1, stream.Length2 = clear, max(trailer - clear, 0)
+        stream.Length3 = len(program) - clear - stream.Length2
+    if subtype is not None:
+        stream.Subtype = Name(subtype)
+    descriptor = pdf.make_indirect(
+        Dictionary(
+            Type=Name.FontDescriptor,
+            FontName=Name("/ABCDEF+Embedded"),
+            Flags=32,
+            FontBBox=Array([-1021, -463, 1793, 1232]),
+            ItalicAngle=0,
+            Ascent=928,
+            Descent=-236,
+            CapHeight=729,
+            StemV=80,
+        )
+    )
+    descriptor[key] = stream
+    font = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Font,
+            Subtype=Name.Type1 if key == "/FontFile" else Name.TrueType,
+            BaseFont=Name("/ABCDEF+Embedded"),
+            FirstChar=32,
+            LastChar=126,
+            Widths=Array([600] * 95),
+            Encoding=Name.WinAnsiEncoding,
+            FontDescriptor=descriptor,
+        )
+    )
+    page = Dictionary(
+        Type=Name.Page,
+        MediaBox=Array([0, 0, 595, 842]),
+        Resources=Dictionary(Font=Dictionary(F1=font)),
+        Contents=pdf.make_stream(b"BT /F1 20 Tf 72 700 Td (%s) Tj ET" % text.encode("latin-1")),
+    )
+    pdf.pages.append(pikepdf.Page(page))
+    return pdf
+
+
+def font_programs(path: Path) -> list[bytes]:
+    """The decoded font programs of every font descriptor of ``path``."""
+    with pikepdf.open(path) as pdf:
+        return [
+            obj[key].read_bytes()
+            for obj in pdf.objects
+            if isinstance(obj, Dictionary)
+            for key in ("/FontFile", "/FontFile2", "/FontFile3")
+            if key in obj
+        ]
+
+
 def _to_unicode_cmap(codes: Sequence[int]) -> bytes:
     """Identity-H codes here are the Unicode values themselves."""
     mappings = "\n".join(f"<{c:04X}> <{c:04X}>" for c in codes)
@@ -626,3 +694,85 @@ def rc4_encrypted(pdf: pikepdf.Pdf, bits: int, revision: int) -> bytes:
         )
     )
     return b"".join(pieces).replace(b"trailer << ", b"trailer << " + encrypt, 1)
+
+
+def _type1_encrypt(plain: bytes, key: int) -> bytes:
+    out = bytearray()
+    for byte in plain:
+        cipher = byte ^ (key >> 8)
+        out.append(cipher)
+        key = ((cipher + key) * 52845 + 22719) & 0xFFFF
+    return bytes(out)
+
+
+def _type1_charstring(*tokens: int | str) -> bytes:
+    """Type 1 charstring of numbers and operator names, encrypted with lenIV 4."""
+    operators = {"hsbw": b"\x0d", "rmoveto": b"\x15", "rlineto": b"\x05", "closepath": b"\x09",
+                 "endchar": b"\x0e", "callsubr": b"\x0a", "return": b"\x0b", "rrcurveto": b"\x08",
+                 "seac": b"\x0c\x06", "hstem": b"\x01"}  # fmt: skip
+    plain = b""
+    for token in tokens:
+        if isinstance(token, str):
+            plain += operators[token]
+        elif -107 <= token <= 107:
+            plain += bytes([token + 139])
+        else:
+            plain += b"\xff" + token.to_bytes(4, "big", signed=True)
+    return _type1_encrypt(b"\0\0\0\0" + plain, 4330)
+
+
+def type1_program(cleartext_extra: bytes = b"", appended: bytes = b"") -> bytes:
+    """A Type 1 font (PostScript) drawing a square as "A", an "A" over an "A" (seac) as
+    "B", and a triangle through a subroutine as "C"; the encoding names them by code."""
+    subr = _type1_charstring(300, 500, "rlineto", "return")
+    glyphs = {
+        ".notdef": _type1_charstring(0, 500, "hsbw", "endchar"),
+        "A": _type1_charstring(
+            50,
+            600,
+            "hsbw",
+            0,
+            100,
+            400,
+            "hstem",
+            0,
+            0,
+            "rmoveto",
+            500,
+            0,
+            "rlineto",
+            0,
+            500,
+            "rlineto",
+            -500,
+            0,
+            "rlineto",
+            "closepath",
+            "endchar",
+        ),
+        "B": _type1_charstring(50, 600, "hsbw", 50, 0, 200, 65, 65, "seac"),
+        "C": _type1_charstring(
+            20, 700, "hsbw", 0, 0, "rmoveto", 0, "callsubr", 300, -500, "rlineto", "closepath", "endchar"
+        ),
+    }
+    clear = (
+        b"%!PS-AdobeFont-1.0: Embedded 001.000\n11 dict begin\n/FontName /Embedded def\n"
+        b"/FontType 1 def\n/FontMatrix [0.001 0 0 0.001 0 0] readonly def\n"
+        b"/FontBBox {0 0 700 1200} readonly def\n/PaintType 0 def\n"
+        b"/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\n"
+        b"dup 65 /A put\ndup 66 /B put\ndup 67 /C put\nreadonly def\n"
+        + cleartext_extra
+        + b"currentdict end\ncurrentfile eexec\n"
+    )
+    private = (
+        b"dup /Private 8 dict dup begin\n/RD{string currentfile exch readstring pop}executeonly def\n"
+        b"/ND{noaccess def}executeonly def\n/NP{noaccess put}executeonly def\n/lenIV 4 def\n"
+        b"/Subrs 1 array\ndup 0 %d RD %s NP\n"
+        % (len(subr), subr)
+        + b"end\n2 index /CharStrings %d dict dup begin\n" % len(glyphs)
+        + b"".join(b"/%s %d RD %s ND\n" % (n.encode(), len(c), c) for n, c in glyphs.items())
+        + b"end\nend\nreadonly put\nnoaccess put\ndup /FontName get exch definefont pop\n"
+        b"mark currentfile closefile\n"
+    )
+    trailer = b"\n" + b"0" * 512 + b"\ncleartomark\n"
+    return clear + _type1_encrypt(b"\0\0\0\0" + private, 55665) + trailer + appended
