@@ -26,7 +26,7 @@ from sanitizers.ooxml.package import Package, open_package
 from sanitizers.ooxml.plan import Plan, PlannedPart, Policy, plan_package
 from sanitizers.ooxml.properties import clean_properties
 from sanitizers.ooxml.relationships import relationships_part, relationships_xml
-from sanitizers.ooxml.spreadsheet import clean_formulas, clean_workbook
+from sanitizers.ooxml.spreadsheet import clean_formulas, clean_table, clean_workbook
 from sanitizers.ooxml.verify import verify_package
 from sanitizers.ooxml.vocabulary import NS_X, VML_DRAWING_CONTENT_TYPE, WORD
 from sanitizers.ooxml.writer import package_bytes
@@ -36,6 +36,7 @@ from sanitizers.pdf.options import checked_options
 
 _WORD_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
 _WORKBOOK = f"{{{NS_X}}}workbook"
+_TABLE = f"{{{NS_X}}}table"
 
 
 class OoxmlRebuild(Sanitizer):
@@ -162,6 +163,8 @@ def _rebuilt_xml(
     )
     if document.root.tag == _WORKBOOK:
         clean_workbook(document.root, context)
+    elif document.root.tag == _TABLE:
+        clean_table(document.root, context)
     clean_fields(document.root, context)
     clean_formulas(document.root, context)
     clean_markup(document, context)

@@ -131,6 +131,18 @@ def _cached_values_only(reference: ET.Element, parents: dict[ET.Element, ET.Elem
     reference[:] = points
 
 
+def clean_table(root: ET.Element, context: PartContext) -> None:
+    """A table filled by a query keeps its rows as a plain table: its query and connection
+    are gone (``ooxml.data_connection``), and a table still naming them is a damaged one."""
+    if root.get("tableType") != "queryTable" and "connectionId" not in root.attrib:
+        return
+    root.set("tableType", "worksheet")
+    root.attrib.pop("connectionId", None)
+    for column in root.iter(f"{{{NS_X}}}tableColumn"):
+        column.attrib.pop("queryTableFieldId", None)
+    context.tally.add("ooxml.data_connection", context.name, "neutralised")
+
+
 def clean_workbook(root: ET.Element, context: PartContext) -> None:
     """Drop sheets whose part is gone, then renumber what refers to sheets by position."""
     sheets = root.find(_SHEETS)

