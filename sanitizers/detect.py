@@ -25,6 +25,10 @@ PDF_HEADER_WINDOW = 1024  # readers accept %PDF- anywhere in the first KiB
 MAX_CONTENT_TYPES_SIZE = 1024 * 1024
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+#: Word for Windows 1.x and 2.0 (before OLE): the FIB's wIdent, then nFib (33 and 45 as
+#: written; Word 6, nFib 101, is an OLE file and is refused by the OLE rebuild).
+_OLD_WORD_IDENTS = (b"\x9b\xa5", b"\xdb\xa5")
+_OLD_WORD_NFIB = range(1, 101)
 
 #: Signatures that own offset 0; a PDF header behind one of them makes a polyglot.
 STRONG_SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -268,6 +272,12 @@ def _probe_structure(untrusted: Path | bytes, head: bytes) -> tuple[str | None, 
         return "pdf", pdf_offset
     if head.startswith(b"{\\rt"):
         return "rtf", 0
+    if (
+        head[:2] in _OLD_WORD_IDENTS
+        and len(head) >= 4
+        and int.from_bytes(head[2:4], "little") in _OLD_WORD_NFIB
+    ):
+        raise DetectionError("type.old_word", "a Word for Windows 1.x/2.0 document (no OLE container)")
     return None, 0
 
 

@@ -54,6 +54,12 @@ REASONS: dict[str, ReasonText] = {
         _ASK_SENDER_JA,
         _ASK_SENDER_EN,
     ),
+    "type.old_word": ReasonText(
+        "Word 2.0 以前の古い Word 形式の文書です。この形式は無害化できません。",
+        "This is a Word 2.0 (or older) document; this format cannot be sanitised.",
+        "Word で開いて .docx か PDF で保存し直し、送ってもらってください。",
+        "Ask the sender to open it in Word and save it as .docx or PDF.",
+    ),
     "type.no_rule": ReasonText(
         "この形式のファイルは通過させない設定です。",
         "Files of this type are not allowed through by the configuration.",

@@ -130,3 +130,21 @@ def test_content_types_with_an_entity_declaration_is_refused(tmp_path: Path) -> 
     with pytest.raises(DetectionError) as caught:
         detect(write(tmp_path, "xxe.docx", buffer.getvalue()))
     assert caught.value.code == "type.malformed"
+
+
+@pytest.mark.parametrize("ident, nfib", [(b"\xdb\xa5", 45), (b"\x9b\xa5", 33)], ids=["word-2.0", "word-1.x"])
+def test_word_before_ole_is_named_for_what_it_is(tmp_path: Path, ident: bytes, nfib: int) -> None:
+    """Word for Windows 1.x/2.0 files have no OLE container; the reason says so, not that
+    the name lies about the content."""
+    fib = ident + nfib.to_bytes(2, "little") + bytes(124)
+    path = tmp_path / "古い文書.doc"
+    path.write_bytes(fib + b"\x00" * (0x180 - len(fib)) + "住民税のお知らせ".encode("cp932") + bytes(256))
+    with pytest.raises(DetectionError) as caught:
+        detect(path)
+    assert caught.value.code == "type.old_word"
+
+
+def test_text_that_happens_to_start_like_old_word_is_still_text(tmp_path: Path) -> None:
+    path = tmp_path / "memo.txt"
+    path.write_bytes("ﾛ･ﾃｽﾄ お知らせ\r\n".encode("cp932"))  # DB A5 in Shift_JIS, no FIB behind it
+    assert detect(path).type == "txt"
