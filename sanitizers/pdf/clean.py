@@ -92,9 +92,10 @@ class Tally:
 @dataclass
 class Payloads:
     """Reachable objects holding binary programs and data that the rebuild must rewrite
-    through a parser (``fonts.py``) rather than copy."""
+    through a parser (``fonts.py``, ``images.py``) rather than copy."""
 
     font_descriptors: list[pikepdf.Object] = field(default_factory=list)
+    images: list[pikepdf.Stream] = field(default_factory=list)
 
 
 def clean_document(pdf: pikepdf.Pdf, policy: CleanPolicy, limits: Limits) -> tuple[Tally, Payloads]:
@@ -250,6 +251,8 @@ class _Cleaner:
         is_stream = isinstance(obj, pikepdf.Stream)
         if subtype == "/Image":
             self._check_pixels(entries, location)
+            if isinstance(obj, pikepdf.Stream):
+                self.payloads.images.append(obj)
         if not is_stream and not entries.keys().isdisjoint(FONT_FILE_KEYS):
             self.payloads.font_descriptors.append(obj)
         watched = entries.keys() & WATCHED_KEYS
