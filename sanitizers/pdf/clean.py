@@ -62,6 +62,7 @@ NEEDS_A_LOOK = name_screen(
     | KNOWN_ACTIONS
     | {"/Annot", "/Rect", "/Action", "/EmbeddedFile", "/Image", "/T"}
     | set(FONT_FILE_KEYS)
+    | {"/ICCBased", "/DestOutputProfile"}
 )
 
 Entries = Mapping[str, object]
@@ -92,10 +93,11 @@ class Tally:
 @dataclass
 class Payloads:
     """Reachable objects holding binary programs and data that the rebuild must rewrite
-    through a parser (``fonts.py``, ``images.py``) rather than copy."""
+    through a parser (``fonts.py``, ``images.py``, ``icc.py``) rather than copy."""
 
     font_descriptors: list[pikepdf.Object] = field(default_factory=list)
     images: list[pikepdf.Stream] = field(default_factory=list)
+    icc_profiles: list[pikepdf.Stream] = field(default_factory=list)
 
 
 def clean_document(pdf: pikepdf.Pdf, policy: CleanPolicy, limits: Limits) -> tuple[Tally, Payloads]:
@@ -197,6 +199,8 @@ class _Cleaner:
             elif depth > MAX_NESTING:
                 raise LimitError("pdf.limit", f"objects nested deeper than {MAX_NESTING} at {location}")
             if isinstance(obj, pikepdf.Array):
+                if len(obj) == 2 and isinstance(obj[1], pikepdf.Stream) and name_of(obj[0]) == "/ICCBased":
+                    self.payloads.icc_profiles.append(obj[1])
                 if may_hold_containers(obj):
                     stack.extend(
                         (item, location, depth + 1, Role.PLAIN) for item in obj if _is_container(item)
@@ -255,6 +259,9 @@ class _Cleaner:
                 self.payloads.images.append(obj)
         if not is_stream and not entries.keys().isdisjoint(FONT_FILE_KEYS):
             self.payloads.font_descriptors.append(obj)
+        output_profile = entries.get("/DestOutputProfile")
+        if isinstance(output_profile, pikepdf.Stream):
+            self.payloads.icc_profiles.append(output_profile)
         watched = entries.keys() & WATCHED_KEYS
         if not is_action:
             watched.discard("/Next")  # outline items and presentation steps chain by /Next too

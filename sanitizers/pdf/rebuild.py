@@ -22,6 +22,7 @@ from sanitizers.errors import MalformedError
 from sanitizers.output import write_atomically
 from sanitizers.pdf.clean import CleanPolicy, clean_document
 from sanitizers.pdf.fonts import rewrite_font_programs
+from sanitizers.pdf.icc import rewrite_profiles
 from sanitizers.pdf.images import rewrite_images
 from sanitizers.pdf.limits import open_under_limits, read_envelope
 from sanitizers.pdf.options import checked_options
@@ -62,6 +63,7 @@ class PdfRebuild(Sanitizer):
                 tally, payloads = clean_document(pdf, policy, limits)
                 rewrite_font_programs(payloads.font_descriptors, limits, dst.parent)
                 rewrite_images(pdf, payloads.images, limits, tally)
+                rewrite_profiles(payloads.icc_profiles, limits, tally)
                 rebuilt = _saved(pdf)
             except pikepdf.PikepdfError as exc:
                 raise MalformedError("pdf.malformed", f"qpdf cannot rebuild it: {exc}") from None
