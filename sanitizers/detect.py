@@ -213,7 +213,10 @@ def _reconciled(
         # A COM program has no header, so libmagic guesses it from a few leading bytes,
         # which Shift_JIS text ("件名" = 8C 8F) often matches. It proves nothing either way.
         magic_mime = "application/octet-stream"
-    probed, pdf_offset = _probe_structure(untrusted, head)
+    try:
+        probed, pdf_offset = _probe_structure(untrusted, head)
+    except DetectionError as exc:
+        probed, pdf_offset = _ole_olefile_cannot_read(exc, head, magic_mime, extension), 0
     if probed is None and magic_mime == "application/octet-stream" and extension in _TEXT_BY_NAME:
         # libmagic gives up on some legacy encodings (EBCDIC, rare code pages); the text
         # sanitiser's strict decode ladder decides whether this really is text.
@@ -232,6 +235,18 @@ def _reconciled(
             f"structure says {TYPES[probed].description} but libmagic says {magic_description[:120]}",
         )
     return found(_reconcile_extension(probed, extension), pdf_offset)
+
+
+def _ole_olefile_cannot_read(exc: DetectionError, head: bytes, magic_mime: str, extension: str) -> str:
+    """A compound file olefile refuses (junk in an unused DIFAT slot, say) that libmagic and
+    the name both call a Word, Excel or PowerPoint file: that type, so that its rule runs.
+    The rebuild will refuse it (it re-reads the file strictly) and the rule's next method,
+    LibreOffice for ``pdf``, whose reader is lenient, gets its chance; otherwise ``exc``."""
+    if exc.code == "type.malformed" and head.startswith(OLE_MAGIC):
+        for type_name in ("doc", "xls", "ppt"):
+            if extension in TYPES[type_name].extensions and magic_mime in TYPES[type_name].magic_mimes:
+                return type_name
+    raise exc
 
 
 def _refuse_unrecognised(magic_mime: str, magic_description: str, extension: str) -> NoReturn:

@@ -21,6 +21,7 @@ from sanitizers.convert import OfficeToImage, OfficeToPdf, convert_to_pdf, soffi
 from sanitizers.errors import SanitizeError
 from tests.sanitizers import ooxml_builders as ob
 from tests.sanitizers.contract import SanitizerContract
+from tests.sanitizers.test_detect import damaged_xls
 
 pytestmark = pytest.mark.slow
 
@@ -333,3 +334,14 @@ def test_the_listeners_hear_libreoffice_when_the_profile_lets_it_fetch(
     convert_to_pdf(src, work, Limits())
     time.sleep(0.5)
     assert any(b"/blip.png" in first_bytes for first_bytes in connections)
+
+
+def test_libreoffice_reads_an_office_file_olefile_refuses(tmp_path: Path) -> None:
+    """The `pdf` fallback that detection now leaves to such a file is real: LibreOffice's
+    compound-file reader converts what olefile (and so the rebuild) will not open."""
+    src = damaged_xls(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    converted = convert_to_pdf(src, work, Limits())
+    with pikepdf.open(converted) as pdf:
+        assert len(pdf.pages) >= 1

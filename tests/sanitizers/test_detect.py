@@ -6,6 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import olefile
 import pytest
 
 from sanitizers.detect import detect
@@ -148,3 +149,33 @@ def test_text_that_happens_to_start_like_old_word_is_still_text(tmp_path: Path) 
     path = tmp_path / "memo.txt"
     path.write_bytes("ﾛ･ﾃｽﾄ お知らせ\r\n".encode("cp932"))  # DB A5 in Shift_JIS, no FIB behind it
     assert detect(path).type == "txt"
+
+
+def junk_in_an_unused_difat_slot(compound: bytes) -> bytes:
+    """A compound file whose header lists a FAT sector beyond its count: olefile refuses it,
+    Excel and LibreOffice read the FAT sectors the count names and ignore the rest."""
+    fat_sectors = int.from_bytes(compound[0x2C:0x30], "little")
+    slot = 0x4C + 4 * fat_sectors
+    return compound[:slot] + (0x7777).to_bytes(4, "little") + compound[slot + 4 :]
+
+
+def damaged_xls(tmp_path: Path, name: str = "集計.xls") -> Path:
+    from tests.sanitizers.test_ole import EXCEL_CLSID, workbook, write
+
+    sound = write(tmp_path, "sound.xls", EXCEL_CLSID, {"Workbook": workbook(), "\x01CompObj": b"c"})
+    path = tmp_path / name
+    path.write_bytes(junk_in_an_unused_difat_slot(sound.read_bytes()))
+    return path
+
+
+def test_an_office_file_olefile_cannot_read_keeps_its_type_so_its_rule_runs(tmp_path: Path) -> None:
+    path = damaged_xls(tmp_path)
+    with pytest.raises(OSError):  # OleFileError, an IOError: what made detection refuse it before
+        olefile.OleFileIO(str(path))
+    assert detect(path).type == "xls"
+
+
+def test_an_unreadable_compound_file_named_as_nothing_office_is_still_malformed(tmp_path: Path) -> None:
+    with pytest.raises(DetectionError) as caught:
+        detect(damaged_xls(tmp_path, "data.bin"))
+    assert caught.value.code == "type.malformed"

@@ -14,9 +14,11 @@ import pytest
 from sanitizers.archives import ZipRebuild
 from sanitizers.base import Limits, Options, Registry, Report, Sanitizer
 from sanitizers.errors import EncryptedError, MalformedError
+from sanitizers.ole import OleRebuild
 from sanitizers.ooxml import OoxmlRebuild
 from sanitizers.pipeline import Outcome, Rule, output_name, process_file
 from tests.sanitizers import ooxml_builders
+from tests.sanitizers.test_detect import damaged_xls
 
 
 class Rules:
@@ -263,3 +265,25 @@ def test_ambiguous_zip_archives_are_final(tmp_path: Path, scratch: Path) -> None
         Registry([ZipRebuild(), MustNotRun()]),
     )
     assert outcome.reason is not None and outcome.reason.code == "archive.malformed"
+
+
+def test_an_office_file_olefile_cannot_read_gets_its_pdf_fallback(tmp_path: Path, scratch: Path) -> None:
+    """Detection names it (libmagic and the name agree), the strict rebuild refuses it, and
+    the rule's next method, LibreOffice for `pdf`, gets its chance."""
+
+    class RecordsXlsConversion(RecordsConversion):
+        types: ClassVar[frozenset[str]] = frozenset({"xls"})
+
+    src = damaged_xls(tmp_path)
+    converter = RecordsXlsConversion()
+    outcome = process_file(
+        src,
+        src.name,
+        scratch,
+        Rules({"xls": Rule(("rebuild", "pdf"))}),
+        Limits(),
+        Registry([OleRebuild(), converter]),
+    )
+    assert outcome.input.type == "xls"
+    assert converter.converted == [src]
+    assert outcome.reason is not None and outcome.reason.code.startswith("ole.")
