@@ -3,7 +3,12 @@
 The input is opened by qpdf (which repairs what it can), cleaned in place through
 allow-lists (``clean.py``) and saved as a new file: only objects still reachable from
 the catalog are written, so leading and trailing bytes, incremental-update history and
-orphaned objects vanish.  The output is then verified independently (``verify.py``).
+orphaned objects vanish.  Binary payloads that readers parse with their own decoders are
+not copied as they came: font programs go through the OpenType Sanitizer (``fonts.py``),
+JPEG 2000 images are decoded and re-encoded and other images cut at their end
+(``images.py``), ICC profiles are rewritten by LittleCMS (``icc.py``); what cannot be is
+refused, so the rule's next method runs.  The output is then verified independently
+(``verify.py``).
 """
 
 from __future__ import annotations
@@ -97,7 +102,7 @@ def _first_warning(warnings: list[str], untrusted_src: Path) -> str | None:
 
 
 def _saved(pdf: pikepdf.Pdf) -> bytes:
-    """A fresh, unencrypted file; streams are copied as they are, never decoded."""
+    """A fresh, unencrypted file; streams not rewritten before are copied as they are."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # pikepdf notes form widgets missing from /AcroForm: a fact about the input that
