@@ -99,8 +99,8 @@ class OleRebuild(Sanitizer):
         ),
         "links": OptionSpec(
             KEEP_WEB,
-            "hyperlinks (Word fields, PowerPoint hyperlink records) kept only for http, https and mailto;"
-            " a refused one refuses the file (the rule's next method, such as pdf, takes over)",
+            "hyperlinks kept only for http, https and mailto; in .doc and .ppt a refused one refuses"
+            " the file (the rule's next method, such as pdf, takes over), in .xls it is removed",
             choices=LINK_CHOICES,
         ),
     }
