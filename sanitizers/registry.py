@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sanitizers.archives import ArchiveRefusal, ZipRebuild
 from sanitizers.base import Registry, Sanitizer
-from sanitizers.convert import OfficeToImage, OfficeToPdf
+from sanitizers.convert import OfficeToImage, OfficeToPdf, soffice_path
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
 from sanitizers.ole import OleRebuild
 from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
+from sanitizers.pdf.fonts import OTS_PROGRAM
 from sanitizers.rtf import RtfRebuild
 from sanitizers.svg import SvgRebuild
 from sanitizers.text import CsvRebuild, TextRebuild
@@ -39,3 +42,10 @@ def shipped_sanitizers() -> list[Sanitizer]:
 
 def default_registry() -> Registry:
     return Registry(shipped_sanitizers())
+
+
+def helper_programs() -> list[Path]:
+    """The programs the shipped sanitisers start: LibreOffice's program folder and the OpenType
+    Sanitizer. A confined worker may execute these and nothing else."""
+    office = soffice_path()
+    return [*([Path(office).parent] if office else []), OTS_PROGRAM]

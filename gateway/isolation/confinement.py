@@ -7,7 +7,8 @@ fork, before it reads a byte, it gets:
 - /dev/null for its standard streams (nothing to write into the daemon's log or terminal);
 - Landlock: read-only access to its one input, the Python installation, the modules the
   zygote loaded, the system libraries, fonts and LibreOffice; read-write access to its own
-  scratch directory only; execution only of LibreOffice (and the dynamic loader it needs);
+  scratch directory only; execution only of the sanitisers' helper programs (LibreOffice,
+  the OpenType Sanitizer) and the dynamic loader they need;
   no TCP; no signals to, or abstract sockets of, processes outside its walls (ABI ≥ 6);
 - seccomp: the calls in gateway.isolation.seccomp are refused.
 
@@ -45,8 +46,6 @@ SYSTEM_READ = (
     "/var/cache/fontconfig", "/var/lib/libreoffice", "/var/spool/libreoffice",
     "/sys/devices/system/cpu", "/dev/urandom", "/dev/random", "/dev/zero",
 )  # fmt: skip
-#: The only programs a worker may start: LibreOffice, through the dynamic loader.
-CONVERTER_EXECUTE = ("/usr/lib/libreoffice/program",)
 _LOADERS = ("/lib64/ld-linux-*.so.*", "/lib/ld-linux*.so.*", "/lib/*-linux-gnu*/ld-linux*.so.*")
 
 
@@ -107,9 +106,10 @@ class Runtime:
 
 def prepare_runtime(mode: str) -> Runtime:
     from gateway.isolation import seccomp
+    from sanitizers.registry import helper_programs
 
     read = _outermost({*_python_paths(), *map(Path, SYSTEM_READ)})
-    execute = (*map(Path, CONVERTER_EXECUTE), *_loaders())
+    execute = (*helper_programs(), *_loaders())  # the only programs a worker may start
     return Runtime(read, execute, seccomp.worker_program() if mode == FULL else b"")
 
 

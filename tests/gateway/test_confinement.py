@@ -178,3 +178,18 @@ def test_libreoffice_dies_with_a_daemon_killed_by_sigkill(tmp_path: Path) -> Non
     while (process_alive(worker) or process_alive(office)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not process_alive(worker) and not process_alive(office)
+
+
+def test_the_helper_programs_run_inside_the_walls(tmp_path: Path) -> None:
+    """Embedded fonts go through the OpenType Sanitizer, a program a confined worker may run."""
+    from tests.sanitizers import pdf_builders
+
+    staged = pdf_builders.save(
+        pdf_builders.embedded_font_document(pdf_builders.TRUETYPE_FONT.read_bytes(), "Kept"), tmp_path / "in"
+    )
+    job = Job("t1", staged, "font.pdf", tmp_path / "work", {"pdf": Rule(("rebuild",))}, Limits())
+    result = asyncio.run(ZygoteProvider(1).run(job))
+    assert (result.verdict, result.method, result.reason_code) == ("released", "rebuild", None)
+    assert result.output_path is not None
+    [program] = pdf_builders.font_programs(result.output_path)
+    assert program != pdf_builders.TRUETYPE_FONT.read_bytes()  # rewritten by OTS, not copied
