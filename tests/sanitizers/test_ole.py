@@ -703,7 +703,7 @@ def test_a_libreoffice_presentation_is_rebuilt_not_converted(tmp_path: Path) -> 
 def test_object_anchors_are_not_words_of_a_field_instruction(instruction: str, refused: bool) -> None:
     text = f"before \x13{instruction}\x14shown\x15 after"
     if refused:
-        with pytest.raises(PolicyError, match="ole.external_link"):
+        with pytest.raises(PolicyError, match=r"ole\.external_link"):
             word.check_fields(text)
     else:
         assert word.check_fields(text) == []
