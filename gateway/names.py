@@ -16,6 +16,8 @@ import fnmatch
 import unicodedata
 from pathlib import PurePath
 
+from sanitizers.archives.names import hides_in_a_name
+
 MAX_NAME_BYTES = 240  # leaves room for " (12).reason.txt" under the usual 255-byte limit
 
 #: Names Office, Explorer and browsers use while a file is still being written.
@@ -39,11 +41,6 @@ _FORBIDDEN_CHARS = frozenset('<>:"/\\|?*')
 #: Categories replaced by "_": controls, line and paragraph separators, surrogates,
 #: private-use and unassigned code points (whose look depends on the font).
 _REPLACED_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs", "Co", "Cn"})
-#: Removed outright: format characters (Cf: bidi marks, embeddings, overrides and isolates,
-#: U+061C, zero-width space and joiners, U+2060, U+FEFF, soft hyphen, tag characters) and
-#: letters or marks that render as nothing (Hangul fillers, the combining grapheme joiner,
-#: Khmer's inherent vowels).
-_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5")
 
 
 def is_temporary(name: str) -> bool:
@@ -56,9 +53,9 @@ def clean_name(untrusted_name: str) -> str:
     text = unicodedata.normalize("NFC", untrusted_name)
     kept = []
     for char in text:
-        category = unicodedata.category(char)
-        if category == "Cf" or char in _INVISIBLE:
+        if hides_in_a_name(char):  # removed outright (sanitizers.archives.names)
             continue
+        category = unicodedata.category(char)
         kept.append("_" if category in _REPLACED_CATEGORIES or char in _FORBIDDEN_CHARS else char)
     name = "".join(kept).strip().rstrip(". ")
     name = name.lstrip(".") or "unnamed"  # no hidden files, no "." or ".."

@@ -19,8 +19,9 @@ from sanitizers.errors import MalformedError
 UTF8_FLAG = 0x800
 _UNICODE_PATH_EXTRA = 0x7075
 _FORBIDDEN_CHARACTERS = frozenset('\\:<>"|?*')
-#: Directional overrides and isolates reorder what staff see ("invoice\u202ecod.exe").
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+#: Letters or marks that render as nothing: Hangul fillers, the combining grapheme joiner,
+#: Khmer's inherent vowels.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5")
 _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
 )
@@ -76,6 +77,13 @@ def renamed(index: int, raw: bytes) -> str:
     return f"_mukaika_renamed/{index:04d}{extension}" + ("/" if raw.endswith(b"/") else "")
 
 
+def hides_in_a_name(ch: str) -> bool:
+    """A character that changes how a name reads without showing itself: format characters
+    (Cf: bidi overrides, embeddings and isolates that reorder "invoice\u202ecod.exe", U+061C,
+    zero-width space and joiners, U+2060, U+FEFF, soft hyphen, tags) and invisible letters."""
+    return unicodedata.category(ch) == "Cf" or ch in INVISIBLE_LETTERS
+
+
 def safe_member_path(name: str) -> str:
     """The name, normalised (NFC, no ``.`` parts), if extracting it on Windows or Unix
     stays inside the target folder and shows what it is; else ``archive.unsafe_path``."""
@@ -96,8 +104,8 @@ def safe_member_path(name: str) -> str:
             raise unsafe("empty or parent ('..') path component")
         if any(ch in _FORBIDDEN_CHARACTERS for ch in part):
             raise unsafe('backslash or a character Windows forbids (:<>"|?*)')
-        if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in part):
-            raise unsafe("control or text-direction character")
+        if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or hides_in_a_name(ch) for ch in part):
+            raise unsafe("control, text-direction or invisible character")
         if part != part.rstrip(" ."):
             raise unsafe("trailing dot or space (Windows drops them)")
         if PurePosixPath(part).stem.split(".")[0].lower() in _WINDOWS_DEVICES:
