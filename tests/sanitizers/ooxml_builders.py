@@ -661,6 +661,31 @@ def xlm_macro_sheet(package: Package) -> None:
     )
 
 
+def external_book(package: Package, target: str, sheet: str, cells: str) -> None:
+    """A link to another workbook at ``target`` (its ``sheet`` caching A1 = 42), and ``cells``
+    (row XML) appended to the first sheet, whose formulas may read it as ``[1]``."""
+    package.add(
+        "xl/externalLinks/externalLink1.xml",
+        f'<externalLink xmlns="{S}" xmlns:r="{R}"><externalBook r:id="rId1"><sheetNames>'
+        f'<sheetName val="{sheet}"/></sheetNames><sheetDataSet><sheetData sheetId="0"><row r="1">'
+        '<cell r="A1"><v>42</v></cell></row></sheetData></sheetDataSet></externalBook></externalLink>',
+        DOC + "spreadsheetml.externalLink+xml",
+    )
+    package.relate("xl/externalLinks/externalLink1.xml", REL + "externalLinkPath", target, external=True,
+                   rid="rId1")  # fmt: skip
+    _refer_to_the_external_link(package)
+    package.replace("xl/worksheets/sheet1.xml", "</sheetData>", f"{cells}</sheetData>")
+
+
+def _refer_to_the_external_link(package: Package) -> None:
+    rid = package.relate("xl/workbook.xml", REL + "externalLink", "externalLinks/externalLink1.xml")
+    package.replace(
+        "xl/workbook.xml",
+        "</sheets>",
+        f'</sheets><externalReferences><externalReference r:id="{rid}"/></externalReferences>',
+    )
+
+
 def dde_link(package: Package) -> None:
     """An external link part with a DDE server, and a cell formula using it."""
     package.add(
@@ -669,12 +694,7 @@ def dde_link(package: Package) -> None:
         '<ddeItem name="A0"/></ddeItems></ddeLink></externalLink>',
         DOC + "spreadsheetml.externalLink+xml",
     )
-    rid = package.relate("xl/workbook.xml", REL + "externalLink", "externalLinks/externalLink1.xml")
-    package.replace(
-        "xl/workbook.xml",
-        "</sheets>",
-        f'</sheets><externalReferences><externalReference r:id="{rid}"/></externalReferences>',
-    )
+    _refer_to_the_external_link(package)
     package.replace(
         "xl/worksheets/sheet1.xml",
         "</sheetData>",

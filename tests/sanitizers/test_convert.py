@@ -216,30 +216,12 @@ def _word_that_calls_out(http_base: str, tcp: str) -> ob.Package:
 def _workbook_that_calls_out(http_base: str, tcp: str) -> ob.Package:
     """A workbook whose cells read another workbook over HTTP and call a web service."""
     package = ob.excel()
-    package.add(
-        "xl/externalLinks/externalLink1.xml",
-        f'<externalLink xmlns="{ob.S}" xmlns:r="{ob.R}"><externalBook r:id="rId1"><sheetNames>'
-        '<sheetName val="Sheet1"/></sheetNames><sheetDataSet><sheetData sheetId="0"><row r="1">'
-        '<cell r="A1"><v>42</v></cell></row></sheetData></sheetDataSet></externalBook></externalLink>',
-        ob.DOC + "spreadsheetml.externalLink+xml",
-    )
-    package.relate(
-        "xl/externalLinks/externalLink1.xml", ob.REL + "externalLinkPath", f"{http_base}/book.xlsx",
-        external=True, rid="rId1",
-    )  # fmt: skip
-    rid = package.relate("xl/workbook.xml", ob.REL + "externalLink", "externalLinks/externalLink1.xml")
-    package.replace(
-        "xl/workbook.xml",
-        "</sheets>",
-        f'</sheets><externalReferences><externalReference r:id="{rid}"/></externalReferences>',
-    )
-    package.replace(
-        "xl/worksheets/sheet1.xml",
-        "</sheetData>",
+    ob.external_book(
+        package, f"{http_base}/book.xlsx", "Sheet1",
         '<row r="10"><c r="A10"><f>[1]Sheet1!A1</f><v>42</v></c>'
         f'<c r="B10" t="str"><f>WEBSERVICE("http://{tcp}/ws")</f><v>cached</v></c>'
-        f'<c r="C10" t="str"><f>HYPERLINK("{http_base}/h","h")</f><v>h</v></c></row></sheetData>',
-    )
+        f'<c r="C10" t="str"><f>HYPERLINK("{http_base}/h","h")</f><v>h</v></c></row>',
+    )  # fmt: skip
     return package
 
 

@@ -259,30 +259,11 @@ def test_a_libreoffice_written_linked_workbook_keeps_its_values(tmp_path: Path) 
     """An .xls LibreOffice writes from a workbook linked to another one: the rebuild keeps
     what each cell showed, and LibreOffice reads the same values back from the output."""
     package = ob.excel()
-    package.add(
-        "xl/externalLinks/externalLink1.xml",
-        f'<externalLink xmlns="{ob.S}" xmlns:r="{ob.R}"><externalBook r:id="rId1"><sheetNames>'
-        '<sheetName val="Data"/></sheetNames><sheetDataSet><sheetData sheetId="0"><row r="1">'
-        '<cell r="A1"><v>42</v></cell></row></sheetData></sheetDataSet></externalBook></externalLink>',
-        ob.DOC + "spreadsheetml.externalLink+xml",
-    )
-    package.relate(
-        "xl/externalLinks/externalLink1.xml", ob.REL + "externalLinkPath", "file:///srv/share/other.xls",
-        external=True, rid="rId1",
-    )  # fmt: skip
-    rid = package.relate("xl/workbook.xml", ob.REL + "externalLink", "externalLinks/externalLink1.xml")
-    package.replace(
-        "xl/workbook.xml",
-        "</sheets>",
-        f'</sheets><externalReferences><externalReference r:id="{rid}"/></externalReferences>',
-    )
-    package.replace(
-        "xl/worksheets/sheet1.xml",
-        "</sheetData>",
+    ob.external_book(
+        package, "file:///srv/share/other.xls", "Data",
         '<row r="10"><c r="A10"><f>[1]Data!A1</f><v>42</v></c><c r="B10" t="b"><f>[1]Data!A1&gt;1</f><v>1</v></c>'
-        '<c r="C10"><f>[1]Data!A1*2+SUM(A1:A3)</f><v>84</v></c><c r="D10"><f>B9+1</f><v>4</v></c></row>'
-        "</sheetData>",
-    )
+        '<c r="C10"><f>[1]Data!A1*2+SUM(A1:A3)</f><v>84</v></c><c r="D10"><f>B9+1</f><v>4</v></c></row>',
+    )  # fmt: skip
     xlsx = package.write(tmp_path / "linked.xlsx")
     xls = libreoffice(xlsx, "xls", tmp_path)
     assert b"other" in workbook_stream(xls)  # LibreOffice kept the link: the input is what we mean

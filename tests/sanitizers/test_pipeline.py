@@ -208,34 +208,27 @@ def test_a_case_variant_duplicate_part_is_final_and_never_reaches_libreoffice(
     tmp_path: Path, scratch: Path, member: str
 ) -> None:
     src = _docx_with_member(tmp_path, member, b"<w:document/>")
-    converter = RecordsConversion()
-    outcome = process_file(
-        src,
-        src.name,
-        scratch,
-        Rules({"docx": Rule(("rebuild", "pdf"))}),
-        Limits(),
-        Registry([OoxmlRebuild(), converter]),
-    )
+    outcome, converter = _rebuild_else_pdf(src, scratch)
     assert outcome.verdict == "rejected" and outcome.reason is not None
     assert outcome.reason.code == "ooxml.malformed" and "duplicate name" in outcome.reason.message
     assert converter.converted == []
     assert outcome.method is None and not any(f.construct == "office.converted" for f in outcome.findings)
 
 
+def _rebuild_else_pdf(src: Path, scratch: Path) -> tuple[Outcome, RecordsConversion]:
+    """``src`` under the rule ["rebuild", "pdf"], with a stand-in converter that records its inputs."""
+    converter = RecordsConversion()
+    rules = Rules({"docx": Rule(("rebuild", "pdf"))})
+    return process_file(
+        src, src.name, scratch, rules, Limits(), Registry([OoxmlRebuild(), converter])
+    ), converter
+
+
 def test_a_package_damaged_by_accident_still_falls_back(tmp_path: Path, scratch: Path) -> None:
     package = ooxml_builders.word()
     package.add("word/document.xml", b"<w:document><unclosed>", package.parts["word/document.xml"][0])
     src = package.write(tmp_path / "in.docx")
-    converter = RecordsConversion()
-    outcome = process_file(
-        src,
-        src.name,
-        scratch,
-        Rules({"docx": Rule(("rebuild", "pdf"))}),
-        Limits(),
-        Registry([OoxmlRebuild(), converter]),
-    )
+    outcome, converter = _rebuild_else_pdf(src, scratch)
     assert converter.converted == [src]
     assert outcome.reason is not None and outcome.reason.code == "ooxml.malformed"
 
