@@ -37,7 +37,6 @@ from sanitizers.ole.rebuild import OleRebuild, verify_compound
 from sanitizers.ooxml.rebuild import OoxmlRebuild
 from sanitizers.ooxml.verify import verify_package
 from sanitizers.pdf.limits import EOF_PADDING
-from sanitizers.pdf.options import checked_options
 from sanitizers.pdf.raster import IMAGE_ONLY
 from sanitizers.pdf.rebuild import rebuild_promise
 from sanitizers.pdf.text import verify_text
@@ -192,7 +191,7 @@ def _extracted_text(subject: _Subject) -> None:
 def _csv(subject: _Subject) -> None:
     """As text, and no reading of it a spreadsheet might choose shows a live formula."""
     _check_text(subject.data)
-    neutralise_all = bool(checked_options(CsvRebuild(), subject.options)["neutralise_formulas"])
+    neutralise_all = bool(CsvRebuild().resolved_options(subject.options)["neutralise_formulas"])
     for text in dict.fromkeys(text for text, _codec in strict_decodings(subject.data)):
         verify_no_formulas(text, neutralise_all)
 
@@ -216,7 +215,7 @@ def _html(subject: _Subject) -> None:
 
 
 def _image(subject: _Subject) -> None:
-    keep_icc = bool(checked_options(ImageRebuild(), subject.options)["keep_icc"])
+    keep_icc = bool(ImageRebuild().resolved_options(subject.options)["keep_icc"])
     verify_image(subject.data, subject.detection.type, keep_icc, subject.limits)
 
 
@@ -225,7 +224,7 @@ def _svg(subject: _Subject) -> None:
 
 
 def _rtf(subject: _Subject) -> None:
-    chosen = checked_options(RtfRebuild(), subject.options)
+    chosen = RtfRebuild().resolved_options(subject.options)
     verify_rtf(subject.data, subject.limits, str(chosen["pictures"]), str(chosen["links"]))
 
 
@@ -237,7 +236,7 @@ def _ooxml(subject: _Subject) -> None:
     decompresses every part, does so within the declared (and limited) sizes."""
     with open_zip(subject.data) as archive:
         check_entries(archive, subject.data, subject.limits, "reject")
-    keep_web_links = checked_options(OoxmlRebuild(), subject.options)["links"] == "keep-web"
+    keep_web_links = OoxmlRebuild().resolved_options(subject.options)["links"] == "keep-web"
     verify_package(subject.data, keep_web_links)
 
 
@@ -245,7 +244,7 @@ def _ole(subject: _Subject) -> None:
     """No storage, only the application's allow-listed top-level streams (summary streams
     when the rule keeps metadata), and cleaning them again would change nothing."""
     ole_format = next(f for f in OLE_FORMATS if f.type_name == subject.detection.type)
-    chosen = checked_options(OleRebuild(), subject.options)
+    chosen = OleRebuild().resolved_options(subject.options)
     allowed = ole_format.kept_streams | (SUMMARY_STREAMS if chosen["metadata"] == "keep" else frozenset())
     verify_compound(subject.data, ole_format, allowed, subject.limits, str(chosen["links"]))
 

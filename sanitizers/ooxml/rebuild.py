@@ -32,7 +32,6 @@ from sanitizers.ooxml.vocabulary import NS_X, VML_DRAWING_CONTENT_TYPE, WORD
 from sanitizers.ooxml.writer import package_bytes
 from sanitizers.ooxml.xmltree import XmlDocument, parse_xml, serialise_xml
 from sanitizers.output import write_atomically
-from sanitizers.pdf.options import checked_options
 
 _WORD_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
 _WORKBOOK = f"{{{NS_X}}}workbook"
@@ -63,7 +62,7 @@ class OoxmlRebuild(Sanitizer):
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
-        chosen = checked_options(self, options)
+        chosen = self.resolved_options(options)
         policy = Policy(
             keep_web_links=chosen["links"] == "keep-web", keep_metadata=chosen["metadata"] == "keep"
         )

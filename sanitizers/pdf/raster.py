@@ -24,7 +24,6 @@ from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import LimitError
 from sanitizers.output import write_atomically
 from sanitizers.pdf.encode import encode_page
-from sanitizers.pdf.options import checked_options
 from sanitizers.pdf.pdfium_open import displayed_size, is_encrypted, open_with_pdfium
 from sanitizers.pdf.symbols import SymbolBook, SymbolPage, inset_matrix
 from sanitizers.pdf.verify import Promise, verify_pdf
@@ -45,7 +44,7 @@ class PdfImage(Sanitizer):
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
-        chosen = checked_options(self, options)
+        chosen = self.resolved_options(options)
         dpi, quality = int(chosen["dpi"]), int(chosen["quality"])
         scale = dpi / POINTS_PER_INCH
         report = Report("pdf")

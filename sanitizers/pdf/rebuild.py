@@ -30,7 +30,6 @@ from sanitizers.pdf.fonts import rewrite_font_programs
 from sanitizers.pdf.icc import rewrite_profiles
 from sanitizers.pdf.images import rewrite_images
 from sanitizers.pdf.limits import open_under_limits, read_envelope
-from sanitizers.pdf.options import checked_options
 from sanitizers.pdf.verify import Promise, verify_pdf
 
 
@@ -51,7 +50,7 @@ class PdfRebuild(Sanitizer):
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
-        chosen = checked_options(self, options)
+        chosen = self.resolved_options(options)
         policy = CleanPolicy(
             keep_web_links=chosen["links"] == "keep-web", keep_metadata=chosen["metadata"] == "keep"
         )
@@ -85,7 +84,7 @@ class PdfRebuild(Sanitizer):
 def rebuild_promise(options: Options) -> Promise:
     """What a rebuild under the rule's ``options`` promises about its output: checked here
     after the rebuild, and again by the gateway's verifier, which sees only the output."""
-    chosen = checked_options(PdfRebuild(), options)
+    chosen = PdfRebuild().resolved_options(options)
     return Promise(
         web_links=chosen["links"] == "keep-web",
         metadata=chosen["metadata"] == "keep",

@@ -10,7 +10,6 @@ from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.links import CHOICES as LINK_CHOICES
 from sanitizers.links import KEEP_WEB
 from sanitizers.output import write_atomically
-from sanitizers.pdf.options import checked_options
 from sanitizers.rtf.destinations import PICTURE_OPTIONS
 from sanitizers.rtf.tree import parse_document
 from sanitizers.rtf.verify import verify_rebuilt
@@ -38,7 +37,7 @@ class RtfRebuild(Sanitizer):
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
-        chosen = checked_options(self, options)
+        chosen = self.resolved_options(options)
         pictures, links = str(chosen["pictures"]), str(chosen["links"])
         untrusted_data = limits.read_file(untrusted_src)
         document = parse_document(untrusted_data, limits)
