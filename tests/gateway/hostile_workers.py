@@ -76,14 +76,18 @@ def _run(argv: list[str]) -> Callable[[], None]:
     return lambda: subprocess.run(argv, check=False, capture_output=True, timeout=30) and None
 
 
-def attacks(targets: dict[str, Any], scratch: Path) -> dict[str, str]:
-    """Every escape the isolation promises to stop, against the paths the test named."""
+def attacks(targets: dict[str, Any], scratch: Path, staged: Path) -> dict[str, str]:
+    """Every escape the isolation promises to stop, against the paths the test named and
+    against the worker's own input (readable, never writable: the original must stay as staged)."""
     spool = Path(targets["spool"])
     dropped = scratch / "payload"
     dropped.write_text("#!/bin/sh\nexec /bin/sh -i\n")  # /bin/sh itself is not even readable
     dropped.chmod(0o755)
     zygote = os.getppid()
     found = {
+        "write its own input": outcome(_write(staged, "r+")),
+        "truncate its own input": outcome(lambda: os.truncate(staged, 0)),
+        "move its own input into scratch": outcome(lambda: staged.rename(scratch / "taken")),
         "read originals key": outcome(_read(targets["key"])),
         "list spool": outcome(lambda: os.listdir(spool)),
         "read another transfer": outcome(_read(targets["other_staged"])),
@@ -149,7 +153,7 @@ def escapes(message: dict[str, Any]) -> None:
     job = job_from_message(message)
     scratch = job.work_dir / "scratch"
     scratch.mkdir(exist_ok=True)
-    found = attacks(json.loads(job.staged_path.read_text()), scratch)
+    found = attacks(json.loads(job.staged_path.read_text()), scratch, job.staged_path)
     (job.work_dir / REPORT).write_text(json.dumps(found))
     report = json.dumps(found, separators=(",", ":"))
     _result(job.work_dir, {"verdict": "rejected", "type": "txt",

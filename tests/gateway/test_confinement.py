@@ -28,10 +28,13 @@ from sanitizers.pipeline import Rule
 from tests.gateway import hostile_workers
 from tests.gateway.daemon_harness import REPOSITORY, RunningGateway, process_alive
 
-#: What the kernel answers each attack with: Landlock refuses files (EACCES) and renames or
-#: links across its walls (EXDEV); seccomp refuses calls (EPERM); Landlock's scopes refuse
+#: What the kernel answers each attack with: Landlock refuses files (EACCES) and links
+#: across its walls (EXDEV); seccomp refuses calls (EPERM); Landlock's scopes refuse
 #: signals to processes outside (EPERM); the process limit stops a fork bomb (EAGAIN).
 EXPECTED = {
+    "write its own input": "EACCES",
+    "truncate its own input": "EACCES",
+    "move its own input into scratch": "EACCES",  # no right to remove it from the spool
     "read originals key": "EACCES",
     "list spool": "EACCES",
     "read another transfer": "EACCES",

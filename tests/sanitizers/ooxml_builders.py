@@ -673,11 +673,12 @@ def external_book(package: Package, target: str, sheet: str, cells: str) -> None
     )
     package.relate("xl/externalLinks/externalLink1.xml", REL + "externalLinkPath", target, external=True,
                    rid="rId1")  # fmt: skip
-    _refer_to_the_external_link(package)
+    refer_to_the_external_link(package)
     package.replace("xl/worksheets/sheet1.xml", "</sheetData>", f"{cells}</sheetData>")
 
 
-def _refer_to_the_external_link(package: Package) -> None:
+def refer_to_the_external_link(package: Package) -> None:
+    """The workbook's reference to xl/externalLinks/externalLink1.xml, its link ``[1]``."""
     rid = package.relate("xl/workbook.xml", REL + "externalLink", "externalLinks/externalLink1.xml")
     package.replace(
         "xl/workbook.xml",
@@ -694,7 +695,7 @@ def dde_link(package: Package) -> None:
         '<ddeItem name="A0"/></ddeItems></ddeLink></externalLink>',
         DOC + "spreadsheetml.externalLink+xml",
     )
-    _refer_to_the_external_link(package)
+    refer_to_the_external_link(package)
     package.replace(
         "xl/worksheets/sheet1.xml",
         "</sheetData>",

