@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from PIL import ExifTags, Image, ImageCms, ImageFile, JpegImagePlugin, TiffImagePlugin
 
@@ -150,30 +150,55 @@ class ImageRebuild(Sanitizer):
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         settings = self.resolved_options(options)
         untrusted_data = limits.read_file(untrusted_src)  # once: the scan and the decoder see the same bytes
-        source = _type_from_signature(untrusted_data)
-        target = source if settings["output_format"] == "same" else str(settings["output_format"])
-        scan = scan_structure(source, untrusted_data)
-        budget = _PixelBudget.of(limits, len(untrusted_data))
-        _check_declared_canvas(scan, budget)
-        with _pillow_settings(limits.max_pixels):
-            decoded = _decode(
-                untrusted_data, source, target, scan, limits, budget, bool(settings["apply_orientation"])
-            )
-            frames = decoded.frames
-            _make_writable(frames, target, same_format=source == target)
-            icc = _usable_icc(decoded.icc_profile, frames[0].mode, target) if settings["keep_icc"] else None
-            params = _encoder_params(target, decoded, frames, icc, int(settings["quality"]), source, scan)
-            out = dst.open("x+b")  # never overwrite; readable too, as the TIFF page writer needs
-            try:
-                with out:
-                    frames[0].save(out, format=_PILLOW_FORMATS[target], **params)
-                frames.clear()  # the read-back decodes the output again: not beside these
-                params.clear()
-                _verify_output(dst, target, icc is not None)
-            except BaseException:
-                dst.unlink()
-                raise
-        return _report(target, scan, decoded, icc is not None, len(untrusted_data))
+        out = dst.open("x+b")  # never overwrite; readable too, as the TIFF page writer needs
+        try:
+            with out:
+                return rebuild_image(untrusted_data, out, settings, limits)
+        except BaseException:
+            dst.unlink()
+            raise
+
+
+def rebuild_image(untrusted_data: bytes, out: BinaryIO, settings: Options, limits: Limits) -> Report:
+    """Decode ``untrusted_data`` and write a new image of the pixels alone to ``out``, which
+    must be readable and seekable (the TIFF page writer and the read-back need both).
+    ``settings`` are :class:`ImageRebuild`'s resolved options."""
+    source = _type_from_signature(untrusted_data)
+    target = source if settings["output_format"] == "same" else str(settings["output_format"])
+    scan = scan_structure(source, untrusted_data)
+    budget = _PixelBudget.of(limits, len(untrusted_data))
+    _check_declared_canvas(scan, budget)
+    with _pillow_settings(limits.max_pixels):
+        decoded = _decode(
+            untrusted_data, source, target, scan, limits, budget, bool(settings["apply_orientation"])
+        )
+        frames = decoded.frames
+        _make_writable(frames, target, same_format=source == target)
+        icc = _usable_icc(decoded.icc_profile, frames[0].mode, target) if settings["keep_icc"] else None
+        params = _encoder_params(target, decoded, frames, icc, int(settings["quality"]), source, scan)
+        frames[0].save(out, format=_PILLOW_FORMATS[target], **params)
+        frames.clear()  # the read-back decodes the output again: not beside these
+        params.clear()
+        out.seek(0)
+        _verify_encoded(out.read(), target, icc is not None)
+    return _report(target, scan, decoded, icc is not None, len(untrusted_data))
+
+
+def picture_type(untrusted_data: bytes) -> str | None:
+    """The image type :func:`reencode_picture` can rebuild, by signature; None otherwise."""
+    try:
+        return _type_from_signature(untrusted_data)
+    except DetectionError:
+        return None
+
+
+def reencode_picture(untrusted_data: bytes, limits: Limits) -> tuple[bytes, Report]:
+    """A picture inside a document, rebuilt in its own format from its pixels with the
+    image rule's defaults: what follows the image, its metadata and any polyglot payload
+    are left behind.  Raises like the image rule for what it cannot decode."""
+    out = io.BytesIO()
+    report = rebuild_image(untrusted_data, out, ImageRebuild().resolved_options({}), limits)
+    return out.getvalue(), report
 
 
 def _type_from_signature(untrusted_data: bytes) -> str:
@@ -433,13 +458,6 @@ def _animation_params(target: str, decoded: _Decoded, frames: list[Image.Image])
     elif target == "png":
         params.update(disposal=0, blend=0, default_image=False)  # APNG: dispose none, blend source
     return params
-
-
-def _verify_output(dst: Path, target: str, icc_kept: bool) -> None:
-    """Read the output back: every frame must decode, and the structural walk must find no
-    metadata and no trailing bytes.  The walk counts every segment, chunk or tag the rebuild
-    does not write itself, so it checks against an allow-list, not a list of known threats."""
-    _verify_encoded(dst.read_bytes(), target, icc_kept)
 
 
 def verify_image(untrusted_data: bytes, image_type: str, icc_allowed: bool, limits: Limits) -> None:
