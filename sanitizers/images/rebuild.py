@@ -192,12 +192,19 @@ def picture_type(untrusted_data: bytes) -> str | None:
         return None
 
 
-def reencode_picture(untrusted_data: bytes, limits: Limits) -> tuple[bytes, Report]:
+def reencode_picture(
+    untrusted_data: bytes, limits: Limits, *, apply_orientation: bool = True
+) -> tuple[bytes, Report]:
     """A picture inside a document, rebuilt in its own format from its pixels with the
     image rule's defaults: what follows the image, its metadata and any polyglot payload
-    are left behind.  Raises like the image rule for what it cannot decode."""
+    are left behind.  Raises like the image rule for what it cannot decode.
+
+    ``apply_orientation=False`` keeps the pixels as stored, for documents whose readers
+    ignore the EXIF orientation and lay the picture out in a box of its stored size (RTF,
+    .doc and .ppt in LibreOffice): turning it there would squeeze it into that box."""
     out = io.BytesIO()
-    report = rebuild_image(untrusted_data, out, ImageRebuild().resolved_options({}), limits)
+    settings = {**ImageRebuild().resolved_options({}), "apply_orientation": apply_orientation}
+    report = rebuild_image(untrusted_data, out, settings, limits)
     return out.getvalue(), report
 
 
