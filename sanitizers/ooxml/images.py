@@ -1,30 +1,39 @@
-"""Image parts are copied as they are, but only when their bytes are an image.
+"""Image parts are rebuilt, never copied: raster pictures from their decoded pixels by the
+image sanitiser, Windows metafiles record by record.
 
-A part related as an image but holding an OLE file, an executable or a script would be
-handed to whatever Office decides to open it with; its signature has to say image.
+A picture can carry more than pixels: data after its end (an appended archive or
+executable), metadata, a second format's structure (a polyglot), or a different file
+altogether under an image content type.  Only what the rebuild writes reaches the output.
+A picture that cannot be rebuilt (damaged, over the image limits, or a kind nothing here
+decodes, such as JPEG XR) is dropped and reported; the references to it are then treated
+like those to any other dropped part.
 """
 
 from __future__ import annotations
 
-_SIGNATURES: tuple[bytes, ...] = (
-    b"\x89PNG\r\n\x1a\n",
-    b"\xff\xd8\xff",  # JPEG
-    b"GIF87a",
-    b"GIF89a",
-    b"BM",  # BMP
-    b"II*\x00",  # TIFF
-    b"MM\x00*",
-    b"II\xbc",  # JPEG XR (HD Photo)
-    b"\xd7\xcd\xc6\x9a",  # placeable WMF
-)
-_EMF_RECORD = b"\x01\x00\x00\x00"
-_EMF_SIGNATURE_OFFSET = 40
-_WMF_HEADERS = (b"\x01\x00\x09\x00", b"\x02\x00\x09\x00")  # WMF without the placeable header
+from sanitizers.base import Limits
+from sanitizers.errors import SanitizeError
+from sanitizers.images.metafile import is_metafile, rebuild_metafile
+from sanitizers.images.rebuild import picture_type, reencode_picture
+from sanitizers.ooxml.findings import Tally
 
 
-def is_image(untrusted_data: bytes) -> bool:
-    if untrusted_data.startswith(_SIGNATURES) or untrusted_data[:4] in _WMF_HEADERS:
-        return True
-    return untrusted_data.startswith(_EMF_RECORD) and (
-        untrusted_data[_EMF_SIGNATURE_OFFSET : _EMF_SIGNATURE_OFFSET + 4] == b" EMF"
-    )
+def rebuilt_picture(untrusted_data: bytes, name: str, limits: Limits, tally: Tally) -> bytes | None:
+    """The picture part ``name`` written anew, or None when it cannot be (then reported)."""
+    try:
+        if picture_type(untrusted_data) is not None:
+            data, report = reencode_picture(untrusted_data, limits)
+            for finding in report.findings:
+                if finding.action != "kept":
+                    tally.add(finding.construct, name, finding.action, finding.count)
+            return data
+        if is_metafile(untrusted_data):
+            metafile = rebuild_metafile(untrusted_data)
+            for construct, count in metafile.removed.items():
+                tally.add(construct, name, count=count)
+            return metafile.data
+    except SanitizeError as refusal:
+        tally.add("ooxml.unreadable_picture", f"{name} ({refusal.code})", "dropped")
+        return None
+    tally.add("ooxml.not_an_image", name)
+    return None

@@ -15,11 +15,17 @@ import xml.etree.ElementTree as ET
 import zipfile
 from urllib.parse import unquote
 
-from sanitizers.errors import VerifyError
+from sanitizers.base import Limits
+from sanitizers.errors import SanitizeError, VerifyError
 from sanitizers.fields import judge_instruction
+from sanitizers.images.metafile import is_metafile, rebuild_metafile
+from sanitizers.images.rebuild import picture_type, verify_image
+from sanitizers.images.scan import ICC_PROFILE, scan_structure
 from sanitizers.links import KEEP_WEB, REMOVE, is_web_link
+from sanitizers.ooxml.fonts import font_keys, is_tight_sfnt, toggle_obfuscation
 from sanitizers.ooxml.formulas import reaches_outside
 from sanitizers.ooxml.strict import STRICT_PREFIX
+from sanitizers.ooxml.vocabulary import OBFUSCATED_FONT_CONTENT_TYPE
 
 _FORBIDDEN_NAMES = re.compile(
     r"vbaproject|vbadata|(^|/)(activex|embeddings|macrosheets|externallinks|webextensions?|customui|"
@@ -32,16 +38,24 @@ _FORBIDDEN_CONTENT_TYPES = re.compile(
 )
 #: What a written part may be: markup or a picture, never a binary of another kind.
 _WRITTEN_CONTENT_TYPES = re.compile(
-    r"(image/[\w.+-]+|application/xml|[\w./-]+\+xml|application/vnd\.openxmlformats-officedocument\.vmldrawing)\Z",
+    r"(image/[\w.+-]+|application/xml|[\w./-]+\+xml|application/vnd\.openxmlformats-officedocument\."
+    r"(vmldrawing|obfuscatedfont))\Z",
     re.IGNORECASE,
 )
 _FORBIDDEN_RELATIONSHIPS = re.compile(
     r"/(vbaProject|wordVbaData|vbaProjectSignature\w*|xlMacrosheet|xlIntlMacrosheet|dialogsheet|control|"
     r"activeXControlBinary|oleObject|package|aFChunk|subDocument|attachedTemplate|externalLink\w*|"
     r"connections|queryTable|frame|mailMergeSource|recipientData|extensibility|webextension\w*|"
-    r"customXml|xmlMaps|font|keyMapCustomizations)$"
+    r"customXml|xmlMaps|keyMapCustomizations)$"
 )
+_TAGGED_RASTERS = frozenset({"tiff", "bmp"})
 _HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+#: Content types of comments, their extensions, authors and threads, in all three applications.
+_COMMENT_CONTENT_TYPES = re.compile(
+    r"[.-](comments|commentsextended|commentsids|commentsextensible|people|commentauthors|"
+    r"threadedcomments|person|authors)\+xml\Z",
+    re.IGNORECASE,
+)
 #: Local names of elements that must not survive, in any namespace.
 _FORBIDDEN_ELEMENTS = frozenset(
     {
@@ -102,7 +116,7 @@ _CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-typ
 _STRICT_DECLARATION = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*["']""" + re.escape(STRICT_PREFIX.encode()))
 
 
-def verify_package(data: bytes, keep_web_links: bool) -> None:
+def verify_package(data: bytes, keep_web_links: bool, keep_comments: bool = True) -> None:
     """Raise ``ooxml.verify_failed`` unless the package holds nothing it must not."""
     links = KEEP_WEB if keep_web_links else REMOVE
     try:
@@ -114,13 +128,47 @@ def verify_package(data: bytes, keep_web_links: bool) -> None:
                 if _FORBIDDEN_NAMES.search(name):
                     raise _failed(f"forbidden part {name!r}")
             content_types = _check_content_types(_parse(archive.read("[Content_Types].xml"), "content types"))
+            if not keep_comments:
+                _check_no_comments(content_types)
+            fonts: dict[str, bytes] = {}
+            keys: list[bytes] = []
             for name in names:
+                content_type = content_types.get(name, "")
                 if name.endswith(".rels"):
                     _check_relationships(name, _parse(archive.read(name), name), set(names), keep_web_links)
-                elif name != "[Content_Types].xml" and not content_types.get(name, "").startswith("image/"):
-                    _check_markup(name, _parse(archive.read(name), name), links)
+                elif content_type.startswith("image/"):
+                    _check_picture(name, archive.read(name))
+                elif content_type == OBFUSCATED_FONT_CONTENT_TYPE:
+                    fonts[name] = archive.read(name)
+                elif name != "[Content_Types].xml":
+                    root = _parse(archive.read(name), name)
+                    _check_markup(name, root, links)
+                    keys += font_keys(root).values()
+            for name, font in fonts.items():
+                if not any(is_tight_sfnt(toggle_obfuscation(font, key)) for key in keys):
+                    raise _failed(f"{name}: not a font as OTS writes one under any key of the font table")
     except (zipfile.BadZipFile, KeyError) as exc:
         raise _failed(f"the package does not reopen: {exc}") from None
+    except SanitizeError as exc:  # a picture's scan or rebuild refused what the rebuild wrote
+        raise _failed(f"a written picture does not read back: {exc}") from None
+
+
+def _check_picture(name: str, data: bytes) -> None:
+    """A picture as the rebuild writes one: a raster image with nothing but pixels and a
+    colour profile, ending where its format ends, or a metafile its rebuild leaves as it is."""
+    image_type = picture_type(data)
+    if image_type in _TAGGED_RASTERS:  # their metadata is in tags a decoder reads
+        verify_image(data, image_type, icc_allowed=True, limits=Limits())
+    elif image_type is not None:
+        scan = scan_structure(image_type, data)
+        if (
+            scan.damage is not None
+            or set(scan.constructs) - {ICC_PROFILE}
+            or scan.end not in (None, len(data))
+        ):
+            raise _failed(f"{name}: a picture with {sorted(scan.constructs) or 'data after its end'}")
+    elif not is_metafile(data) or rebuild_metafile(data).data != data:
+        raise _failed(f"{name}: not a picture as the rebuild writes one")
 
 
 def _failed(why: str) -> VerifyError:
@@ -138,6 +186,14 @@ def _parse(data: bytes, where: str) -> ET.Element:
         return ET.fromstring(data)  # noqa: S314
     except ET.ParseError as exc:
         raise _failed(f"{where} does not parse: {exc}") from None
+
+
+def _check_no_comments(content_types: dict[str, str]) -> None:
+    """``comments = "remove"``: no part of a comment kind is declared (and a relationship to
+    one that is not there fails the relationship check)."""
+    for name, content_type in content_types.items():
+        if _COMMENT_CONTENT_TYPES.search(content_type):
+            raise _failed(f"a comments part {name!r} ({content_type})")
 
 
 def _check_content_types(root: ET.Element) -> dict[str, str]:
