@@ -3,13 +3,20 @@
 * JPEG 2000 (``/JPXDecode``) is decoded by Pillow (OpenJPEG) within the pixel limit and
   written back as Flate-compressed 8-bit samples, its alpha channel as a soft mask: a
   JPEG 2000 file is a box container that can carry anything, and nothing of it is kept.
-* JBIG2 (``/JBIG2Decode``) has no decoder here that runs outside a reader; the rebuild
-  refuses it so that the rule's next method (画像化, which renders it through PDFium) runs.
+* JBIG2 and CCITT fax images are decoded by PDFium and written back as CCITT G4
+  (``bilevel.py``).
+* Samples under LZW, run-length or ASCII filters are decoded and written back
+  Flate-compressed, without what follows the end-of-data marker of each filter.
 * JPEG (``/DCTDecode``) is kept as it is up to its end-of-image marker, found by the image
   sanitiser's structural walk; what follows it (an appended archive or executable) goes.
   A JPEG whose framing is broken is refused.
 * Flate-compressed samples are inflated; data after the end of the zlib stream goes, by
   writing the samples back from what was inflated.
+* Samples beyond what the image's size asks for go too, where its colour space tells how
+  many that is.
+
+Any other codec, or an image that does not decode, refuses the rebuild so that the
+rule's next method (画像化) runs; nothing is copied undecoded.
 
 Residual risk, stated plainly: the samples themselves are kept, and lossless samples can
 spell any bytes.
@@ -28,8 +35,9 @@ from PIL import Image, features
 from sanitizers.base import Limits
 from sanitizers.errors import LimitError, MalformedError
 from sanitizers.images.scan import scan_structure
+from sanitizers.pdf.bilevel import BILEVEL_CODECS, JBIG2, BilevelImage, decoded_bits, group4_entries
 from sanitizers.pdf.clean import Tally
-from sanitizers.pdf.limits import FILTER_EXPANSION, FLATE, decode_within_limit, filter_names
+from sanitizers.pdf.limits import FILTER_EXPANSION, FLATE, decode_within_limit, filter_names, has_predictor
 from sanitizers.pdf.values import int_of, name_of, printable
 
 DCT = frozenset({"/DCTDecode", "/DCT"})
@@ -46,6 +54,7 @@ def image_refusal(detail: str) -> MalformedError:
 
 def rewrite_images(pdf: pikepdf.Pdf, images: Iterable[pikepdf.Stream], limits: Limits, tally: Tally) -> None:
     done: set[tuple[int, int]] = set()
+    bilevel: list[tuple[pikepdf.Stream, BilevelImage]] = []
     for image in images:
         if image.objgen in done:
             continue
@@ -54,23 +63,102 @@ def rewrite_images(pdf: pikepdf.Pdf, images: Iterable[pikepdf.Stream], limits: L
         if filters is None:
             raise image_refusal("a /Filter that is not made of names")
         if not filters:
+            _cut_samples(image, image.read_raw_bytes())
             continue
         codec, outer = filters[-1], filters[:-1]
         if any(f not in FILTER_EXPANSION for f in outer):
             raise image_refusal(f"an image codec before {printable(codec)}")
-        if codec == "/JPXDecode":
+        if codec in FILTER_EXPANSION:
+            _rewrite_samples(image, filters, limits, tally)
+        elif codec == "/JPXDecode":
             _rewrite_jpx(pdf, image, _codec_input(image, outer, limits), limits)
             tally.add("pdf.image_container", "JPEG 2000 image decoded and re-encoded")
-        elif codec == "/JBIG2Decode":
-            raise image_refusal("a JBIG2 image, which only a reader's decoder can read")
+        elif codec in BILEVEL_CODECS:
+            bilevel.append((image, _bilevel_image(image, codec, _codec_input(image, outer, limits))))
         elif codec in DCT:
             _trim_jpeg(image, _codec_input(image, outer, limits), tally)
-        elif codec in FLATE and not outer and _flate_has_trailing_data(image, limits):
-            samples = decode_within_limit(image, limits.max_stream_size)
-            if samples is None:
-                raise image_refusal("Flate samples that qpdf cannot decode")
-            image.write(samples)
-            tally.add("pdf.trailing_data", "data after the end of an image's compressed samples")
+        else:
+            raise image_refusal(f"the image codec {printable(codec)}")
+    _rewrite_bilevel(bilevel, limits, tally)
+
+
+def _rewrite_samples(image: pikepdf.Stream, filters: list[str], limits: Limits, tally: Tally) -> None:
+    """Samples under general-purpose filters only: a lone Flate stream that ends where its
+    data does, holding no more samples than the image shows, is kept; any other is decoded
+    and written back Flate-compressed."""
+    plain_flate = len(filters) == 1 and filters[0] in FLATE
+    if plain_flate and _is_bare_flate(image, limits):
+        return
+    samples = decode_within_limit(image, limits.max_stream_size)
+    if samples is None:
+        raise image_refusal(f"{'/'.join(printable(f) for f in filters)} samples that qpdf cannot decode")
+    image.write(zlib.compress(_needed(image, samples)), filter=pikepdf.Name.FlateDecode)
+    if plain_flate:
+        tally.add("pdf.trailing_data", "data after the end of an image's samples")
+    else:
+        tally.add("pdf.image_container", "LZW, run-length or ASCII-encoded image decoded and re-encoded")
+
+
+def _cut_samples(image: pikepdf.Stream, samples: bytes) -> None:
+    needed = _needed(image, samples)
+    if len(needed) < len(samples):
+        image.write(needed)
+
+
+def _needed(image: pikepdf.Object, samples: bytes) -> bytes:
+    """``samples`` without what follows the image's last row, when its colour space tells
+    how many components a pixel has; never lengthened."""
+    width, height = int_of(image.get("/Width")), int_of(image.get("/Height"))
+    components: int | None = 1
+    bits: int | None = 1
+    if not is_image_mask(image):
+        components, bits = _components(image.get("/ColorSpace")), int_of(image.get("/BitsPerComponent"))
+    if width is None or height is None or components is None or bits not in (1, 2, 4, 8, 16):
+        return samples
+    return samples[: (width * components * bits + 7) // 8 * height]
+
+
+def is_image_mask(image: pikepdf.Object) -> bool:
+    mask: object = image.get("/ImageMask")
+    return mask is True
+
+
+def _components(space: object) -> int | None:
+    """Colour components of a colour space, or None when it cannot be told here."""
+    family = name_of(space)
+    if family is not None:
+        return _COMPONENTS.get(family)
+    if not isinstance(space, pikepdf.Array) or not len(space):
+        return None
+    family = name_of(space[0])
+    if family in ("/Indexed", "/Separation"):
+        return 1
+    if family == "/DeviceN" and len(space) > 1 and isinstance(space[1], pikepdf.Array):
+        return len(space[1])
+    if family == "/ICCBased" and len(space) > 1 and isinstance(space[1], pikepdf.Stream):
+        return int_of(space[1].get("/N"))
+    return _COMPONENTS.get(family or "")
+
+
+def _bilevel_image(image: pikepdf.Stream, codec: str, untrusted_data: bytes) -> BilevelImage:
+    width, height = int_of(image.get("/Width")), int_of(image.get("/Height"))
+    if width is None or height is None or width < 1 or height < 1:
+        raise image_refusal(f"a {printable(codec)} image without a size")
+    bits = int_of(image.get("/BitsPerComponent"))
+    if not is_image_mask(image) and bits != 1:
+        raise image_refusal(f"a {printable(codec)} image of {bits} bits per component")
+    return BilevelImage(codec, untrusted_data, _codec_parms(image), width, height)
+
+
+def _rewrite_bilevel(images: list[tuple[pikepdf.Stream, BilevelImage]], limits: Limits, tally: Tally) -> None:
+    decoded = decoded_bits([source for _, source in images], limits)
+    for (image, source), bits in zip(images, decoded, strict=True):
+        kind = "JBIG2" if source.codec == JBIG2 else "CCITT fax"
+        if bits is None:
+            raise image_refusal(f"a {kind} image that PDFium cannot decode")
+        data, codec, parms = group4_entries(bits)
+        image.write(data, filter=codec, decode_parms=parms)
+        tally.add("pdf.image_container", f"{kind} image decoded and re-encoded")
 
 
 def _codec_input(image: pikepdf.Stream, outer: list[str], limits: Limits) -> bytes:
@@ -103,29 +191,36 @@ def _trim_jpeg(image: pikepdf.Stream, untrusted_jpeg: bytes, tally: Tally) -> No
     if scan.damage is not None or scan.end is None:
         raise image_refusal(f"a JPEG that does not parse: {scan.damage}")
     if untrusted_jpeg[scan.end :].strip(PADDING) or len(filter_names(image) or []) > 1:
-        image.write(untrusted_jpeg[: scan.end], filter=pikepdf.Name.DCTDecode, decode_parms=_dct_parms(image))
+        image.write(
+            untrusted_jpeg[: scan.end], filter=pikepdf.Name.DCTDecode, decode_parms=_codec_parms(image)
+        )
         if untrusted_jpeg[scan.end :].strip(PADDING):
             tally.add("pdf.trailing_data", "data after the end of a JPEG image")
 
 
-def _dct_parms(image: pikepdf.Stream) -> pikepdf.Dictionary | None:
-    """The /DecodeParms of the DCT filter (its /ColorTransform), if any."""
+def _codec_parms(image: pikepdf.Stream) -> pikepdf.Dictionary | None:
+    """The /DecodeParms of the image's codec, the last filter (DCT's /ColorTransform,
+    CCITT's coding, JBIG2's globals), if any."""
     parms = image.get("/DecodeParms")
     if isinstance(parms, pikepdf.Array):
         parms = parms[len(parms) - 1] if len(parms) else None
     return parms if isinstance(parms, pikepdf.Dictionary) else None
 
 
-def _flate_has_trailing_data(image: pikepdf.Stream, limits: Limits) -> bool:
+def _is_bare_flate(image: pikepdf.Stream, limits: Limits) -> bool:
+    """True when nothing follows the zlib stream and its samples end with the image's last
+    row (rows under a predictor are not counted); corrupt data counts as bare, since qpdf
+    keeps what inflates, as readers do, and nothing after it is shown."""
     inflater = zlib.decompressobj()
-    raw = image.read_raw_bytes()
     try:
-        inflater.decompress(raw, limits.max_stream_size + 1)
+        inflated = inflater.decompress(image.read_raw_bytes(), limits.max_stream_size + 1)
     except zlib.error:
-        return False  # qpdf keeps what inflates, as readers do; nothing after it is shown
+        return True
     if inflater.unconsumed_tail:
         raise LimitError("pdf.limit", f"an image stream decodes beyond {limits.max_stream_size} bytes")
-    return bool(inflater.unused_data.strip(PADDING))
+    if inflater.unused_data.strip(PADDING):
+        return False
+    return has_predictor(image) or len(_needed(image, inflated)) == len(inflated)
 
 
 def _rewrite_jpx(pdf: pikepdf.Pdf, image: pikepdf.Stream, untrusted_jpx: bytes, limits: Limits) -> None:

@@ -193,8 +193,9 @@ def decode_within_limit(stream: pikepdf.Object, max_size: int) -> bytes | None:
     if bound > max_size:
         raise LimitError("pdf.limit", f"a {'/'.join(filters)} stream may decode beyond {max_size} bytes")
     try:
-        return stream.read_bytes()
-    except pikepdf.PdfError:
+        # specialized: run-length too, which qpdf counts apart from the other general filters
+        return stream.read_bytes(pikepdf.StreamDecodeLevel.specialized)
+    except pikepdf.PikepdfError:  # qpdf's decoders raise its runtime errors too
         return None
 
 

@@ -156,16 +156,6 @@ class TestJpeg2000:
         refused(image_document(b"\x00\x00\x00\x0cjP  \r\n\x87\n" + PAYLOAD, ["/JPXDecode"]), tmp_path)
 
 
-def test_jbig2_refuses_the_rebuild(tmp_path: Path) -> None:
-    error = refused(
-        image_document(
-            b"\x00" * 32 + PAYLOAD, ["/JBIG2Decode"], ColorSpace=Name.DeviceGray, BitsPerComponent=1
-        ),
-        tmp_path,
-    )
-    assert "JBIG2" in error.detail
-
-
 class TestFlate:
     def test_data_after_the_compressed_samples_vanishes(self, tmp_path: Path) -> None:
         samples = picture().tobytes()

@@ -1,0 +1,244 @@
+"""Every image codec decoded and written anew: nothing reaches the output in a codec
+container the rebuild did not write, neither in image XObjects nor in inline images.
+
+Each attack is built from scratch: samples and coded data with Pillow (libtiff), the
+JBIG2 and LZW framing by hand after the standards, documents with pikepdf.  Outputs are
+read back with pikepdf (every stream decoded) and rendered with PDFium.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pikepdf
+import pytest
+from pikepdf import Array, Dictionary, Name
+from PIL import Image, ImageDraw, TiffImagePlugin
+
+from sanitizers.base import Limits
+from sanitizers.errors import LimitError
+from sanitizers.pdf import PdfRebuild
+from sanitizers.pipeline import FINAL_REFUSALS
+from tests.sanitizers import pdf_builders as b
+from tests.sanitizers.test_pdf_embedded_images import (
+    differs_little,
+    image_document,
+    picture,
+    pixels,
+    rebuilt,
+    refused,
+    samples_of,
+    the_image,
+)
+
+PAYLOAD = b"MZ\x90\x00 appended executable, not an image " * 20
+#: What the output's filters may be: the codecs the rebuild writes.
+WRITTEN_FILTERS = {Name.FlateDecode, Name.DCTDecode, Name.CCITTFaxDecode}
+
+
+def bilevel_picture() -> Image.Image:
+    """A 64×48 "1" image: a box, a diagonal and a dotted row."""
+    bits = Image.new("1", (64, 48), 1)
+    draw = ImageDraw.Draw(bits)
+    draw.rectangle((8, 8, 40, 30), fill=0)
+    draw.line((0, 47, 63, 0), fill=0)
+    for x in range(0, 64, 3):
+        bits.putpixel((x, 40), 0)
+    return bits
+
+
+def tiff_strip(image: Image.Image, compression: str) -> bytes:
+    """``image`` coded by libtiff as one strip, as a PDF filter of the same codec reads it."""
+    buffer = io.BytesIO()
+    image.save(buffer, "TIFF", compression=compression, tiffinfo={278: image.height})
+    with TiffImagePlugin.TiffImageFile(io.BytesIO(buffer.getvalue())) as tiff:
+        [offset], [count] = tiff.tag_v2[273], tiff.tag_v2[279]
+    return buffer.getvalue()[offset : offset + count]
+
+
+def group4_of(bits: Image.Image) -> bytes:
+    """G4 as Pillow writes it (BlackIsZero): decodes to the bits with /BlackIs1 true."""
+    return tiff_strip(bits, "group4")
+
+
+def jbig2_segment(number: int, kind: int, data: bytes) -> bytes:
+    """A segment header (T.88, 7.2) with no referred-to segments, on page 1, then ``data``."""
+    return struct.pack(">IBBBI", number, kind, 0, 1, len(data)) + data
+
+
+def jbig2_page(bits: Image.Image) -> bytes:
+    """An embedded JBIG2 stream: page information, one immediate lossless generic region
+    coded with MMR (T.88, 6.2.6: the region is coded as by T.6, 1 bits black), end of page."""
+    width, height = bits.size
+    ink = bits.point(lambda v: 255 - v).convert("1")  # JBIG2 codes black as 1
+    page = struct.pack(">IIIIBH", width, height, 0, 0, 0, 0)
+    region = struct.pack(">IIIIB", width, height, 0, 0, 0) + b"\x01" + group4_of(ink)
+    return jbig2_segment(0, 48, page) + jbig2_segment(1, 39, region) + jbig2_segment(2, 49, b"")
+
+
+def lzw(image: Image.Image) -> bytes:
+    """The samples LZW-coded by libtiff, which codes as the PDF filter reads (EarlyChange 1)
+    and ends with the end-of-data code."""
+    return tiff_strip(image, "tiff_lzw")
+
+
+def run_length(data: bytes) -> bytes:
+    """RunLengthDecode data of literal runs only, ending in EOD (128)."""
+    out = bytearray()
+    for start in range(0, len(data), 128):
+        chunk = data[start : start + 128]
+        out += bytes([len(chunk) - 1]) + chunk
+    return bytes(out) + b"\x80"
+
+
+def every_stream_decoded(path: Path) -> bytes:
+    """Each stream's data decoded by qpdf (as far as qpdf can), and the file's structure."""
+    return b.decompressed_bytes(path)
+
+
+def filters_of(path: Path) -> list[object]:
+    """The /Filter of every image XObject of the file."""
+    with pikepdf.open(path) as pdf:
+        return [
+            o.get("/Filter")
+            for o in pdf.objects
+            if isinstance(o, pikepdf.Stream) and o.get("/Subtype") == Name.Image
+        ]
+
+
+def assert_clean_image(src: Path, dst: Path) -> None:
+    """The output's images are in written codecs, show what the input showed, and carry
+    no byte of the payload."""
+    for found in filters_of(dst):
+        names = list(found) if isinstance(found, Array) else [found]
+        assert len(names) <= 1 and set(names) <= WRITTEN_FILTERS, found
+    assert b"appended executable" not in every_stream_decoded(dst)
+    assert differs_little(pixels(src), pixels(dst))
+
+
+class TestBilevel:
+    def test_a_ccitt_g4_image_with_an_appended_payload(self, tmp_path: Path) -> None:
+        coded = group4_of(bilevel_picture())
+        parms = Dictionary(K=-1, Columns=64, Rows=48, BlackIs1=True)
+        pdf = image_document(
+            coded + PAYLOAD,
+            ["/CCITTFaxDecode"],
+            ColorSpace=Name.DeviceGray,
+            BitsPerComponent=1,
+            DecodeParms=Array([parms]),
+        )
+        src, dst = rebuilt(pdf, tmp_path)
+        assert_clean_image(src, dst)
+        dictionary, raw = the_image(dst)
+        assert dictionary["/Filter"] == Name.CCITTFaxDecode and raw == coded
+
+    def test_a_ccitt_group_3_image_becomes_group_4(self, tmp_path: Path) -> None:
+        coded = tiff_strip(bilevel_picture(), "group3")  # 1-D Modified Huffman lines
+        parms = Dictionary(K=0, Columns=64, Rows=48, BlackIs1=True)
+        pdf = image_document(
+            coded + PAYLOAD,
+            ["/CCITTFaxDecode"],
+            ColorSpace=Name.DeviceGray,
+            BitsPerComponent=1,
+            DecodeParms=Array([parms]),
+        )
+        src, dst = rebuilt(pdf, tmp_path)
+        assert_clean_image(src, dst)
+        assert the_image(dst)[0]["/DecodeParms"].K == -1
+
+    def test_a_jbig2_image_is_decoded_by_pdfium_and_written_as_g4(self, tmp_path: Path) -> None:
+        pdf = image_document(
+            jbig2_page(bilevel_picture()) + PAYLOAD,
+            ["/JBIG2Decode"],
+            ColorSpace=Name.DeviceGray,
+            BitsPerComponent=1,
+        )
+        src, dst = rebuilt(pdf, tmp_path)
+        assert_clean_image(src, dst)
+        assert the_image(dst)[0]["/Filter"] == Name.CCITTFaxDecode
+        assert b.pdfium_texts(dst) == b.pdfium_texts(src)  # the page's text stays: no 画像化
+
+    def test_jbig2_globals_are_applied_and_not_kept(self, tmp_path: Path) -> None:
+        """The page's segments refer to nothing here, so the globals hold only a payload."""
+        pdf = image_document(
+            jbig2_page(bilevel_picture()), ["/JBIG2Decode"], ColorSpace=Name.DeviceGray, BitsPerComponent=1
+        )
+        image = pdf.pages[0].Resources.XObject.Im0
+        image.DecodeParms = Array([Dictionary(JBIG2Globals=pdf.make_stream(jbig2_segment(0, 62, PAYLOAD)))])
+        src, dst = rebuilt(pdf, tmp_path)
+        assert_clean_image(src, dst)
+        assert (
+            "/DecodeParms" not in the_image(dst)[0]
+            or "/JBIG2Globals" not in the_image(dst)[0]["/DecodeParms"]
+        )
+
+    def test_an_image_mask_keeps_its_decode_array(self, tmp_path: Path) -> None:
+        coded = group4_of(bilevel_picture())
+        pdf = image_document(
+            coded + PAYLOAD,
+            ["/CCITTFaxDecode"],
+            ColorSpace=None,
+            BitsPerComponent=None,
+            ImageMask=True,
+            Decode=Array([1, 0]),
+            DecodeParms=Array([Dictionary(K=-1, Columns=64, Rows=48, BlackIs1=True)]),
+        )
+        src, dst = rebuilt(pdf, tmp_path)
+        assert_clean_image(src, dst)
+        assert the_image(dst)[0]["/Decode"] == Array([1, 0])
+
+    def test_a_jbig2_page_larger_than_max_pixels_is_a_limit(self, tmp_path: Path) -> None:
+        huge = jbig2_segment(0, 48, struct.pack(">IIIIBH", 100_000, 100_000, 0, 0, 0, 0))
+        pdf = image_document(huge, ["/JBIG2Decode"], ColorSpace=Name.DeviceGray, BitsPerComponent=1)
+        src = b.save(pdf, tmp_path / "in.pdf")
+        with pytest.raises(LimitError) as caught:
+            PdfRebuild().sanitize(src, tmp_path / "out.pdf", {}, Limits())
+        assert caught.value.code not in FINAL_REFUSALS
+
+    @pytest.mark.parametrize(
+        "data",
+        [b"", b"\x00" * 40 + PAYLOAD],
+        ids=["empty", "garbage"],
+    )
+    def test_a_jbig2_image_pdfium_cannot_decode_refuses(self, tmp_path: Path, data: bytes) -> None:
+        pdf = image_document(data, ["/JBIG2Decode"], ColorSpace=Name.DeviceGray, BitsPerComponent=1)
+        assert "JBIG2" in refused(pdf, tmp_path).detail
+
+    def test_a_bilevel_codec_over_8_bit_samples_refuses(self, tmp_path: Path) -> None:
+        refused(image_document(group4_of(bilevel_picture()), ["/CCITTFaxDecode"]), tmp_path)
+
+
+class TestGeneralFilters:
+    def test_an_lzw_image_with_a_payload_after_its_end_of_data(self, tmp_path: Path) -> None:
+        samples = picture().tobytes()
+        src, dst = rebuilt(image_document(lzw(picture()) + PAYLOAD, ["/LZWDecode"]), tmp_path)
+        assert_clean_image(src, dst)
+        assert samples_of(dst)[0] == samples
+
+    def test_a_run_length_image_with_trailing_bytes(self, tmp_path: Path) -> None:
+        samples = picture().tobytes()
+        src, dst = rebuilt(image_document(run_length(samples) + PAYLOAD, ["/RunLengthDecode"]), tmp_path)
+        assert_clean_image(src, dst)
+        assert samples_of(dst)[0] == samples
+
+    def test_an_ascii_hex_wrapped_flate_image_with_a_payload(self, tmp_path: Path) -> None:
+        samples = picture().tobytes()
+        wrapped = zlib.compress(samples).hex().encode() + b">" + PAYLOAD.hex().encode()
+        src, dst = rebuilt(image_document(wrapped, ["/ASCIIHexDecode", "/FlateDecode"]), tmp_path)
+        assert_clean_image(src, dst)
+        assert samples_of(dst)[0] == samples
+
+    @pytest.mark.parametrize("compressed", [True, False], ids=["flate", "unfiltered"])
+    def test_samples_beyond_the_last_row_go(self, tmp_path: Path, compressed: bool) -> None:
+        samples = picture().tobytes()
+        src = b.save(image_document(samples + PAYLOAD, []), tmp_path / "in.pdf", compress_streams=compressed)
+        dst = tmp_path / "out.pdf"
+        PdfRebuild().sanitize(src, dst, {}, Limits())
+        assert_clean_image(src, dst)
+        assert samples_of(dst)[0] == samples
+
+    def test_an_unknown_codec_refuses(self, tmp_path: Path) -> None:
+        refused(image_document(PAYLOAD, ["/FancyDecode"]), tmp_path)
