@@ -5,8 +5,8 @@ allow-lists (``clean.py``) and saved as a new file: only objects still reachable
 the catalog are written, so leading and trailing bytes, incremental-update history and
 orphaned objects vanish.  Binary payloads that readers parse with their own decoders are
 not copied as they came: font programs go through the OpenType Sanitizer (``fonts.py``),
-JPEG 2000 images are decoded and re-encoded and other images cut at their end
-(``images.py``), ICC profiles are rewritten by LittleCMS (``icc.py``); what cannot be is
+images are decoded and written anew, JPEGs cut at their end (``images.py``, inline images
+``inline.py``), ICC profiles are rewritten by LittleCMS (``icc.py``); what cannot be is
 refused, so the rule's next method runs.  The output is then verified independently
 (``verify.py``).
 """
@@ -29,6 +29,7 @@ from sanitizers.pdf.clean import CleanPolicy, clean_document
 from sanitizers.pdf.fonts import rewrite_font_programs
 from sanitizers.pdf.icc import rewrite_profiles
 from sanitizers.pdf.images import rewrite_images
+from sanitizers.pdf.inline import rewrite_inline_images
 from sanitizers.pdf.limits import open_under_limits, read_envelope
 from sanitizers.pdf.verify import Promise, verify_pdf
 
@@ -67,6 +68,7 @@ class PdfRebuild(Sanitizer):
                 tally, payloads = clean_document(pdf, policy, limits)
                 rewrite_font_programs(payloads.font_descriptors, limits, dst.parent)
                 rewrite_images(pdf, payloads.images, limits, tally)
+                rewrite_inline_images(pdf, limits, tally)
                 rewrite_profiles(payloads.icc_profiles, limits, tally)
                 rebuilt = _saved(pdf)
             except pikepdf.PikepdfError as exc:

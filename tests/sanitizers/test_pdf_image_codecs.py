@@ -242,3 +242,90 @@ class TestGeneralFilters:
 
     def test_an_unknown_codec_refuses(self, tmp_path: Path) -> None:
         refused(image_document(PAYLOAD, ["/FancyDecode"]), tmp_path)
+
+
+def inline_document(dictionary: bytes, data: bytes, *, in_form: bool = False) -> pikepdf.Pdf:
+    """A page that draws one inline image of ``dictionary`` and ``data``, itself or through
+    a form XObject."""
+    pdf = b.new_document(["Inline picture below"])
+    page = pdf.pages[0]
+    drawing = b"q 320 0 0 240 100 300 cm BI " + dictionary + b" ID " + data + b" EI Q"
+    if in_form:
+        form = pdf.make_stream(drawing, Type=Name.XObject, Subtype=Name.Form, BBox=Array([0, 0, 595, 842]))
+        page.Resources.XObject = Dictionary(Fm0=form)
+        drawing = b"/Fm0 Do"
+    page.Contents = pdf.make_stream(page.Contents.read_bytes() + b" " + drawing)
+    return pdf
+
+
+def inline_filters(path: Path) -> list[list[str]]:
+    """The filters of every inline image of every stream of the file, by name."""
+    found = []
+    with pikepdf.open(path) as pdf:
+        for obj in pdf.objects:
+            if not isinstance(obj, pikepdf.Stream) or b"BI" not in obj.read_bytes():
+                continue
+            for instruction in pikepdf.parse_content_stream(obj):
+                if isinstance(instruction, pikepdf.ContentStreamInlineImage):
+                    value = instruction.iimage.obj.get("/Filter")
+                    found.append([str(n) for n in (value if isinstance(value, Array) else [value])])
+    return found
+
+
+class TestInline:
+    @pytest.mark.parametrize("in_form", [False, True], ids=["page", "form"])
+    def test_hex_flate_data_with_a_payload_after_its_end(self, tmp_path: Path, in_form: bool) -> None:
+        samples = picture().tobytes()
+        data = zlib.compress(samples).hex().encode() + b">" + PAYLOAD
+        src, dst = rebuilt(
+            inline_document(b"/W 64 /H 48 /CS /RGB /BPC 8 /F [/AHx /Fl]", data, in_form=in_form), tmp_path
+        )
+        assert inline_filters(dst) == [["/ASCIIHexDecode", "/FlateDecode"]]
+        assert b"appended executable" not in every_stream_decoded(dst)
+        assert differs_little(pixels(src), pixels(dst))
+        assert b.pdfium_texts(dst) == b.pdfium_texts(src)
+
+    def test_binary_flate_data_with_a_payload_after_its_end(self, tmp_path: Path) -> None:
+        samples = picture().tobytes()
+        pdf = inline_document(b"/W 64 /H 48 /CS /RGB /BPC 8 /F /Fl", zlib.compress(samples) + PAYLOAD)
+        src, dst = rebuilt(pdf, tmp_path)
+        assert b"appended executable" not in every_stream_decoded(dst)
+        assert differs_little(pixels(src), pixels(dst))
+
+    def test_unfiltered_samples_with_a_payload_after_the_last_row(self, tmp_path: Path) -> None:
+        samples = picture("L").tobytes()
+        src, dst = rebuilt(inline_document(b"/W 64 /H 48 /CS /G /BPC 8", samples + PAYLOAD), tmp_path)
+        assert inline_filters(dst) == [["/ASCIIHexDecode", "/FlateDecode"]]
+        assert b"appended executable" not in every_stream_decoded(dst)
+        assert differs_little(pixels(src), pixels(dst))
+
+    def test_a_ccitt_inline_image_mask_with_a_payload(self, tmp_path: Path) -> None:
+        coded = (group4_of(bilevel_picture()) + PAYLOAD).hex().encode() + b">"
+        dictionary = (
+            b"/W 64 /H 48 /IM true /F [/AHx /CCF] /DP [null << /K -1 /Columns 64 /Rows 48 /BlackIs1 true >>]"
+        )
+        src, dst = rebuilt(inline_document(dictionary, coded), tmp_path)
+        assert inline_filters(dst) == [["/ASCIIHexDecode", "/CCITTFaxDecode"]]
+        assert b"appended executable" not in every_stream_decoded(dst)
+        assert differs_little(pixels(src), pixels(dst))
+
+    def test_text_that_spells_bi_is_left_alone(self, tmp_path: Path) -> None:
+        pdf = b.new_document(["BI ID EI as words"])
+        src, dst = rebuilt(pdf, tmp_path)
+        assert b.pdfium_texts(dst) == b.pdfium_texts(src)
+
+    def test_an_inline_image_without_its_end_is_not_copied(self, tmp_path: Path) -> None:
+        """qpdf drops it; a reader that reads on to the end of the stream would show it."""
+        pdf = b.new_document(["Unended"])
+        page = pdf.pages[0]
+        page.Contents = pdf.make_stream(
+            page.Contents.read_bytes() + b" BI /W 4 /H 4 /BPC 8 /CS /G ID " + PAYLOAD
+        )
+        _, dst = rebuilt(pdf, tmp_path)
+        assert b"appended executable" not in every_stream_decoded(dst)
+
+    def test_content_with_an_inline_image_that_does_not_parse_refuses(self, tmp_path: Path) -> None:
+        pdf = b.new_document(["Broken"])
+        page = pdf.pages[0]
+        page.Contents = pdf.make_stream(page.Contents.read_bytes() + b" BI /W 4 /H 4 <</X ID abcd EI")
+        refused(pdf, tmp_path)
