@@ -76,6 +76,10 @@ _OLE_CLSIDS: dict[str, str] = {
     "000c1086-0000-0000-c000-000000000046": "exe",  # Windows Installer patch
 }
 
+#: Streams Ichitaro (一太郎) 8 and later write at the top of their compound files: the text,
+#: JustSystems' segment header, and the compressed document of .jtdc and .jttc files.
+_ICHITARO_STREAMS = frozenset({"documenttext", "jsrv_segmentheader", "jscompdocument"})
+
 _MAGIC_TO_TYPE: dict[str, str] = {
     "application/pdf": "pdf",
     "text/rtf": "rtf",
@@ -114,6 +118,9 @@ _MAGIC_TO_TYPE: dict[str, str] = {
     "text/x-shellscript": "script",
     "text/x-script.python": "script",
     "application/javascript": "script",
+    "application/x-ichitaro4": "jtd",
+    "application/x-ichitaro5": "jtd",
+    "application/x-ichitaro6": "jtd",
 }
 
 # Loaded once per process (python-magic's own helpers keep per-thread instances, which a
@@ -319,6 +326,8 @@ def _probe_ole(untrusted: Path | bytes) -> str:
         by_streams = "ppt"
     elif any(s.startswith("__substg1.0_") for s in streams):
         by_streams = "msg"
+    elif not _ICHITARO_STREAMS.isdisjoint(streams):
+        by_streams = "jtd"
     by_clsid = _OLE_CLSIDS.get(clsid)
     if by_clsid is not None and by_streams is not None and by_clsid != by_streams:
         raise DetectionError(

@@ -73,10 +73,22 @@ REASONS: dict[str, ReasonText] = {
         "Ask the sender for a supported format such as PDF.",
     ),
     "policy.reject": ReasonText(
-        "この形式のファイル（実行ファイル、スクリプト、一太郎、DocuWorks等）は受け付けない設定です。",
-        "This file type (executables, scripts, Ichitaro, DocuWorks, ...) is never released.",
+        "この形式のファイル（実行ファイル、スクリプト等）は受け付けない設定です。",
+        "This file type (executables, scripts, ...) is never released.",
         "PDFなど別の形式で送ってもらってください。",
         "Ask the sender for another format such as PDF.",
+    ),
+    "policy.ichitaro": ReasonText(
+        "一太郎の文書（.jtd、.jtt 等）は中身を検査・無害化できないため、受け付けない設定です。",
+        "Ichitaro (一太郎) documents (.jtd, .jtt, ...) cannot be inspected or sanitised, so they are not accepted.",
+        "一太郎で開き、「名前を付けて保存」で PDF または Word 文書（.docx）として保存したファイルを送ってもらってください。",
+        "Ask the sender to open it in Ichitaro and save it as PDF or as a Word document (.docx), then send that.",
+    ),
+    "policy.docuworks": ReasonText(
+        "DocuWorks の文書（.xdw）・バインダー（.xbd）は中身を検査・無害化できないため、受け付けない設定です。",
+        "DocuWorks documents (.xdw) and binders (.xbd) cannot be inspected or sanitised, so they are not accepted.",
+        "DocuWorks Desk で PDF に変換（または PDF へ印刷）したファイルを送ってもらってください。",
+        "Ask the sender to convert it to PDF in DocuWorks Desk (or print it to PDF), then send that.",
     ),
     "policy.bad_option": ReasonText(
         "設定の値が正しくないため、このファイルを処理できません（設定の誤りです）。",

@@ -164,7 +164,7 @@ def _run_chain(
     failures: list[SanitizeError] = []
     for method in rule.methods:
         if method == "reject":
-            raise PolicyError("policy.reject", f"the rule for {detection.type} is reject")
+            raise PolicyError(TYPES[detection.type].refusal, f"the rule for {detection.type} is reject")
         sanitizer = registry.get(detection.type, method)
         if sanitizer is None:
             failures.append(PolicyError("type.unsupported", f"no {method} sanitiser for {detection.type}"))

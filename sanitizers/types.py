@@ -15,6 +15,9 @@ class FileType:
     extensions: tuple[str, ...]
     magic_mimes: frozenset[str]
     description: str
+    #: the reason a rule of ``reject`` gives: a format staff can export to another has its own,
+    #: which names the format and says what to send instead
+    refusal: str = "policy.reject"
 
     @property
     def output_extension(self) -> str:
@@ -46,6 +49,10 @@ _OOXML_POWERPOINT = frozenset(
     }
 )
 _OLE = frozenset({"application/x-ole-storage", "application/cdfv2", "application/octet-stream"})
+#: Ichitaro 4 to 6 wrote their own format, which libmagic knows (later versions are OLE files).
+_ICHITARO_BEFORE_OLE = frozenset(
+    {"application/x-ichitaro4", "application/x-ichitaro5", "application/x-ichitaro6"}
+)
 _TEXT = frozenset({"text/plain", "text/csv", "text/html", "text/xml", "application/csv"})
 _EXECUTABLE = frozenset(
     {
@@ -66,8 +73,14 @@ _ELF = frozenset(
 )
 
 
-def _t(name: str, extensions: str, mimes: frozenset[str] | set[str], description: str) -> FileType:
-    return FileType(name, tuple(extensions.split()), frozenset(mimes), description)
+def _t(
+    name: str,
+    extensions: str,
+    mimes: frozenset[str] | set[str],
+    description: str,
+    refusal: str = "policy.reject",
+) -> FileType:
+    return FileType(name, tuple(extensions.split()), frozenset(mimes), description, refusal)
 
 
 TYPES: dict[str, FileType] = {
@@ -163,8 +176,14 @@ TYPES: dict[str, FileType] = {
             _TEXT | {"application/javascript", "text/x-shellscript", "text/x-script.python"},
             "script or shortcut",
         ),
-        _t("jtd", "jtd jtdc jtt jttc jaw jbw", _OLE, "Ichitaro (一太郎) document"),
-        _t("xdw", "xdw xbd", {"application/octet-stream"}, "DocuWorks document"),
+        _t(
+            "jtd",
+            "jtd jtdc jtt jttc jaw jbw jfw jvw",
+            _OLE | _ICHITARO_BEFORE_OLE,
+            "Ichitaro (一太郎) document",
+            refusal="policy.ichitaro",
+        ),
+        _t("xdw", "xdw xbd", {"application/octet-stream"}, "DocuWorks document", refusal="policy.docuworks"),
     )
 }
 
