@@ -9,6 +9,7 @@ with its own code; detection never guesses.
 from __future__ import annotations
 
 import io
+import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -18,6 +19,7 @@ import magic
 import olefile
 from defusedxml import ElementTree as SafeET
 
+from sanitizers.archives.signatures import archive_type
 from sanitizers.errors import DetectionError, EncryptedError
 from sanitizers.types import EXTENSION_DECIDES, TEXT_TYPES, TYPES
 
@@ -76,6 +78,22 @@ _OLE_CLSIDS: dict[str, str] = {
     "000c1086-0000-0000-c000-000000000046": "exe",  # Windows Installer patch
 }
 
+#: The ``mimetype`` member of an OpenDocument package, or the ``office:mimetype`` of a flat
+#: one, for the kinds the gateway rebuilds (templates are rebuilt as what they are based on);
+#: any other OpenDocument is ``odf``.
+_ODF_MEDIA_TYPES: dict[bytes, str] = {
+    b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/vnd.oasis.opendocument.text-template": "odt",
+    b"application/vnd.oasis.opendocument.spreadsheet": "ods",
+    b"application/vnd.oasis.opendocument.spreadsheet-template": "ods",
+    b"application/vnd.oasis.opendocument.presentation": "odp",
+    b"application/vnd.oasis.opendocument.presentation-template": "odp",
+}
+_ODF_MEDIA_PREFIX = b"application/vnd.oasis.opendocument."
+_FLAT_ODF = {"odt": "fodt", "ods": "fods", "odp": "fodp"}
+_NS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_XML_DECLARATIONS = (b"<!DOCTYPE", b"<!ENTITY")
+
 #: Streams Ichitaro (一太郎) 8 and later write at the top of their compound files: the text,
 #: JustSystems' segment header, and the compressed document of .jtdc and .jttc files.
 _ICHITARO_STREAMS = frozenset({"documenttext", "jsrv_segmentheader", "jscompdocument"})
@@ -108,6 +126,11 @@ _MAGIC_TO_TYPE: dict[str, str] = {
     "application/x-lha": "lzh",
     "application/x-lharc": "lzh",
     "application/x-iso9660-image": "iso",
+    "application/x-lzh-compressed": "lzh",
+    "application/x-bzip2": "bzip2",
+    "application/x-xz": "xz",
+    "application/zstd": "zstd",
+    "application/vnd.ms-cab-compressed": "cab",
     "application/java-archive": "jar",
     "application/x-dosexec": "exe",
     "application/vnd.microsoft.portable-executable": "exe",
@@ -286,6 +309,11 @@ def _probe_structure(untrusted: Path | bytes, head: bytes) -> tuple[str | None, 
         return _probe_ole(untrusted), 0
     if head.startswith(ZIP_MAGICS):
         return _probe_zip(untrusted), 0
+    # Before the PDF header search: a tar or a stored 7z/LZH member may start with "%PDF-"
+    # within the first KiB, and the archive is what its readers (and ours) see.
+    archive = archive_type(untrusted)
+    if archive is not None:
+        return archive, 0
     pdf_offset = head.find(b"%PDF-", 0, PDF_HEADER_WINDOW)
     if pdf_offset >= 0:
         for signature, description in STRONG_SIGNATURES:
@@ -300,7 +328,27 @@ def _probe_structure(untrusted: Path | bytes, head: bytes) -> tuple[str | None, 
         and int.from_bytes(head[2:4], "little") in _OLD_WORD_NFIB
     ):
         raise DetectionError("type.old_word", "a Word for Windows 1.x/2.0 document (no OLE container)")
-    return None, 0
+    return _probe_flat_odf(head), 0
+
+
+def _probe_flat_odf(head: bytes) -> str | None:
+    """A single-file OpenDocument: XML whose root is ``office:document``, typed by its
+    ``office:mimetype``.  Only the head is read, up to the root's start tag, and not at all
+    when it declares anything (entities cannot be declared without a DOCTYPE)."""
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or any(d in head for d in _XML_DECLARATIONS):
+        return None
+    parser = ET.XMLPullParser(events=("start",))
+    try:
+        parser.feed(head)
+        root = next((element for _event, element in parser.read_events()), None)
+    except (ET.ParseError, LookupError, ValueError):  # junk, or an encoding Python does not know
+        return None
+    if root is None or root.tag != f"{{{_NS_OFFICE}}}document":
+        return None
+    declared = root.get(f"{{{_NS_OFFICE}}}mimetype", "").encode()
+    if declared in _ODF_MEDIA_TYPES:
+        return _FLAT_ODF[_ODF_MEDIA_TYPES[declared]]
+    return "odf" if declared.startswith(_ODF_MEDIA_PREFIX) else None
 
 
 def _opened(untrusted: Path | bytes) -> str | io.BytesIO:
@@ -346,12 +394,10 @@ def _probe_zip(untrusted: Path | bytes) -> str:
             if "[Content_Types].xml" in infos:
                 return _ooxml_type(archive, infos)
             mimetype = infos.get("mimetype")
-            if (
-                mimetype
-                and mimetype.file_size < 100
-                and archive.read(mimetype).startswith(b"application/vnd.oasis")
-            ):
-                return "odf"
+            if mimetype and mimetype.file_size < 100:
+                declared = archive.read(mimetype)
+                if declared.startswith(_ODF_MEDIA_PREFIX):
+                    return _ODF_MEDIA_TYPES.get(declared, "odf")
             if "META-INF/MANIFEST.MF" in infos or any(n.endswith(".class") for n in infos):
                 return "jar"
             return "zip"

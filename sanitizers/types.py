@@ -73,6 +73,20 @@ _ELF = frozenset(
 )
 
 
+def _odf_package(kind: str) -> frozenset[str]:
+    """What libmagic calls an OpenDocument package of ``kind`` or its template (a plain ZIP
+    when the ``mimetype`` member is not the first)."""
+    media_type = f"application/vnd.oasis.opendocument.{kind}"
+    return frozenset({media_type, f"{media_type}-template", "application/zip", "application/octet-stream"})
+
+
+def _odf_flat(kind: str) -> frozenset[str]:
+    """What libmagic calls a single-file (flat XML) OpenDocument of ``kind``."""
+    return frozenset(
+        {"text/xml", "application/xml", "text/plain", f"application/vnd.oasis.opendocument.{kind}-flat-xml"}
+    )
+
+
 def _t(
     name: str,
     extensions: str,
@@ -99,18 +113,30 @@ TYPES: dict[str, FileType] = {
         _t("ppt", "ppt pot pps", _OLE | {"application/vnd.ms-powerpoint"}, "PowerPoint 97-2003 presentation"),
         _t("msg", "msg", _OLE | {"application/vnd.ms-outlook"}, "Outlook message"),
         _t("rtf", "rtf", {"text/rtf", "text/plain", "application/rtf"}, "Rich Text Format"),
+        _t("odt", "odt ott", _odf_package("text"), "OpenDocument text"),
+        _t("ods", "ods ots", _odf_package("spreadsheet"), "OpenDocument spreadsheet"),
+        _t("odp", "odp otp", _odf_package("presentation"), "OpenDocument presentation"),
+        _t("fodt", "fodt", _odf_flat("text"), "OpenDocument text (flat XML)"),
+        _t("fods", "fods", _odf_flat("spreadsheet"), "OpenDocument spreadsheet (flat XML)"),
+        _t("fodp", "fodp", _odf_flat("presentation"), "OpenDocument presentation (flat XML)"),
         _t(
             "odf",
-            "odt ods odp odg",
+            "odg otg odf odc odb odi odm oth fodg",
             {
-                "application/vnd.oasis.opendocument.text",
-                "application/vnd.oasis.opendocument.spreadsheet",
-                "application/vnd.oasis.opendocument.presentation",
                 "application/vnd.oasis.opendocument.graphics",
+                "application/vnd.oasis.opendocument.graphics-template",
+                "application/vnd.oasis.opendocument.formula",
+                "application/vnd.oasis.opendocument.chart",
+                "application/vnd.oasis.opendocument.database",
+                "application/vnd.oasis.opendocument.image",
+                "application/vnd.oasis.opendocument.text-master",
+                "application/vnd.oasis.opendocument.text-web",
                 "application/zip",
                 "application/octet-stream",
+                "text/xml",
+                "application/xml",
             },
-            "OpenDocument",
+            "OpenDocument drawing, formula, chart, database or master document",
         ),
         _t(
             "xps",
@@ -150,6 +176,10 @@ TYPES: dict[str, FileType] = {
         ),
         _t("tar", "tar", {"application/x-tar", "application/x-gtar"}, "tar archive"),
         _t("gzip", "gz tgz", {"application/gzip", "application/x-gzip"}, "gzip data"),
+        _t("bzip2", "bz2 tbz2 tbz", {"application/x-bzip2"}, "bzip2 data"),
+        _t("xz", "xz txz", {"application/x-xz"}, "xz data"),
+        _t("zstd", "zst tzst", {"application/zstd"}, "Zstandard data"),
+        _t("cab", "cab", {"application/vnd.ms-cab-compressed"}, "Windows cabinet"),
         _t(
             "lzh",
             "lzh lha",

@@ -179,3 +179,75 @@ def test_an_unreadable_compound_file_named_as_nothing_office_is_still_malformed(
     with pytest.raises(DetectionError) as caught:
         detect(damaged_xls(tmp_path, "data.bin"))
     assert caught.value.code == "type.malformed"
+
+
+ODF = "application/vnd.oasis.opendocument."
+OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+
+
+def odf_package(mimetype: str, *, first: bool = True) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        if not first:
+            z.writestr("content.xml", f'<office:document-content xmlns:office="{OFFICE}"/>')
+        z.writestr("mimetype", mimetype)
+        z.writestr("META-INF/manifest.xml", "<manifest/>")
+        if first:
+            z.writestr("content.xml", f'<office:document-content xmlns:office="{OFFICE}"/>')
+    return buffer.getvalue()
+
+
+def flat_odf(mimetype: str, prefix: str = "office") -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{prefix}:document xmlns:{prefix}="{OFFICE}" '
+        f'{prefix}:version="1.3" {prefix}:mimetype="{mimetype}"><{prefix}:body/></{prefix}:document>'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("通知.odt", odf_package(ODF + "text"), "odt"),
+        ("ひな形.ott", odf_package(ODF + "text-template"), "odt"),
+        ("noext", odf_package(ODF + "text"), "odt"),
+        ("late-mimetype.odt", odf_package(ODF + "text", first=False), "odt"),
+        ("集計.ods", odf_package(ODF + "spreadsheet"), "ods"),
+        ("template.ots", odf_package(ODF + "spreadsheet-template"), "ods"),
+        ("説明.odp", odf_package(ODF + "presentation"), "odp"),
+        ("template.otp", odf_package(ODF + "presentation-template"), "odp"),
+        ("drawing.odg", odf_package(ODF + "graphics"), "odf"),
+        ("formula.odf", odf_package(ODF + "formula"), "odf"),
+        ("flat.fodt", flat_odf(ODF + "text"), "fodt"),
+        ("flat.fods", flat_odf(ODF + "spreadsheet", "o"), "fods"),
+        ("flat.fodp", flat_odf(ODF + "presentation"), "fodp"),
+        ("noext", flat_odf(ODF + "text"), "fodt"),
+        ("drawing.fodg", flat_odf(ODF + "graphics"), "odf"),
+        ("plain.xml", f'<?xml version="1.0"?><document xmlns="{OFFICE}"/>'.encode(), "xml"),
+    ],
+)
+def test_opendocument_is_typed_by_its_declared_media_type(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    assert detect(write(tmp_path, name, data)).type == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("text.ods", odf_package(ODF + "text")),
+        ("sheet.odt", odf_package(ODF + "spreadsheet")),
+        ("drawing.odt", odf_package(ODF + "graphics")),
+        ("flat.odt", flat_odf(ODF + "text")),
+        ("flat.xml", flat_odf(ODF + "text")),
+        ("package.fodt", odf_package(ODF + "text")),
+    ],
+)
+def test_opendocument_named_as_another_kind_is_a_mismatch(tmp_path: Path, name: str, data: bytes) -> None:
+    with pytest.raises(DetectionError) as caught:
+        detect(write(tmp_path, name, data))
+    assert caught.value.code == "type.mismatch"
+
+
+def test_a_flat_document_declaring_entities_is_not_read_as_one(tmp_path: Path) -> None:
+    data = flat_odf(ODF + "text").replace(b"\n", b'\n<!DOCTYPE d [<!ENTITY x "y">]>\n', 1)
+    assert detect(write(tmp_path, "noext", data)).type == "xml"
