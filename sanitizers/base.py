@@ -171,6 +171,7 @@ class MemberResult:
     released: bool
     output_path: Path | None = None  # in the scratch dir the container passed in
     output_name: str | None = None  # the member's name with its output extension
+    output_type: str | None = None  # the canonical type of the output
     reason_code: str | None = None
     reason_message: str | None = None
     findings: tuple[Finding, ...] = ()
@@ -199,8 +200,11 @@ class ContainerSanitizer(Sanitizer):
         options: Options,
         limits: Limits,
         process_member: MemberProcessor,
+        name: str | None = None,
     ) -> Report:
-        """Like ``sanitize``; every member is judged by ``process_member``."""
+        """Like ``sanitize``; every member is judged by ``process_member``.  ``name`` is the
+        container's own file name, which a compressed single file's content is known by once
+        its compression suffix is gone (``report.pdf.gz`` holds ``report.pdf``)."""
 
 
 class Registry:

@@ -254,11 +254,11 @@ REASONS: dict[str, ReasonText] = {
         "問題のファイルを除いて送ってもらってください。",
         "Ask the sender to leave the offending file out.",
     ),
-    "archive.unsupported": ReasonText(
-        "この種類の圧縮ファイル（7z、RAR、LZH、tar、gzip、ISO等）は受け付けない設定です。",
-        "This archive format (7z, RAR, LZH, tar, gzip, ISO, ...) is not accepted.",
-        "ZIP形式で送ってもらってください。",
-        "Ask the sender for a ZIP archive instead.",
+    "archive.not_a_file": ReasonText(
+        "リンクやデバイスなど、通常のファイルではない項目は取り出さずに取り除きました。",
+        "Links, devices and other entries that are not plain files are not extracted; they were removed.",
+        "リンクではなくファイルそのものを入れて圧縮し直してもらってください。",
+        "Ask the sender to put the files themselves in the archive, not links to them.",
     ),
     "archive.compression_unsupported": ReasonText(
         "ZIP内のファイルが、読み取れない古い圧縮方式（Implode、Deflate64等）で圧縮されています。",

@@ -106,7 +106,10 @@ def output_name(input_name: str, output_type: str) -> str:
     extension = TYPES[output_type].output_extension
     if pure.suffix.lower().lstrip(".") in TYPES[output_type].extensions:
         return pure.name
-    return f"{pure.stem if pure.suffix else pure.name}.{extension}"
+    stem = PurePath(pure.stem if pure.suffix else pure.name)
+    if stem.suffix.lower().lstrip(".") in TYPES[output_type].extensions:
+        return stem.name  # a compressed single file comes out as its content: report.pdf.gz → report.pdf
+    return f"{stem.name}.{extension}"
 
 
 def process_file(
@@ -173,7 +176,9 @@ def _run_chain(
         try:
             if isinstance(sanitizer, ContainerSanitizer):
                 members = _member_processor(policy, limits, registry)
-                report = sanitizer.sanitize_container(untrusted_src, dst, rule.options, limits, members)
+                report = sanitizer.sanitize_container(
+                    untrusted_src, dst, rule.options, limits, members, outcome.input.name
+                )
             else:
                 report = sanitizer.sanitize(untrusted_src, dst, rule.options, limits)
             _verify_output(dst, report)
@@ -222,7 +227,12 @@ def _member_processor(policy: Policy, limits: Limits, registry: Registry) -> Mem
         outcome = process_file(untrusted_member, name, scratch_dir, policy, inner, registry)
         if outcome.verdict == "released" and outcome.output is not None:
             return MemberResult(
-                name, True, outcome.output_path, outcome.output.name, findings=tuple(outcome.findings)
+                name,
+                True,
+                outcome.output_path,
+                outcome.output.name,
+                outcome.output.type,
+                findings=tuple(outcome.findings),
             )
         code, message = (outcome.reason.code, outcome.reason.message) if outcome.reason else (None, None)
         return MemberResult(name, False, reason_code=code, reason_message=message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sanitizers.archives import ArchiveRefusal, ZipRebuild
+from sanitizers.archives import ArchiveRebuild, ZipRebuild
 from sanitizers.base import Registry, Sanitizer
 from sanitizers.convert import OfficeToImage, OfficeToPdf, soffice_path
 from sanitizers.html import HtmlRebuild, HtmlText
@@ -34,7 +34,7 @@ def shipped_sanitizers() -> list[Sanitizer]:
         OleRebuild(),
         XlsbRefusal(),
         ZipRebuild(),
-        ArchiveRefusal(),
+        ArchiveRebuild(),
         OfficeToPdf(),
         OfficeToImage(),
     ]

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from sanitizers.archives.budget import TreeBudget, copy_bounded, tree_budget
+from sanitizers.archives.libarchive_read import STREAM_TYPES
+from sanitizers.archives.tarwrite import tar_members
 from sanitizers.archives.zipbuild import verify_archive
 from sanitizers.archives.zipcheck import Entry, check_entries, open_zip
 from sanitizers.base import Limits, Options
@@ -87,6 +89,17 @@ def verify_output(
     except Exception as exc:  # fail closed: a parser blow-up on hostile output is a refusal
         raise _failed(exc) from None
     return hashlib.sha256(untrusted_data).hexdigest()
+
+
+def expectation_for(
+    file_type: str, output_type: str, method: str, options: Options, member_options: MemberOptions
+) -> Expectation:
+    """What an output is held to: the rule of its file's type, except that a compressed
+    single file comes out as its content, held to that content's rule as an archive member is."""
+    if file_type in STREAM_TYPES and output_type not in _ARCHIVE_OUTPUTS:
+        member_method = _MEMBER_METHODS.get(output_type, "rebuild")
+        return Expectation(output_type, member_method, member_options(output_type))
+    return Expectation(output_type, method, options)
 
 
 def has_verifier(output_type: str, method: str) -> bool:
@@ -255,6 +268,8 @@ def _ole(subject: _Subject) -> None:
 #: promise that every method writing it keeps (an image-only PDF keeps the rebuild's too;
 #: テキスト化 output is text, and the text rebuild's output reads as such).
 _MEMBER_METHODS = {"pdf": "rebuild", "txt": "text"}
+#: what an archive rebuild writes when the output is the archive itself
+_ARCHIVE_OUTPUTS = frozenset({"zip", "tar", "gzip"})
 
 
 def _zip(subject: _Subject) -> None:
@@ -272,9 +287,26 @@ def _zip(subject: _Subject) -> None:
         inner = replace(subject, limits=replace(limits, archive_depth=limits.archive_depth - 1))
         for entry in files:
             try:
-                _verify_member(_extracted(archive, entry, limits, budget), entry, inner)
+                _verify_member(_extracted(archive, entry, limits, budget), entry.name, inner)
             except Exception as exc:  # say which member, whatever went wrong with it
                 raise VerifyError(FAILED, f"{entry.name}: {_described(exc)}") from None
+
+
+def _tar(subject: _Subject) -> None:
+    """A tar or tar.gz rebuild (``output_format = "same"``), read back by Python's tarfile:
+    only plain files and folders with safe, unique names, then every member as in a ZIP."""
+    limits = subject.limits
+    with tree_budget(limits) as budget:
+        inner = replace(subject, limits=replace(limits, archive_depth=limits.archive_depth - 1))
+        for name, untrusted_data in tar_members(subject.data, limits, budget):
+            if untrusted_data is None:
+                continue
+            if limits.archive_depth <= 0:
+                raise VerifyError(FAILED, "archives nested deeper than archive_depth")
+            try:
+                _verify_member(untrusted_data, name, inner)
+            except Exception as exc:  # say which member, whatever went wrong with it
+                raise VerifyError(FAILED, f"{name}: {_described(exc)}") from None
 
 
 def _extracted(archive: zipfile.ZipFile, entry: Entry, limits: Limits, budget: TreeBudget) -> bytes:
@@ -284,8 +316,8 @@ def _extracted(archive: zipfile.ZipFile, entry: Entry, limits: Limits, budget: T
     return buffer.getvalue()
 
 
-def _verify_member(untrusted_data: bytes, entry: Entry, inner: _Subject) -> None:
-    detection = detect_bytes(untrusted_data, PurePosixPath(entry.name).name)
+def _verify_member(untrusted_data: bytes, name: str, inner: _Subject) -> None:
+    detection = detect_bytes(untrusted_data, PurePosixPath(name).name)
     member = replace(
         inner, data=untrusted_data, detection=detection, options=inner.member_options(detection.type)
     )
@@ -303,6 +335,8 @@ _VERIFIERS: dict[tuple[str, str], Verifier] = {
     ("svg", "rebuild"): _svg,
     ("rtf", "rebuild"): _rtf,
     ("zip", "rebuild"): _zip,
+    ("tar", "rebuild"): _tar,
+    ("gzip", "rebuild"): _tar,  # a compressed tar rebuilt as tar.gz
     **{(image_type, "rebuild"): _image for image_type in IMAGE_TYPES},
     **{(type_name, "rebuild"): _ooxml for type_name in ("docx", "xlsx", "pptx")},
     **{(ole_format.type_name, "rebuild"): _ole for ole_format in OLE_FORMATS},

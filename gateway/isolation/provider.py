@@ -37,6 +37,7 @@ from gateway.isolation.job import (
 )
 from gateway.isolation.zygote import Worker, Zygote, entry_point_name
 from sanitizers.pipeline import Rule
+from sanitizers.verification import expectation_for
 
 log = structlog.get_logger("mukaika.isolation")
 
@@ -144,8 +145,11 @@ class ZygoteProvider(IsolationProvider):
             return self._verify_failed(job, claim, result.file_type)
         # the verifier's own directory lies beside the worker's, where that worker could write nothing
         verify_dir = job.work_dir.with_name(f"{job.work_dir.name}-verify")
-        check = VerifyJob(result.output_path, verify_dir, result.output_type, result.method, rule.options,
-                          _member_options(job.rules), job.limits)  # fmt: skip
+        rules = job.rules
+        expected = expectation_for(result.file_type or "", result.output_type, result.method, rule.options,
+                                   lambda type_name: rules[type_name].options if type_name in rules else {})  # fmt: skip
+        check = VerifyJob(result.output_path, verify_dir, expected.output_type, expected.method,
+                          expected.options, _member_options(rules), job.limits)  # fmt: skip
         if check.work_dir.exists():
             shutil.rmtree(check.work_dir)
         check.work_dir.mkdir()

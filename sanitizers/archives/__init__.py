@@ -1,6 +1,7 @@
-"""Archives: ZIP rebuilt member by member through the pipeline; other formats refused."""
+"""Archives: ZIP read by zipfile, 7z, RAR, LZH, tar, compressed streams, ISO and cab by
+libarchive; every member rebuilt through the pipeline."""
 
-from sanitizers.archives.refuse import ArchiveRefusal
+from sanitizers.archives.archivebuild import ArchiveRebuild
 from sanitizers.archives.zipbuild import ZipRebuild
 
-__all__ = ["ArchiveRefusal", "ZipRebuild"]
+__all__ = ["ArchiveRebuild", "ZipRebuild"]

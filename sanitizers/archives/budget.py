@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import IO
+from typing import Protocol
 
 from sanitizers.base import Limits, MiB
 from sanitizers.errors import LimitError
@@ -21,6 +21,14 @@ CHUNK = 1 * MiB
 #: Below this size a member's ratio is not judged: a small run of spaces or zeros
 #: legitimately compresses far beyond any ratio, and cannot hurt anyone.
 RATIO_FLOOR = 1 * MiB
+
+
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 
 @dataclass
@@ -65,8 +73,8 @@ def member_cap(untrusted_compressed_size: int, limits: Limits) -> int:
 
 
 def copy_bounded(
-    untrusted_stream: IO[bytes],
-    out: IO[bytes],
+    untrusted_stream: Readable,
+    out: Writable,
     untrusted_compressed_size: int,
     limits: Limits,
     budget: TreeBudget,

@@ -61,6 +61,11 @@ def decode_name(info: zipfile.ZipInfo) -> str | None:
     from_extra = _unicode_path_field(info.extra, raw)
     if from_extra is not None:
         return from_extra
+    return decode_raw_name(raw)
+
+
+def decode_raw_name(raw: bytes) -> str | None:
+    """A name stored without its encoding (old ZIP, tar, LZH, CAB) as Unicode, or None."""
     # UTF-8 first: CP932 bytes are almost never valid UTF-8, the reverse is common.
     for codec in ("utf-8", "cp932"):
         try:

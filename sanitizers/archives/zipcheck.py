@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from sanitizers.archives.budget import member_cap
-from sanitizers.archives.names import collision_key, decode_name, raw_name, renamed, safe_member_path
+from sanitizers.archives.members import UniqueNames
+from sanitizers.archives.names import decode_name, raw_name, renamed, safe_member_path
 from sanitizers.base import Limits
 from sanitizers.errors import AmbiguousStructureError, EncryptedError, LimitError, MalformedError
 
@@ -119,21 +120,9 @@ def _named(index: int, info: zipfile.ZipInfo, undecodable: str) -> Entry:
 
 
 def _check_unique(entries: list[Entry]) -> None:
-    """No two names a Windows extraction would put in one place, no file used as a folder."""
-    seen: set[str] = set()
-    files: set[str] = set()
-    folders: set[str] = set()
+    names = UniqueNames()
     for entry in entries:
-        key = collision_key(entry.name)
-        if key in seen:
-            raise AmbiguousStructureError("archive.malformed", f"duplicate name {entry.name[:200]!r}")
-        seen.add(key)
-        (folders if entry.is_dir else files).add(key)
-        parts = key.split("/")
-        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
-    if files & folders:
-        clash = sorted(files & folders)[0]
-        raise AmbiguousStructureError("archive.malformed", f"{clash[:200]!r} is both a file and a folder")
+        names.add(entry.name, entry.is_dir)
 
 
 def _check_declared_sizes(entries: list[Entry], limits: Limits) -> None:

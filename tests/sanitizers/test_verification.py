@@ -114,7 +114,8 @@ OUTPUT_TYPES: dict[str, frozenset[str]] = {
     "OleRebuild": frozenset({"doc", "xls", "ppt"}),
     "XlsbRefusal": frozenset(),
     "ZipRebuild": frozenset({"zip"}),
-    "ArchiveRefusal": frozenset(),
+    # and, for a compressed single file, whatever its content comes out as (checked as such)
+    "ArchiveRebuild": frozenset({"zip", "tar", "gzip"}),
     "OfficeToPdf": frozenset({"pdf"}),
     "OfficeToImage": frozenset({"pdf"}),
 }
