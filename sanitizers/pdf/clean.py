@@ -22,7 +22,7 @@ from sanitizers.errors import LimitError, MalformedError
 from sanitizers.pdf.actions import action_construct
 from sanitizers.pdf.fonts import FONT_FILE_KEYS
 from sanitizers.pdf.resources import IndirectNameMaps, Role, child_role
-from sanitizers.pdf.screen import container, name_screen, references, serialised
+from sanitizers.pdf.screen import name_screen, referenced, references, serialised
 from sanitizers.pdf.values import entries_of, int_of, may_hold_containers, name_of, printable, text_of
 from sanitizers.pdf.vocabulary import (
     ACTION_KEYS,
@@ -193,8 +193,7 @@ class _Cleaner:
                 self.visited.add(objgen)
                 depth = 0
                 text = serialised(obj)
-                if not _needs_a_look(text):
-                    self._push_references(stack, text, location)
+                if not _needs_a_look(text) and self._pushed_references(stack, text, location):
                     continue
             elif depth > MAX_NESTING:
                 raise LimitError("pdf.limit", f"objects nested deeper than {MAX_NESTING} at {location}")
@@ -216,12 +215,20 @@ class _Cleaner:
                     if _is_container(value)
                 )
 
-    def _push_references(self, stack: Pending, text: bytes, location: str) -> None:
+    def _pushed_references(self, stack: Pending, text: bytes, location: str) -> bool:
+        """Push what the object refers to; False, pushing nothing, when it refers to a name
+        (/Subtype 5 0 R holding /Image): its serialisation does not show the name, so the
+        object needs a full look."""
+        targets: Pending = []
         for objgen in references(text):
             if objgen not in self.visited and objgen not in self.page_ids:
-                target = container(self.pdf, objgen)
-                if target is not None:
-                    stack.append((target, location, 0, Role.PLAIN))
+                target = referenced(self.pdf, objgen)
+                if isinstance(target, pikepdf.Name):
+                    return False
+                if isinstance(target, pikepdf.Dictionary | pikepdf.Array | pikepdf.Stream):
+                    targets.append((target, location, 0, Role.PLAIN))
+        stack.extend(targets)
+        return True
 
     def _locate(self, entries: Entries, base: str, inherited: str) -> str:
         """Name annotations and form fields in findings: "page 2, field 'email'"."""

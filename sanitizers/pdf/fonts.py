@@ -120,10 +120,10 @@ def _rewrite(program: pikepdf.Stream, key: str, limits: Limits, base: Path) -> N
     if untrusted_font is None:
         raise font_refusal(f"a {printable(key)} program under filters that are not general-purpose")
     if key == "/FontFile":
-        clean = _table(sanitized_by_ots(cff_in_opentype(type1_to_cff(untrusted_font)), base), b"CFF ")
+        clean = table_of(sanitized_by_ots(cff_in_opentype(type1_to_cff(untrusted_font)), base), b"CFF ")
         program["/Subtype"] = pikepdf.Name("/Type1C")
     elif bare_cff:
-        clean = _table(sanitized_by_ots(cff_in_opentype(untrusted_font), base), b"CFF ")
+        clean = table_of(sanitized_by_ots(cff_in_opentype(untrusted_font), base), b"CFF ")
     else:
         clean = sanitized_sfnt(untrusted_font, base)
     program.write(clean)
@@ -137,7 +137,7 @@ def _rewrite(program: pikepdf.Stream, key: str, limits: Limits, base: Path) -> N
 def sanitized_sfnt(untrusted_font: bytes, base: Path) -> bytes:
     """OTS's rewriting of a TrueType or OpenType font, completed for OTS with neutral
     tables that are taken out of its output again, so the font keeps the tables it had."""
-    tables = _tables(untrusted_font)
+    tables = sfnt_tables(untrusted_font)
     if tables is None:  # not a table directory: OTS says why
         return sanitized_by_ots(untrusted_font, base)
     added = {tag: table for tag, table in _NEUTRAL_TABLES.items() if tag not in tables}
@@ -146,16 +146,16 @@ def sanitized_sfnt(untrusted_font: bytes, base: Path) -> bytes:
     windows_cmap = with_windows_subtable(tables.get(b"cmap", b""))
     completed = tables | added if windows_cmap is None else tables | added | {b"cmap": windows_cmap}
     try:
-        clean = sanitized_by_ots(_sfnt(untrusted_font[:4], completed), base)
+        clean = sanitized_by_ots(sfnt_file(untrusted_font[:4], completed), base)
     except MalformedError as refusal:
         glyphs = _without_reserved_flags(completed) if "Bad glyph flag" in refusal.detail else None
         if glyphs is None:
             raise
-        clean = sanitized_by_ots(_sfnt(untrusted_font[:4], completed | {b"glyf": glyphs}), base)
-    clean_tables = _tables(clean)
+        clean = sanitized_by_ots(sfnt_file(untrusted_font[:4], completed | {b"glyf": glyphs}), base)
+    clean_tables = sfnt_tables(clean)
     if clean_tables is None:
         raise font_refusal("OTS wrote no table directory")
-    return _sfnt(clean[:4], {tag: table for tag, table in clean_tables.items() if tag not in added})
+    return sfnt_file(clean[:4], {tag: table for tag, table in clean_tables.items() if tag not in added})
 
 
 def _without_reserved_flags(tables: dict[bytes, bytes]) -> bytes | None:
@@ -219,7 +219,7 @@ def sanitized_by_ots(untrusted_font: bytes, base: Path) -> bytes:
         target.unlink(missing_ok=True)
 
 
-def _tables(untrusted_font: bytes) -> dict[bytes, bytes] | None:
+def sfnt_tables(untrusted_font: bytes) -> dict[bytes, bytes] | None:
     """The tables of a TrueType or OpenType font by tag, or None if its directory is not
     well formed (then OTS refuses it with its own words)."""
     if len(untrusted_font) < 12 or untrusted_font[:4] not in _SFNT_VERSIONS:
@@ -236,8 +236,8 @@ def _tables(untrusted_font: bytes) -> dict[bytes, bytes] | None:
     return tables
 
 
-def _table(clean_font: bytes, tag: bytes) -> bytes:
-    table = (_tables(clean_font) or {}).get(tag)
+def table_of(clean_font: bytes, tag: bytes) -> bytes:
+    table = (sfnt_tables(clean_font) or {}).get(tag)
     if table is None:
         raise font_refusal(f"OTS wrote no {tag.decode().strip()} table")
     return table
@@ -257,7 +257,7 @@ def cff_in_opentype(untrusted_cff: bytes) -> bytes:
         b"hmtx": bytes(4 * glyphs),
         b"maxp": struct.pack(">IH", 0x00005000, glyphs),
     }
-    return _sfnt(b"OTTO", tables | _NEUTRAL_TABLES)
+    return sfnt_file(b"OTTO", tables | _NEUTRAL_TABLES)
 
 
 def cff_glyph_count(untrusted_cff: bytes) -> int:
@@ -393,7 +393,7 @@ def _format_4(mapping: dict[int, int]) -> bytes:
     )
 
 
-def _sfnt(version: bytes, tables: dict[bytes, bytes]) -> bytes:
+def sfnt_file(version: bytes, tables: dict[bytes, bytes]) -> bytes:
     """A font file of ``tables`` in tag order, each on a four-byte boundary."""
     count = len(tables)
     search_range = 1 << (count.bit_length() - 1)

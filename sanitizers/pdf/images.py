@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pikepdf
 from PIL import Image, features
@@ -38,7 +38,7 @@ from sanitizers.images.scan import scan_structure
 from sanitizers.pdf.bilevel import BILEVEL_CODECS, JBIG2, BilevelImage, decoded_bits, group4_entries
 from sanitizers.pdf.clean import Tally
 from sanitizers.pdf.limits import FILTER_EXPANSION, FLATE, decode_within_limit, filter_names, has_predictor
-from sanitizers.pdf.values import int_of, name_of, printable
+from sanitizers.pdf.values import entries_of, int_of, name_of, printable
 
 DCT = frozenset({"/DCTDecode", "/DCT"})
 #: What a JPEG may be followed by inside its stream without it counting as hidden data.
@@ -92,7 +92,7 @@ def _rewrite_samples(image: pikepdf.Stream, filters: list[str], limits: Limits, 
     samples = decode_within_limit(image, limits.max_stream_size)
     if samples is None:
         raise image_refusal(f"{'/'.join(printable(f) for f in filters)} samples that qpdf cannot decode")
-    image.write(zlib.compress(_needed(image, samples)), filter=pikepdf.Name.FlateDecode)
+    image.write(zlib.compress(needed_samples(image, samples)), filter=pikepdf.Name.FlateDecode)
     if plain_flate:
         tally.add("pdf.trailing_data", "data after the end of an image's samples")
     else:
@@ -100,12 +100,12 @@ def _rewrite_samples(image: pikepdf.Stream, filters: list[str], limits: Limits, 
 
 
 def _cut_samples(image: pikepdf.Stream, samples: bytes) -> None:
-    needed = _needed(image, samples)
+    needed = needed_samples(image, samples)
     if len(needed) < len(samples):
         image.write(needed)
 
 
-def _needed(image: pikepdf.Object, samples: bytes) -> bytes:
+def needed_samples(image: pikepdf.Object | Mapping[str, object], samples: bytes) -> bytes:
     """``samples`` without what follows the image's last row, when its colour space tells
     how many components a pixel has; never lengthened."""
     width, height = int_of(image.get("/Width")), int_of(image.get("/Height"))
@@ -118,7 +118,7 @@ def _needed(image: pikepdf.Object, samples: bytes) -> bytes:
     return samples[: (width * components * bits + 7) // 8 * height]
 
 
-def is_image_mask(image: pikepdf.Object) -> bool:
+def is_image_mask(image: pikepdf.Object | Mapping[str, object]) -> bool:
     mask: object = image.get("/ImageMask")
     return mask is True
 
@@ -157,8 +157,16 @@ def _rewrite_bilevel(images: list[tuple[pikepdf.Stream, BilevelImage]], limits: 
         if bits is None:
             raise image_refusal(f"a {kind} image that PDFium cannot decode")
         data, codec, parms = group4_entries(bits)
+        if data == source.untrusted_data and _same_entries(parms, source.parms):
+            continue  # G4 as libtiff writes it already: what the rebuild would write
         image.write(data, filter=codec, decode_parms=parms)
         tally.add("pdf.image_container", f"{kind} image decoded and re-encoded")
+
+
+def _same_entries(written: pikepdf.Object | None, untrusted: pikepdf.Object | None) -> bool:
+    if not isinstance(written, pikepdf.Dictionary) or not isinstance(untrusted, pikepdf.Dictionary):
+        return written is None and untrusted is None
+    return entries_of(written) == entries_of(untrusted)
 
 
 def _codec_input(image: pikepdf.Stream, outer: list[str], limits: Limits) -> bytes:
@@ -220,7 +228,7 @@ def _is_bare_flate(image: pikepdf.Stream, limits: Limits) -> bool:
         raise LimitError("pdf.limit", f"an image stream decodes beyond {limits.max_stream_size} bytes")
     if inflater.unused_data.strip(PADDING):
         return False
-    return has_predictor(image) or len(_needed(image, inflated)) == len(inflated)
+    return has_predictor(image) or len(needed_samples(image, inflated)) == len(inflated)
 
 
 def _rewrite_jpx(pdf: pikepdf.Pdf, image: pikepdf.Stream, untrusted_jpx: bytes, limits: Limits) -> None:

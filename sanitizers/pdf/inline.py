@@ -25,7 +25,7 @@ import pikepdf
 from sanitizers.base import Limits
 from sanitizers.errors import LimitError
 from sanitizers.pdf.clean import Tally
-from sanitizers.pdf.images import image_refusal, rewrite_images
+from sanitizers.pdf.images import image_refusal, needed_samples, rewrite_images
 from sanitizers.pdf.limits import decode_within_limit, filter_names
 from sanitizers.pdf.streams import is_syntax
 from sanitizers.pdf.values import entries_of, int_of
@@ -37,6 +37,9 @@ HEX = pikepdf.Name.ASCIIHexDecode
 _KEYS = {full.decode(): short for full, short in pikepdf.PdfInlineImage.REVERSE_KEY_ABBREVS.items()}
 _VALUES = pikepdf.PdfInlineImage.REVERSE_VALUE_ABBREVS
 #: Entries of the rewritten image that the inline dictionary writes otherwise or not at all.
+_WHITESPACE = b" \t\r\n\f\0"
+#: Hexadecimal digits, an even count of them, and the end-of-data marker.
+_HEX_DIGITS = re.compile(rb"(?:[0-9A-Fa-f]{2})*>")
 _NOT_COPIED = frozenset({"/Length", "/Filter", "/DecodeParms", "/Type", "/Subtype"})
 
 
@@ -46,17 +49,28 @@ def rewrite_inline_images(pdf: pikepdf.Pdf, limits: Limits, tally: Tally) -> Non
         return
     with pikepdf.Pdf.new() as scratch:
         images: dict[int, pikepdf.Stream] = {}
+        untrusted_data: dict[int, bytes] = {}
         for _, instructions in holders:
             for instruction in instructions:
                 if isinstance(instruction, pikepdf.ContentStreamInlineImage):
                     images[id(instruction)] = _as_stream(scratch, instruction.iimage, limits)
-        rewrite_images(scratch, images.values(), limits, tally)
+                    untrusted_data[id(instruction)] = instruction.iimage.read_raw_bytes()
+        hex_samples = {key for key, image in images.items() if _decoded_if_hex_samples(image)}
+        rewrite_images(
+            scratch, [image for key, image in images.items() if key not in hex_samples], limits, tally
+        )
+        written = {
+            key: _inline_image(image, compress=key not in hex_samples) for key, image in images.items()
+        }
         for holder, instructions in holders:
-            holder.write(b"\n".join(_unparsed(instructions, images)))
-    tally.add("pdf.image_container", "inline image decoded and re-encoded", len(images))
+            holder.write(b"\n".join(_unparsed(instructions, written)))
+    changed = sum(
+        _data_of(written[key]) != untrusted.rstrip(_WHITESPACE) for key, untrusted in untrusted_data.items()
+    )
+    tally.add("pdf.image_container", "inline image decoded and re-encoded", changed)
 
 
-def content_instructions(stream: pikepdf.Stream) -> list[pikepdf.ContentStreamInstructions] | None:
+def content_instructions(stream: pikepdf.Object) -> list[pikepdf.ContentStreamInstructions] | None:
     """The instructions of a content stream, or None when qpdf cannot parse all of it
     (it warns and returns what it read so far)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -105,7 +119,7 @@ def _as_stream(scratch: pikepdf.Pdf, image: pikepdf.PdfInlineImage, limits: Limi
 
 
 def _unparsed(
-    instructions: list[pikepdf.ContentStreamInstructions], images: dict[int, pikepdf.Stream]
+    instructions: list[pikepdf.ContentStreamInstructions], images: dict[int, bytes]
 ) -> Iterator[bytes]:
     """The content again, runs of other instructions as qpdf writes them."""
     run: list[pikepdf.ContentStreamInstructions] = []
@@ -114,21 +128,40 @@ def _unparsed(
             if run:
                 yield pikepdf.unparse_content_stream(run)
                 run = []
-            yield _inline_image(images[id(instruction)])
+            yield images[id(instruction)]
         else:
             run.append(instruction)
     if run:
         yield pikepdf.unparse_content_stream(run)
 
 
-def _inline_image(image: pikepdf.Stream) -> bytes:
-    """The rewritten image as an inline image, its codec data in hexadecimal."""
+def _data_of(inline_image: bytes) -> bytes:
+    """The data of an inline image as ``_inline_image`` writes it."""
+    return inline_image[inline_image.rindex(b" ID\n") + 4 : -3]
+
+
+def _decoded_if_hex_samples(image: pikepdf.Stream) -> bool:
+    """Replace hexadecimal samples, as 画像化 writes its glyph masks, by the samples, and
+    say so; other data is left for the rewriting of images."""
+    untrusted_data = image.read_raw_bytes().rstrip(_WHITESPACE)
+    if filter_names(image) != ["/ASCIIHexDecode"] or _HEX_DIGITS.fullmatch(untrusted_data) is None:
+        return False
+    samples = bytes.fromhex(untrusted_data[:-1].decode("ascii"))
+    if len(needed_samples(image, samples)) < len(samples):
+        return False
+    image.write(samples)
+    return True
+
+
+def _inline_image(image: pikepdf.Stream, *, compress: bool) -> bytes:
+    """The rewritten image as an inline image, its codec data (or, uncompressed, its
+    samples) in hexadecimal."""
     entries = entries_of(image)
     if "/SMask" in entries:
         raise image_refusal("an inline image with transparency, which inline images cannot hold")
     data = image.read_raw_bytes()
     codec = (filter_names(image) or [""])[-1]
-    if not codec:
+    if not codec and compress:
         codec, data = "/FlateDecode", zlib.compress(data)
     parms = entries.get("/DecodeParms")
     dictionary = [
@@ -136,7 +169,7 @@ def _inline_image(image: pikepdf.Stream) -> bytes:
         for key, value in entries.items()
         if key not in _NOT_COPIED
     ]
-    dictionary.append(b"/F [/AHx %s]" % _token(pikepdf.Name(codec)))
+    dictionary.append(b"/F [/AHx %s]" % _token(pikepdf.Name(codec)) if codec else b"/F /AHx")
     if isinstance(parms, pikepdf.Dictionary):
         dictionary.append(b"/DP [null %s]" % _token(parms))
     return b"BI %s ID\n%s>\nEI" % (b" ".join(dictionary), data.hex().encode())

@@ -41,12 +41,9 @@ def references(text: bytes) -> Iterator[tuple[int, int]]:
         yield int(number), int(generation)
 
 
-def container(pdf: pikepdf.Pdf, objgen: tuple[int, int]) -> pikepdf.Object | None:
-    """The dictionary, array or stream ``objgen`` names, or None (missing objects read as null)."""
+def referenced(pdf: pikepdf.Pdf, objgen: tuple[int, int]) -> object:
+    """The object ``objgen`` names, of any type, or None when it is missing."""
     try:
-        target = pdf.get_object(objgen)
+        return pdf.get_object(objgen)
     except (ValueError, pikepdf.PdfError):
         return None
-    if isinstance(target, pikepdf.Dictionary | pikepdf.Array | pikepdf.Stream):
-        return target
-    return None

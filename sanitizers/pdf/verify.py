@@ -7,7 +7,8 @@ for image-only output, anything but pages, images, resource-less forms and Type 
 fonts whose glyphs are nothing but image masks, mapped to no letters.  Streams
 that readers parse as PDF syntax (``streams.py``) are decoded within the stream limit
 and searched byte-wise for forbidden names, hex-escaped or not; a stream whose filters
-cannot be decoded is searched raw; binary payloads are only size-checked.
+cannot be decoded is searched raw.  Binary payloads (images, inline images, colour
+profiles, font programs) must be as the rebuild writes them (``payloads.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import pikepdf
 from sanitizers.base import Limits
 from sanitizers.errors import MalformedError, SanitizeError, VerifyError
 from sanitizers.pdf.actions import is_web_uri
+from sanitizers.pdf.inline import content_instructions, names_inline_images
 from sanitizers.pdf.limits import check_decoded_size, decode_within_limit
+from sanitizers.pdf.payloads import PayloadChecks
 from sanitizers.pdf.resources import IndirectNameMaps, Role, child_role
 from sanitizers.pdf.screen import name_screen, serialised
 from sanitizers.pdf.streams import FORBIDDEN_NAME_PATTERN, is_image, is_syntax
@@ -139,6 +142,8 @@ class _Scanner:
         self.violations: list[str] = []
         self.named_in_content: list[str] = []
         self.name_maps = IndirectNameMaps(pdf)
+        self.payloads = PayloadChecks(pdf, limits)
+        self.contents: dict[tuple[int, int], list[pikepdf.ContentStreamInstructions] | None] = {}
 
     def scan(self) -> None:
         trailer = self.pdf.trailer
@@ -153,11 +158,14 @@ class _Scanner:
                 self._scan_object(obj)
         if self.promise.image_only:
             self._check_image_only()
+        self.violations += self.payloads.finish()
 
     def _scan_object(self, obj: pikepdf.Object) -> None:
         """One indirect object: a full scan only when qpdf's serialisation of it names
         something to look at; a stream's data is checked either way."""
-        if NEEDS_A_LOOK.search(serialised(obj)) is not None:
+        text = serialised(obj)
+        self.payloads.note_references(text, f"object {obj.objgen[0]}")
+        if NEEDS_A_LOOK.search(text) is not None:
             self._scan_value(obj, f"object {obj.objgen[0]}")
         elif isinstance(obj, pikepdf.Stream):
             self._check_stream(obj, entries_of(obj), f"object {obj.objgen[0]}")
@@ -249,15 +257,32 @@ class _Scanner:
     def _check_stream(self, stream: pikepdf.Object, entries: Entries, where: str) -> None:
         if is_image(entries):
             self._check_image(entries, where)
+            self.payloads.image(stream, entries, where)
         elif not is_syntax(entries):
             check_decoded_size(stream, self.limits.max_stream_size)
         else:
             data = decode_within_limit(stream, self.limits.max_stream_size)
-            match = FORBIDDEN_NAME_PATTERN.search(stream.read_raw_bytes() if data is None else data)
+            content = stream.read_raw_bytes() if data is None else data
+            if names_inline_images(content):
+                self._check_inline_images(stream, where)
+            match = FORBIDDEN_NAME_PATTERN.search(content)
             if match is not None:
                 name = printable(match.group().decode("latin-1"))
                 where = self._page_drawn_by(stream.objgen) or where
                 self.named_in_content.append(f"the name {name} in stream data at {where}")
+
+    def _check_inline_images(self, stream: pikepdf.Object, where: str) -> None:
+        instructions = self._content(stream)
+        if instructions is None:
+            self._flag(where, "content naming an inline image that does not parse")
+        else:
+            self.payloads.inline_images(instructions, where)
+
+    def _content(self, stream: pikepdf.Object) -> list[pikepdf.ContentStreamInstructions] | None:
+        """A content stream's instructions, parsed once for every check that reads them."""
+        if stream.objgen not in self.contents:
+            self.contents[stream.objgen] = content_instructions(stream)
+        return self.contents[stream.objgen]
 
     def _page_drawn_by(self, objgen: tuple[int, int]) -> str | None:
         """The page ("page N") whose content the stream is, for staff to find it."""
@@ -361,7 +386,7 @@ class _Scanner:
             self._flag(where, "a Type 3 glyph that is not a plain stream")
             return
         decoded = decode_within_limit(procedure, self.limits.max_stream_size) is not None
-        instructions = _parsed(procedure) if decoded else None
+        instructions = self._content(procedure) if decoded else None
         if instructions is None:
             self._flag(where, "a Type 3 glyph that does not parse")
             return

@@ -16,19 +16,20 @@ from pathlib import Path
 import pikepdf
 import pytest
 from pikepdf import Array, Dictionary, Name
-from PIL import Image, ImageDraw, TiffImagePlugin
+from PIL import Image, ImageCms, ImageDraw, TiffImagePlugin
 
 from sanitizers.base import Limits
-from sanitizers.errors import LimitError
+from sanitizers.errors import LimitError, VerifyError
 from sanitizers.pdf import PdfRebuild
+from sanitizers.pdf.icc import reserialised
 from sanitizers.pipeline import FINAL_REFUSALS
+from sanitizers.verification import Expectation, verify_output
 from tests.sanitizers import pdf_builders as b
 from tests.sanitizers.test_pdf_embedded_images import (
     differs_little,
     image_document,
     picture,
     pixels,
-    rebuilt,
     refused,
     samples_of,
     the_image,
@@ -37,6 +38,28 @@ from tests.sanitizers.test_pdf_embedded_images import (
 PAYLOAD = b"MZ\x90\x00 appended executable, not an image " * 20
 #: What the output's filters may be: the codecs the rebuild writes.
 WRITTEN_FILTERS = {Name.FlateDecode, Name.DCTDecode, Name.CCITTFaxDecode}
+
+
+def as_written(pdf: pikepdf.Pdf, path: Path) -> Path:
+    """``pdf`` saved with every stream as it was given: qpdf would otherwise recompress
+    LZW, run-length and ASCII data, and data it was given plain, as Flate."""
+    return b.save(pdf, path, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+
+
+def rebuilt(pdf: pikepdf.Pdf, tmp_path: Path) -> tuple[Path, Path]:
+    src = as_written(pdf, tmp_path / "in.pdf")
+    dst = tmp_path / "out.pdf"
+    PdfRebuild().sanitize(src, dst, {}, Limits())
+    return src, dst
+
+
+def coded_image_document(data: bytes, filters: list[str]) -> pikepdf.Pdf:
+    """``image_document`` whose data is written as already coded by ``filters``, so that
+    saving keeps it as it is (qpdf would decode and recompress data it was given plain)."""
+    pdf = image_document(data, filters)
+    image = pdf.pages[0].Resources.XObject.Im0
+    image.write(data, filter=Array([Name(f) for f in filters]))
+    return pdf
 
 
 def bilevel_picture() -> Image.Image:
@@ -214,20 +237,22 @@ class TestBilevel:
 class TestGeneralFilters:
     def test_an_lzw_image_with_a_payload_after_its_end_of_data(self, tmp_path: Path) -> None:
         samples = picture().tobytes()
-        src, dst = rebuilt(image_document(lzw(picture()) + PAYLOAD, ["/LZWDecode"]), tmp_path)
+        src, dst = rebuilt(coded_image_document(lzw(picture()) + PAYLOAD, ["/LZWDecode"]), tmp_path)
         assert_clean_image(src, dst)
         assert samples_of(dst)[0] == samples
 
     def test_a_run_length_image_with_trailing_bytes(self, tmp_path: Path) -> None:
         samples = picture().tobytes()
-        src, dst = rebuilt(image_document(run_length(samples) + PAYLOAD, ["/RunLengthDecode"]), tmp_path)
+        src, dst = rebuilt(
+            coded_image_document(run_length(samples) + PAYLOAD, ["/RunLengthDecode"]), tmp_path
+        )
         assert_clean_image(src, dst)
         assert samples_of(dst)[0] == samples
 
     def test_an_ascii_hex_wrapped_flate_image_with_a_payload(self, tmp_path: Path) -> None:
         samples = picture().tobytes()
         wrapped = zlib.compress(samples).hex().encode() + b">" + PAYLOAD.hex().encode()
-        src, dst = rebuilt(image_document(wrapped, ["/ASCIIHexDecode", "/FlateDecode"]), tmp_path)
+        src, dst = rebuilt(coded_image_document(wrapped, ["/ASCIIHexDecode", "/FlateDecode"]), tmp_path)
         assert_clean_image(src, dst)
         assert samples_of(dst)[0] == samples
 
@@ -329,3 +354,105 @@ class TestInline:
         page = pdf.pages[0]
         page.Contents = pdf.make_stream(page.Contents.read_bytes() + b" BI /W 4 /H 4 <</X ID abcd EI")
         refused(pdf, tmp_path)
+
+
+def verifier_refusal(pdf: pikepdf.Pdf, tmp_path: Path) -> str:
+    """What the gateway's verifier says of ``pdf`` as a taken-over worker would write it."""
+    output = as_written(pdf, tmp_path / "written.pdf")
+    with pytest.raises(VerifyError) as caught:
+        verify_output(output, Expectation("pdf", "rebuild"), Limits())
+    return caught.value.detail
+
+
+def verifier_passes(path: Path) -> None:
+    verify_output(path, Expectation("pdf", "rebuild"), Limits())
+
+
+class TestVerifier:
+    """The verifier holds an output to what the rebuild writes, trusting nothing else."""
+
+    def test_a_rebuilt_output_of_every_kind_passes(self, tmp_path: Path) -> None:
+        for name, pdf in {
+            "jbig2": image_document(
+                jbig2_page(bilevel_picture()),
+                ["/JBIG2Decode"],
+                ColorSpace=Name.DeviceGray,
+                BitsPerComponent=1,
+            ),
+            "lzw": coded_image_document(lzw(picture()), ["/LZWDecode"]),
+            "inline": inline_document(
+                b"/W 64 /H 48 /CS /RGB /BPC 8 /F /Fl", zlib.compress(picture().tobytes())
+            ),
+        }.items():
+            (tmp_path / name).mkdir()
+            verifier_passes(rebuilt(pdf, tmp_path / name)[1])
+
+    def test_a_jbig2_image_is_refused(self, tmp_path: Path) -> None:
+        pdf = image_document(
+            jbig2_page(bilevel_picture()), ["/JBIG2Decode"], ColorSpace=Name.DeviceGray, BitsPerComponent=1
+        )
+        assert "an image under /JBIG2Decode" in verifier_refusal(pdf, tmp_path)
+
+    def test_an_lzw_image_is_refused(self, tmp_path: Path) -> None:
+        assert "an image under /LZWDecode" in verifier_refusal(
+            coded_image_document(lzw(picture()), ["/LZWDecode"]), tmp_path
+        )
+
+    def test_a_jpeg_with_trailing_data_is_refused(self, tmp_path: Path) -> None:
+        buffer = io.BytesIO()
+        picture().save(buffer, "JPEG")
+        pdf = image_document(buffer.getvalue() + PAYLOAD, ["/DCTDecode"])
+        assert "data after the end of a JPEG image" in verifier_refusal(pdf, tmp_path)
+
+    def test_flate_samples_with_trailing_data_are_refused(self, tmp_path: Path) -> None:
+        pdf = coded_image_document(zlib.compress(picture().tobytes()) + PAYLOAD, ["/FlateDecode"])
+        assert "compressed samples" in verifier_refusal(pdf, tmp_path)
+
+    def test_a_g4_image_with_an_appended_payload_is_refused(self, tmp_path: Path) -> None:
+        parms = Dictionary(K=-1, Columns=64, Rows=48, BlackIs1=True)
+        pdf = image_document(
+            group4_of(bilevel_picture()) + PAYLOAD,
+            ["/CCITTFaxDecode"],
+            ColorSpace=Name.DeviceGray,
+            BitsPerComponent=1,
+            DecodeParms=parms,
+        )
+        assert "not what libtiff writes" in verifier_refusal(pdf, tmp_path)
+
+    def test_an_inline_image_in_binary_or_with_a_payload_is_refused(self, tmp_path: Path) -> None:
+        samples = zlib.compress(picture().tobytes())
+        binary = inline_document(b"/W 64 /H 48 /CS /RGB /BPC 8 /F /Fl", samples)
+        assert "an inline image under /FlateDecode" in verifier_refusal(binary, tmp_path)
+        hex_data = (samples + PAYLOAD).hex().encode() + b">"
+        padded = inline_document(b"/W 64 /H 48 /CS /RGB /BPC 8 /F [/AHx /Fl]", hex_data)
+        assert "compressed samples" in verifier_refusal(padded, tmp_path)
+
+    def test_an_icc_profile_with_an_appended_payload_is_refused(self, tmp_path: Path) -> None:
+        profile = bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+        clean = reserialised(profile, 3)
+        pdf = b.new_document(["Colour managed"])
+        stream = pdf.make_stream(clean + PAYLOAD, N=3)
+        pdf.pages[0].Resources.ColorSpace = Dictionary(CS0=Array([Name.ICCBased, stream]))
+        assert "an ICC profile that is not as LittleCMS writes it" in verifier_refusal(pdf, tmp_path)
+        stream.write(clean)
+        verifier_passes(b.save(pdf, tmp_path / "clean.pdf"))
+
+    def test_an_icc_profile_behind_an_indirect_family_name_is_checked(self, tmp_path: Path) -> None:
+        pdf = b.new_document(["Colour managed"])
+        family = pdf.make_indirect(Name.ICCBased)
+        stream = pdf.make_stream(b"\x00" * 40 + PAYLOAD, N=3)
+        pdf.pages[0].Resources.ColorSpace = Dictionary(CS0=Array([family, stream]))
+        assert "ICC profile" in verifier_refusal(pdf, tmp_path)
+
+    def test_a_type_1_font_program_is_refused(self, tmp_path: Path) -> None:
+        pdf = b.embedded_font_document(b.type1_program(), "ABC", key="/FontFile")
+        assert "a /FontFile font program" in verifier_refusal(pdf, tmp_path)
+
+    @pytest.mark.skipif(not b.TRUETYPE_FONT.is_file(), reason="DejaVu Sans is not installed")
+    def test_a_truetype_font_with_an_appended_payload_is_refused(self, tmp_path: Path) -> None:
+        pdf = b.embedded_font_document(b.TRUETYPE_FONT.read_bytes() + PAYLOAD)
+        assert "not as OTS writes it" in verifier_refusal(pdf, tmp_path)
+        (tmp_path / "rebuilt").mkdir()
+        verifier_passes(
+            rebuilt(b.embedded_font_document(b.TRUETYPE_FONT.read_bytes()), tmp_path / "rebuilt")[1]
+        )
