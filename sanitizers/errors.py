@@ -363,6 +363,12 @@ REASONS: dict[str, ReasonText] = {
         "リンクを解除して保存し直したファイルを送ってもらってください。",
         "Ask the sender to break the links and save again.",
     ),
+    "ole.comments": ReasonText(
+        "コメントを削除する設定ですが、Office 97-2003形式のファイルからはコメントだけを取り除けません。",
+        "The rule removes comments, and they cannot be cut out of an Office 97-2003 file on their own.",
+        "コメントを削除して保存し直したファイルか、.docx・.xlsx・.pptx 形式のファイルを送ってもらってください。",
+        "Ask the sender to delete the comments and save again, or to send a .docx, .xlsx or .pptx.",
+    ),
     "ole.old_format": ReasonText(
         "Word 6.0/95、Excel 5.0/95 形式の古いファイルは無害化できません。",
         "Word 6.0/95 and Excel 5.0/95 files are too old to be sanitised.",

@@ -238,7 +238,9 @@ def _svg(subject: _Subject) -> None:
 
 def _rtf(subject: _Subject) -> None:
     chosen = RtfRebuild().resolved_options(subject.options)
-    verify_rtf(subject.data, subject.limits, str(chosen["pictures"]), str(chosen["links"]))
+    verify_rtf(
+        subject.data, subject.limits, str(chosen["pictures"]), str(chosen["links"]), str(chosen["comments"])
+    )
 
 
 # ── Office ───────────────────────────────────────────────────────────────────────────
@@ -249,17 +251,20 @@ def _ooxml(subject: _Subject) -> None:
     decompresses every part, does so within the declared (and limited) sizes."""
     with open_zip(subject.data) as archive:
         check_entries(archive, subject.data, subject.limits, "reject")
-    keep_web_links = OoxmlRebuild().resolved_options(subject.options)["links"] == "keep-web"
-    verify_package(subject.data, keep_web_links)
+    chosen = OoxmlRebuild().resolved_options(subject.options)
+    verify_package(subject.data, chosen["links"] == "keep-web", chosen["comments"] == "keep")
 
 
 def _ole(subject: _Subject) -> None:
     """No storage, only the application's allow-listed top-level streams (summary streams
-    when the rule keeps metadata), and cleaning them again would change nothing."""
+    when the rule keeps metadata), cleaning them again would change nothing, and no
+    comment is left where the rule removes them."""
     ole_format = next(f for f in OLE_FORMATS if f.type_name == subject.detection.type)
     chosen = OleRebuild().resolved_options(subject.options)
     allowed = ole_format.kept_streams | (SUMMARY_STREAMS if chosen["metadata"] == "keep" else frozenset())
-    verify_compound(subject.data, ole_format, allowed, subject.limits, str(chosen["links"]))
+    streams = verify_compound(subject.data, ole_format, allowed, subject.limits, str(chosen["links"]))
+    if chosen["comments"] == "remove" and ole_format.count_comments(streams):
+        raise VerifyError(FAILED, "comments in a file whose rule removes them")
 
 
 # ── ZIP ──────────────────────────────────────────────────────────────────────────────

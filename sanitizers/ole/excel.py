@@ -64,6 +64,7 @@ XCT, CRN = 0x0059, 0x005A
 FORMULA, STRING, SHRFMLA, ARRAY, TABLE = 0x0006, 0x0207, 0x04BC, 0x0221, 0x0236
 BLANK, NUMBER, LABEL, BOOLERR = 0x0201, 0x0203, 0x0204, 0x0205
 HLINK, HLINKTOOLTIP = 0x01B8, 0x0800
+NOTE = 0x001C  # a cell's comment: its anchor and author (the text is in the drawing's TXO)
 
 BIFF8, BIFF5 = 0x0600, 0x0500
 #: BOUNDSHEET sheet types: worksheet or dialog, Excel 4 macro sheet, chart, VBA module.
@@ -163,6 +164,14 @@ def clean_excel(streams: Mapping[str, bytes], links: str) -> tuple[dict[str, byt
     kept = dict(streams)
     kept[MAIN_STREAM] = bytes(patched)
     return kept, findings
+
+
+def comment_count(streams: Mapping[str, bytes]) -> int:
+    """How many cell comments (NOTE records) the workbook has."""
+    workbook = streams.get(MAIN_STREAM, streams.get(BIFF5_STREAM))
+    if workbook is None:
+        raise MalformedError("ole.malformed", "no Workbook stream")
+    return sum(1 for record in records(workbook) if record.type == NOTE)
 
 
 # ── links to other workbooks ────────────────────────────────────────────────────────────

@@ -64,6 +64,11 @@ OBJECT_RECORDS = frozenset(
 )
 EXTERNAL_MEDIA_RECORDS = frozenset({0x1006, 0x1007, 0x100E})  # ExAviMovie, ExMCIMovie, ExWAVAudioLink
 CRYPT_SESSION = 0x2F14
+#: A slide's comments live in its PowerPoint 2002 extension: a ProgBinaryTag named
+#: ___PPT10, whose data blob is an atom holding records, Comment10Containers among them.
+PROG_BINARY_TAG, BINARY_TAG_DATA = 0x138A, 0x138B
+PPT10_TAG = "___PPT10"
+COMMENT10 = 0x2EE0
 INTERACTIVE_INFO = 0x0FF3
 _ACTIVE_ACTIONS = {1: "macro", 2: "run program", 5: "OLE verb"}
 PERSIST_DIRECTORY = 0x1772
@@ -206,6 +211,26 @@ def hyperlink_targets(stream: bytes, found: list[PptRecord]) -> list[str]:
                 if child.type == CSTRING and child.instance == _TARGET_INSTANCE and not child.is_container:
                     targets.append(child.data.decode("utf-16-le", errors="replace"))
     return targets
+
+
+def comment_count(streams: Mapping[str, bytes]) -> int:
+    """How many comments the slides have (Comment10Containers, MS-PPT 2.4.20.2)."""
+    document = streams.get(MAIN_STREAM)
+    if document is None:
+        raise MalformedError("ole.malformed", "no PowerPoint Document stream")
+    found, _ = walk(document)
+    count = sum(1 for record in found if record.type == COMMENT10)
+    for record in found:
+        if record.type != PROG_BINARY_TAG or not record.is_container:
+            continue
+        inside = children(document, record)
+        names = {c.data.decode("utf-16-le", errors="replace") for c in inside if c.type == CSTRING}
+        if PPT10_TAG in names:
+            for blob in inside:
+                if blob.type == BINARY_TAG_DATA and not blob.is_container:
+                    extension, _ = walk(blob.data)
+                    count += sum(1 for r in extension if r.type == COMMENT10)
+    return count
 
 
 def clean_powerpoint(

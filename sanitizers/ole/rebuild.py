@@ -6,6 +6,10 @@ what is neutralised inside them and what makes the file unsafe to release; a fre
 compound file is written with ``cfb_writer.py``.  No storage is ever kept, so VBA
 projects, object pools and embedded objects cannot survive whatever they are called.
 The output is then re-opened strictly and put through the same checks again.
+
+The text is kept byte for byte, so comments cannot be cut out of it: with
+``comments = "remove"`` a file that has any is refused (``ole.comments``), and the rule's
+next method (PDF化, which prints no comments) takes over.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Sanitizer
-from sanitizers.errors import EncryptedError, MalformedError, SanitizeError, VerifyError
+from sanitizers.errors import EncryptedError, MalformedError, PolicyError, SanitizeError, VerifyError
 from sanitizers.links import CHOICES as LINK_CHOICES
 from sanitizers.links import KEEP_WEB
 from sanitizers.ole import excel, powerpoint, word
@@ -36,6 +40,8 @@ from sanitizers.output import write_atomically
 
 #: (the allow-listed streams, the rule's ``links`` option) → the streams to write and findings
 Cleaner = Callable[[Mapping[str, bytes], str], tuple[dict[str, bytes], list[Finding]]]
+#: the allow-listed streams → how many comments the document has
+CommentCounter = Callable[[Mapping[str, bytes]], int]
 
 #: Streams that only an encrypted file has (detection already refuses the OOXML ones
 #: wrapped in a compound file; an encrypted ppt keeps its summary here).
@@ -50,6 +56,7 @@ class OleFormat:
     clean: Cleaner
     #: root CLSIDs the application writes; the first is written when the input's is another
     clsids: tuple[uuid.UUID, ...]
+    count_comments: CommentCounter
 
 
 FORMATS: tuple[OleFormat, ...] = (
@@ -62,6 +69,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("00020906-0000-0000-c000-000000000046"),
             uuid.UUID("00020900-0000-0000-c000-000000000046"),
         ),
+        word.comment_count,
     ),
     OleFormat(
         "xls",
@@ -72,6 +80,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("00020820-0000-0000-c000-000000000046"),
             uuid.UUID("00020810-0000-0000-c000-000000000046"),
         ),
+        excel.comment_count,
     ),
     OleFormat(
         "ppt",
@@ -82,6 +91,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("64818d10-4f9b-11cf-86ea-00aa00b929e8"),
             uuid.UUID("64818d11-4f9b-11cf-86ea-00aa00b929e8"),
         ),
+        powerpoint.comment_count,
     ),
 )
 
@@ -103,6 +113,12 @@ class OleRebuild(Sanitizer):
             " the file (the rule's next method, such as pdf, takes over), in .xls it is removed",
             choices=LINK_CHOICES,
         ),
+        "comments": OptionSpec(
+            "keep",
+            "keep leaves comments; remove refuses a file that has any, since its text is kept byte for"
+            " byte (the rule's next method, such as pdf, takes over: it prints no comments)",
+            choices=("keep", "remove"),
+        ),
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
@@ -115,6 +131,8 @@ class OleRebuild(Sanitizer):
             entries = compound.entries
             root_clsid = compound.root_clsid
         kept, findings = ole_format.clean(streams, links)
+        if chosen["comments"] == "remove":
+            _refuse_comments(ole_format, streams)
         clsid = root_clsid if root_clsid in ole_format.clsids else ole_format.clsids[0]
         rebuilt = compound_file_bytes(clsid, kept)
         verify_rebuilt(rebuilt, ole_format, kept, limits, links)
@@ -141,6 +159,14 @@ def format_of(compound: CompoundFile) -> OleFormat:
             "ole.malformed", f"expected the streams of one Office application, found {kinds}"
         )
     return found[0]
+
+
+def _refuse_comments(ole_format: OleFormat, streams: Mapping[str, bytes]) -> None:
+    comments = ole_format.count_comments(streams)
+    if comments:
+        raise PolicyError(
+            "ole.comments", f"{comments} comment(s), which cannot be cut out of text kept byte for byte"
+        )
 
 
 def _read_allowed(compound: CompoundFile, allowed: frozenset[str]) -> dict[str, bytes]:

@@ -54,6 +54,10 @@ _FLAG_OBFUSCATED = 0x8000
 _CSW, _CSLW = 0x000E, 0x0016
 _FC_LCB_START = 32 + 2 + _CSW * 2 + 2 + _CSLW * 4 + 2  # 154
 _FC_STTBF_ASSOC, _FC_CLX = 32, 33  # indexes into FibRgFcLcb97
+#: FibRgFcLcb97.fcPlcfandRef: where each comment is anchored in the text, a character
+#: position and an ATRDPre10 per comment after the closing position (MS-DOC 2.8.3)
+_FC_PLCF_AND_REF = 4
+_AND_REF_CP, _AND_REF_ENTRY = 4, 4 + 30
 _MIN_FC_LCB = _FC_CLX + 1
 _ASSOC_TEMPLATE = 1  # ibstAssocDot: the attached template's path
 
@@ -205,6 +209,15 @@ def attached_template(table: bytes, fib: Fib) -> str:
             return value
         pos += 2 + 2 * chars
     return ""
+
+
+def comment_count(streams: Mapping[str, bytes]) -> int:
+    """How many comments the document has: none when the FIB names no comment anchors."""
+    word_document = streams.get(MAIN_STREAM)
+    if word_document is None:
+        raise MalformedError("ole.malformed", "no WordDocument stream")
+    _fc, lcb = read_fib(word_document).fc_lcb[_FC_PLCF_AND_REF]
+    return max((lcb - _AND_REF_CP) // _AND_REF_ENTRY, 1) if lcb else 0
 
 
 def is_remote_path(path: str) -> bool:

@@ -79,6 +79,7 @@ _DETACHABLE = frozenset(
 )
 _RELID = _q(NS_O, "relid")
 _AUTHOR_ATTRIBUTES = frozenset({_q(NS_W, "author"), _q(NS_W, "initials")})
+_COMMENT = _q(NS_W, "comment")
 #: VML attributes that make Office fetch a file by path or URL, bypassing relationships.
 _VML_FETCHES = frozenset({"src", _q(NS_O, "href"), _q(NS_O, "althref")})
 _CLIENT_DATA = _q(NS_XL_VML, "ClientData")
@@ -162,7 +163,7 @@ def _metadata(construct: str) -> Callable[[ET.Element, PartContext], bool]:
 
 def _note_shape(element: ET.Element, context: PartContext) -> bool:
     """An Excel comment's VML box; it would show empty once the comment is gone."""
-    if context.policy.keep_metadata:
+    if context.policy.keep_comments:
         return True
     data = element.find(_CLIENT_DATA)
     if data is None or data.get("ObjectType") != "Note":
@@ -188,8 +189,10 @@ def _clean_attributes(element: ET.Element, context: PartContext) -> bool:
                 del element.attrib[key]
                 revision_ids += 1
             elif key in _AUTHOR_ATTRIBUTES and value:
+                # an empty author is valid (ST_String): Word shows the comment or change unsigned
                 element.set(key, "")
-                context.tally.add("ooxml.revision_author", context.name)
+                construct = "ooxml.comment_author" if element.tag == _COMMENT else "ooxml.revision_author"
+                context.tally.add(construct, context.name)
         elif key == "macro" and namespace == NS_XDR:
             del element.attrib[key]
             if value:

@@ -49,6 +49,7 @@ _UNREFERENCED: tuple[tuple[re.Pattern[str], str], ...] = (
 class Policy:
     keep_web_links: bool
     keep_metadata: bool
+    keep_comments: bool
 
 
 @dataclass
@@ -182,6 +183,9 @@ class _Walk:
                 self.tally.add(dropped_as, shown)
             else:
                 self.tally.add("ooxml.unknown_part", f"{shown} ({relationship.type[-60:]})", "dropped")
+            return None
+        if kept.comments is not None and not self.policy.keep_comments:
+            self.tally.add(kept.comments, shown)
             return None
         if kept.metadata is not None and not self.policy.keep_metadata:
             self.tally.add(kept.metadata, shown)

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.errors import MalformedError, PolicyError
+from sanitizers.ooxml.comments import clean_comment_authors
 from sanitizers.ooxml.contenttypes import CONTENT_TYPES_PART, content_types_xml, read_content_types
 from sanitizers.ooxml.context import PartContext
 from sanitizers.ooxml.fields import clean_fields
@@ -51,8 +52,13 @@ class OoxmlRebuild(Sanitizer):
         ),
         "metadata": OptionSpec(
             "remove",
-            "remove drops document properties, comments, revision authors and ids; keep leaves them",
+            "remove drops document properties, revision and comment authors and ids; keep leaves them",
             choices=("remove", "keep"),
+        ),
+        "comments": OptionSpec(
+            "keep",
+            "keep leaves comments (their authors follow metadata); remove drops them with their marks",
+            choices=("keep", "remove"),
         ),
         "embedded": OptionSpec(
             "remove",
@@ -64,14 +70,16 @@ class OoxmlRebuild(Sanitizer):
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         chosen = self.resolved_options(options)
         policy = Policy(
-            keep_web_links=chosen["links"] == "keep-web", keep_metadata=chosen["metadata"] == "keep"
+            keep_web_links=chosen["links"] == "keep-web",
+            keep_metadata=chosen["metadata"] == "keep",
+            keep_comments=chosen["comments"] == "keep",
         )
         tally = Tally()
         with open_package(untrusted_src, limits) as package:
             plan = plan_package(package, read_content_types(package), policy, tally)
             members = _rebuilt_members(package, plan, policy, tally)
         rebuilt = package_bytes(members)
-        verify_package(rebuilt, policy.keep_web_links)
+        verify_package(rebuilt, policy.keep_web_links, policy.keep_comments)
         write_atomically(dst, rebuilt)
         report = Report(plan.family.output_type)
         tally.report_into(report)
@@ -167,5 +175,6 @@ def _rebuilt_xml(
     clean_fields(document.root, context)
     clean_formulas(document.root, context)
     clean_markup(document, context)
+    clean_comment_authors(document.root, context)
     clean_properties(document.root, context)
     return serialise_xml(document)

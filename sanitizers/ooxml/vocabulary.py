@@ -111,23 +111,26 @@ IMAGE_CONTENT_TYPES: frozenset[str] = frozenset(
 class Kept:
     """A relationship type that may stay and the content types its target may have.
 
-    A metadata part is kept only with ``metadata = "keep"``; ``metadata`` names the
-    construct it is reported as when it goes.
+    A metadata part is kept only with ``metadata = "keep"``, a comments part only with
+    ``comments = "keep"``; ``metadata`` and ``comments`` name the construct the part is
+    reported as when it goes for that option.
     """
 
     content_types: frozenset[str]
     metadata: str | None = None
+    comments: str | None = None
     #: an image, copied as bytes once its signature matches its content type
     image: bool = False
 
 
-def _kept(*content_types: str, metadata: str | None = None) -> Kept:
+def _kept(*content_types: str, metadata: str | None = None, comments: str | None = None) -> Kept:
     # content types compare case-insensitively (RFC 2045); the tables hold lower case
-    return Kept(frozenset(ct.lower() for ct in content_types), metadata)
+    return Kept(frozenset(ct.lower() for ct in content_types), metadata, comments)
 
 
 _IMAGES = Kept(IMAGE_CONTENT_TYPES, image=True)
 _COMMENTS = "ooxml.comments"
+_COMMENT_AUTHORS = "ooxml.comment_author"
 
 #: Relationship type → what it may point at.  The main document (officeDocument) and
 #: hyperlinks are judged separately.
@@ -164,16 +167,17 @@ KEPT_RELATIONSHIPS: dict[str, Kept] = {
     _OD + "header": _kept(_WML + "header+xml"),
     _OD + "footer": _kept(_WML + "footer+xml"),
     _OD + "comments": _kept(
-        _WML + "comments+xml", _SML + "comments+xml", _PML + "comments+xml", metadata=_COMMENTS
+        _WML + "comments+xml", _SML + "comments+xml", _PML + "comments+xml", comments=_COMMENTS
     ),
-    _MS11 + "commentsExtended": _kept(_WML + "commentsExtended+xml", metadata=_COMMENTS),
+    _MS11 + "commentsExtended": _kept(_WML + "commentsExtended+xml", comments=_COMMENTS),
     "http://schemas.microsoft.com/office/2016/09/relationships/commentsIds": _kept(
-        _WML + "commentsIds+xml", metadata=_COMMENTS
+        _WML + "commentsIds+xml", comments=_COMMENTS
     ),
     "http://schemas.microsoft.com/office/2018/08/relationships/commentsExtensible": _kept(
-        _WML + "commentsExtensible+xml", metadata=_COMMENTS
+        _WML + "commentsExtensible+xml", comments=_COMMENTS
     ),
-    _MS11 + "people": _kept(_WML + "people+xml", metadata=_COMMENTS),
+    # who wrote the comments, with their account ids (presenceInfo): nothing Word needs
+    _MS11 + "people": _kept(_WML + "people+xml", metadata=_COMMENT_AUTHORS, comments=_COMMENTS),
     # Excel
     _OD + "worksheet": _kept(_SML + "worksheet+xml"),
     _OD + "chartsheet": _kept(_SML + "chartsheet+xml"),
@@ -191,7 +195,8 @@ KEPT_RELATIONSHIPS: dict[str, Kept] = {
     _OD + "presProps": _kept(_PML + "presProps+xml"),
     _OD + "viewProps": _kept(_PML + "viewProps+xml"),
     _OD + "tableStyles": _kept(_PML + "tableStyles+xml"),
-    _OD + "commentAuthors": _kept(_PML + "commentAuthors+xml", metadata=_COMMENTS),
+    # PowerPoint's comments name their author by an id in this list: it stays with them
+    _OD + "commentAuthors": _kept(_PML + "commentAuthors+xml", comments=_COMMENTS),
 }
 
 #: Relationship types that are dropped on purpose, with the construct they are reported

@@ -2,6 +2,8 @@
 
 The catalog, the trailer, the name trees, annotations and actions are filtered through
 allow-lists; every other reachable dictionary loses the keys that carry active content.
+Comments (notes, pop-ups, text boxes, marks on text) go with ``comments = "remove"``, and
+the author and dates of every markup annotation with ``metadata = "remove"``.
 Objects that nothing reachable refers to any more are not written by qpdf, so removing
 the reference removes the object.  The walk is iterative and remembers every indirect
 object it has seen, so cycles (outlines, /Next chains, page trees) end it early.
@@ -32,6 +34,10 @@ from sanitizers.pdf.vocabulary import (
     ALLOWED_INFO_KEYS,
     ALLOWED_NAME_TREES,
     ALLOWED_TRAILER_KEYS,
+    AUTHOR_KEYS,
+    AUTHORED_ANNOTATIONS,
+    COMMENT_ANNOTATIONS,
+    COMMENT_KEYS,
     EXTERNAL_STREAM_KEYS,
     KNOWN_ACTIONS,
     REMOVED_ANNOTATIONS,
@@ -73,6 +79,7 @@ Pending = list[tuple[pikepdf.Object, str, int, Role]]
 class CleanPolicy:
     keep_web_links: bool
     keep_metadata: bool
+    keep_comments: bool
 
 
 class Tally:
@@ -233,7 +240,8 @@ class _Cleaner:
     def _locate(self, entries: Entries, base: str, inherited: str) -> str:
         """Name annotations and form fields in findings: "page 2, field 'email'"."""
         field_name = entries.get("/T")
-        if isinstance(field_name, pikepdf.String) and not FIELD_KEYS.isdisjoint(entries):
+        authored = name_of(entries.get("/Subtype")) in AUTHORED_ANNOTATIONS  # a pop-up has a /Parent too
+        if isinstance(field_name, pikepdf.String) and not FIELD_KEYS.isdisjoint(entries) and not authored:
             return f"{base}, field '{printable(text_of(field_name))}'"
         if _looks_like_annotation(entries):
             return f"{base}, annotation {printable(name_of(entries.get('/Subtype')) or '?')}"
@@ -248,6 +256,12 @@ class _Cleaner:
             self.tally.add(REMOVED_ANNOTATIONS.get(subtype or "", "pdf.annotation"), location)
             _empty(obj)
             return None
+        if subtype in AUTHORED_ANNOTATIONS and _looks_like_annotation(entries):
+            if self._removes_comment(subtype):
+                self.tally.add("pdf.comment", location)
+                _empty(obj)
+                return None
+            entries = self._clean_authored(obj, entries, location)
         is_action = is_an_action(entries)
         if is_action:
             construct = action_construct(obj, self.policy.keep_web_links)
@@ -372,10 +386,14 @@ class _Cleaner:
         for annotation in annotations:
             is_dict = isinstance(annotation, pikepdf.Dictionary)
             subtype = name_of(annotation.get("/Subtype")) if is_dict else None
-            if subtype in ALLOWED_ANNOTATIONS:
+            if subtype in ALLOWED_ANNOTATIONS and not self._removes_comment(subtype):
                 kept.append(annotation)
                 continue
-            construct = REMOVED_ANNOTATIONS.get(subtype or "", "pdf.annotation")
+            construct = (
+                "pdf.comment"
+                if subtype in COMMENT_ANNOTATIONS
+                else REMOVED_ANNOTATIONS.get(subtype or "", "pdf.annotation")
+            )
             self.tally.add(construct, f"{location}, annotation {printable(subtype or '?')}")
             if is_dict and annotation.is_indirect:
                 _empty(annotation)  # it may still be reachable from a popup or the structure tree
@@ -385,6 +403,25 @@ class _Cleaner:
             page["/Annots"] = pikepdf.Array(kept)
         else:
             del page["/Annots"]
+
+    def _removes_comment(self, subtype: str | None) -> bool:
+        return not self.policy.keep_comments and subtype in COMMENT_ANNOTATIONS
+
+    def _clean_authored(self, annotation: pikepdf.Object, entries: Entries, location: str) -> Entries:
+        """A kept markup annotation loses its comment (``comments = "remove"``) or who wrote
+        it and when (``metadata = "remove"``); its entries afterwards."""
+        comment = set() if self.policy.keep_comments else entries.keys() & COMMENT_KEYS
+        # a markup annotation's /T is its author, never a field's name
+        author = set() if self.policy.keep_metadata else entries.keys() & AUTHOR_KEYS
+        if comment:
+            self.tally.add("pdf.comment", location)
+        if author:
+            self.tally.add("pdf.metadata", location)
+        if not comment and not author:
+            return entries
+        for key in comment | author:
+            del annotation[key]
+        return entries_of(annotation)
 
     def _check_pixels(self, image: Entries, location: str) -> None:
         untrusted_width, untrusted_height = int_of(image.get("/Width")), int_of(image.get("/Height"))

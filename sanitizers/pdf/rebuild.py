@@ -46,14 +46,24 @@ class PdfRebuild(Sanitizer):
             choices=("keep-web", "remove"),
         ),
         "metadata": OptionSpec(
-            "remove", "remove or keep XMP and document-information metadata", choices=("remove", "keep")
+            "remove",
+            "remove or keep XMP and document-information metadata, and who wrote each annotation and when",
+            choices=("remove", "keep"),
+        ),
+        "comments": OptionSpec(
+            "keep",
+            "keep leaves comment annotations (their authors follow metadata); remove drops notes, "
+            "pop-ups, text boxes and marks on text, and the comment text of drawn marks",
+            choices=("keep", "remove"),
         ),
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         chosen = self.resolved_options(options)
         policy = CleanPolicy(
-            keep_web_links=chosen["links"] == "keep-web", keep_metadata=chosen["metadata"] == "keep"
+            keep_web_links=chosen["links"] == "keep-web",
+            keep_metadata=chosen["metadata"] == "keep",
+            keep_comments=chosen["comments"] == "keep",
         )
         report = Report("pdf")
         envelope = read_envelope(untrusted_src, limits)
@@ -90,6 +100,7 @@ def rebuild_promise(options: Options) -> Promise:
     return Promise(
         web_links=chosen["links"] == "keep-web",
         metadata=chosen["metadata"] == "keep",
+        comments=chosen["comments"] == "keep",
         image_only=False,
         copied_content=True,
     )

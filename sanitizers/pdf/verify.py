@@ -41,6 +41,10 @@ from sanitizers.pdf.vocabulary import (
     ALLOWED_CATALOG_KEYS,
     ALLOWED_NAME_TREES,
     ALLOWED_NAMED_ACTIONS,
+    AUTHOR_KEYS,
+    AUTHORED_ANNOTATIONS,
+    COMMENT_ANNOTATIONS,
+    COMMENT_KEYS,
     EXTERNAL_STREAM_KEYS,
     KNOWN_ACTIONS,
     REMOVED_KEYS,
@@ -103,6 +107,8 @@ class Promise:
     #: Content streams come from the input unchanged: a forbidden name in them is the
     #: input's (``pdf.active_content``), not a fault of the method.
     copied_content: bool = False
+    #: Comment annotations may stay (``comments = "keep"``).
+    comments: bool = True
 
 
 def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits) -> None:
@@ -242,8 +248,20 @@ class _Scanner:
         is_annotation = kind == "/Annot" or ("/Rect" in entries and subtype is not None)
         if is_annotation and subtype not in ALLOWED_ANNOTATIONS:
             self._flag(where, f"a {printable(subtype or '?')} annotation")
+        if is_annotation and subtype in AUTHORED_ANNOTATIONS:
+            self._check_authored(entries, subtype, where)
         if is_action:
             self._check_action(entries, where)
+
+    def _check_authored(self, entries: Entries, subtype: str, where: str) -> None:
+        """A markup annotation holds no comment and no author where the options removed them."""
+        if not self.promise.comments:
+            if subtype in COMMENT_ANNOTATIONS:
+                self._flag(where, f"a {printable(subtype)} comment")
+            elif not entries.keys().isdisjoint(COMMENT_KEYS):
+                self._flag(where, f"comment text on a {printable(subtype)} annotation")
+        if not self.promise.metadata and not entries.keys().isdisjoint(AUTHOR_KEYS):
+            self._flag(where, f"the author or dates of a {printable(subtype)} annotation")
 
     def _check_action(self, action: Entries, where: str) -> None:
         kind = name_of(action.get("/S"))

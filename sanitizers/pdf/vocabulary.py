@@ -118,6 +118,21 @@ ALLOWED_ANNOTATIONS: frozenset[str] = frozenset(
     }
 )
 
+#: Annotations that are comments and nothing else: notes and their pop-up windows, text
+#: boxes, and the review marks on text.  ``comments = "remove"`` removes them.
+COMMENT_ANNOTATIONS: frozenset[str] = frozenset(
+    {"/Text", "/Popup", "/FreeText", "/Highlight", "/Underline", "/Squiggly", "/StrikeOut", "/Caret"}
+)
+#: Markup annotations (ISO 32000-2, 12.5.6.2) and pop-ups: their /T is the author's name.
+AUTHORED_ANNOTATIONS: frozenset[str] = COMMENT_ANNOTATIONS | {
+    "/Line", "/Square", "/Circle", "/Polygon", "/PolyLine", "/Ink", "/Stamp", "/Redact", "/Projection",
+}  # fmt: skip
+#: What makes a drawn mark a comment too: the text its pop-up shows (plain, rich) and the
+#: pop-up.  ``comments = "remove"`` removes them; the mark stays.
+COMMENT_KEYS: frozenset[str] = frozenset({"/Contents", "/RC", "/Popup"})
+#: Who wrote an authored annotation and when.  ``metadata = "remove"`` removes them.
+AUTHOR_KEYS: frozenset[str] = frozenset({"/T", "/M", "/CreationDate"})
+
 #: Catalog entries kept; any other entry is removed.
 ALLOWED_CATALOG_KEYS: frozenset[str] = frozenset(
     {

@@ -25,6 +25,13 @@ the group carries directly      fate (finding)
 ``\nonshppict`` ``\hlinkbase``
 ``\bin``                        dropped (``rtf.bin``, counted per ``\bin``): pictures are
                                 written in hex; raw bytes are how objects hide
+``\*\annotation``               dropped with ``comments = "remove"`` (``rtf.comment``,
+``\*\atnid`` ``\*\atnauthor``   location = the word), with or without ``\*``; the
+``\*\atndate`` ``\*\atnref``    ``\chatn`` marks anchoring them in the text are cut
+``\*\atnparent`` ``\*\atnicn``  from the groups they stand in
+``\*\atntime``
+``\*\atrfstart``
+``\*\atrfend``
 ``\*`` + a name not kept below  dropped (``rtf.destination``, location = the name)
 ``\pict``                       kept only for ``\pngblip`` or ``\jpegblip`` alone, with
                                 hex digits only that decode to a PNG or JPEG signature,
@@ -72,7 +79,7 @@ Ignorable (``\*``) destinations kept, because layout or Japanese text needs them
 ``\*\nesttableprops``               nested tables
 ``\*\ftnsep`` ``\*\ftnsepc``        footnote separators
 ``\*\aftnsep`` ``\*\aftnsepc``
-``\*\annotation`` ``\*\atnid``      comments
+``\*\annotation`` ``\*\atnid``      comments (``comments = "keep"``, the default)
 ``\*\atnauthor`` ``\*\atndate``
 ``\*\atnref`` ``\*\atnparent``
 ``\*\atrfstart`` ``\*\atrfend``
@@ -129,6 +136,16 @@ BLIP_WORDS = KEPT_BLIPS | {"emfblip", "wmetafile", "macpict", "pmmetafile", "dib
 _SIGNATURES = {"pngblip": b"\x89PNG\r\n\x1a\n", "jpegblip": b"\xff\xd8\xff"}
 _HEX_AND_SPACE = b"0123456789abcdefABCDEF \t\r\n"
 PICTURE_OPTIONS = ("png-jpeg", "none")
+COMMENT_OPTIONS = ("keep", "remove")
+KEEP_COMMENTS = COMMENT_OPTIONS[0]
+#: The destinations of a comment (Word also reads them without ``\*``): its text, author,
+#: initials, date, the range it covers and its place in a thread.
+ANNOTATION_WORDS = frozenset(
+    {"annotation", "atnid", "atnauthor", "atndate", "atnref", "atnparent", "atrfstart", "atrfend",
+     "atnicn", "atntime"}
+)  # fmt: skip
+#: The character that anchors a comment in the text.
+ANNOTATION_MARK = "chatn"
 #: Shape properties (lower case) that make a reader load a picture from a path or URL:
 #: the linked file's name and the flags that say "linked" (MS-ODRAW pibName, pibFlags,
 #: their print variants, and the blip name and flags of fills and line fills).
@@ -153,14 +170,16 @@ class Verdict:
 KEEP = Verdict("keep")
 
 
-def judge(group: Group, data: bytes, pictures: str, links: str = KEEP_WEB) -> Verdict:
+def judge(
+    group: Group, data: bytes, pictures: str, links: str = KEEP_WEB, comments: str = KEEP_COMMENTS
+) -> Verdict:
     """The fate of ``group`` by the table in the module docstring."""
     words = group.words
     object_words = [word for word in words if word.startswith(OBJECT_PREFIX)]
     if object_words == ["objdata"]:
         return Verdict("drop", "rtf.objdata")
     if object_words:
-        return _object_verdict(group, data, pictures, links)
+        return _object_verdict(group, data, pictures, links, comments)
     if "template" in words:
         return Verdict("drop", "rtf.template")
     denied = sorted(DENIED_DESTINATIONS.intersection(words))
@@ -168,6 +187,10 @@ def judge(group: Group, data: bytes, pictures: str, links: str = KEEP_WEB) -> Ve
         return Verdict("drop", "rtf.destination", denied[0])
     if group.bins:
         return Verdict("drop", "rtf.bin")
+    if comments != KEEP_COMMENTS:
+        annotation = sorted(ANNOTATION_WORDS.intersection(words))
+        if annotation:
+            return Verdict("drop", "rtf.comment", annotation[0])
     unknown = [name for name in group.star_names if name not in KEPT_IGNORABLE]
     if unknown:
         return Verdict("drop", "rtf.destination", unknown[0] or "*")
@@ -177,16 +200,16 @@ def judge(group: Group, data: bytes, pictures: str, links: str = KEEP_WEB) -> Ve
     if "pict" in words:
         return _picture_verdict(group, data, pictures)
     if "field" in words:
-        return _field_verdict(group, data, pictures, links)
+        return _field_verdict(group, data, pictures, links, comments)
     if "fldinst" in words:
         refused = refused_instruction(group, data, links)
         return KEEP if refused is None else Verdict("drop", *refused)
     return KEEP
 
 
-def _object_verdict(group: Group, data: bytes, pictures: str, links: str) -> Verdict:
+def _object_verdict(group: Group, data: bytes, pictures: str, links: str, comments: str) -> Verdict:
     for child in group.children:
-        if "result" in child.words and judge(child, data, pictures, links) == KEEP:
+        if "result" in child.words and judge(child, data, pictures, links, comments) == KEEP:
             return Verdict("hoist", "rtf.object", None, child)
     return Verdict("drop", "rtf.object")
 
@@ -241,7 +264,7 @@ def _linking_property(group: Group, data: bytes) -> str | None:
     return None
 
 
-def _field_verdict(group: Group, data: bytes, pictures: str, links: str) -> Verdict:
+def _field_verdict(group: Group, data: bytes, pictures: str, links: str, comments: str) -> Verdict:
     if "fldinst" in group.words:
         # the whole group is the instruction then, the result included: nothing to keep
         return Verdict("drop", "rtf.external_field", "instruction outside its own group")
@@ -251,6 +274,6 @@ def _field_verdict(group: Group, data: bytes, pictures: str, links: str) -> Verd
         return KEEP
     construct, location = refused
     for child in group.children:
-        if "fldrslt" in child.words and judge(child, data, pictures, links) == KEEP:
+        if "fldrslt" in child.words and judge(child, data, pictures, links, comments) == KEEP:
             return Verdict("hoist", construct, location, child)
     return Verdict("drop", construct, location)

@@ -10,7 +10,7 @@ from sanitizers.base import Limits, Options, OptionSpec, Report, Sanitizer
 from sanitizers.links import CHOICES as LINK_CHOICES
 from sanitizers.links import KEEP_WEB
 from sanitizers.output import write_atomically
-from sanitizers.rtf.destinations import PICTURE_OPTIONS
+from sanitizers.rtf.destinations import COMMENT_OPTIONS, KEEP_COMMENTS, PICTURE_OPTIONS
 from sanitizers.rtf.tree import parse_document
 from sanitizers.rtf.verify import verify_rebuilt
 from sanitizers.rtf.writer import apply_edits, plan_rebuild
@@ -34,15 +34,20 @@ class RtfRebuild(Sanitizer):
             "(the link's text stays)",
             choices=LINK_CHOICES,
         ),
+        "comments": OptionSpec(
+            KEEP_COMMENTS,
+            "keep leaves comments; remove drops them with the marks that anchor them in the text",
+            choices=COMMENT_OPTIONS,
+        ),
     }
 
     def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
         chosen = self.resolved_options(options)
-        pictures, links = str(chosen["pictures"]), str(chosen["links"])
+        pictures, links, comments = str(chosen["pictures"]), str(chosen["links"]), str(chosen["comments"])
         untrusted_data = limits.read_file(untrusted_src)
         document = parse_document(untrusted_data, limits)
-        plan = plan_rebuild(document, untrusted_data, pictures, links)
+        plan = plan_rebuild(document, untrusted_data, pictures, links, comments)
         rebuilt = apply_edits(untrusted_data, plan.edits)
-        verify_rebuilt(rebuilt, limits, pictures, links)
+        verify_rebuilt(rebuilt, limits, pictures, links, comments)
         write_atomically(dst, rebuilt)
         return Report("rtf", plan.findings)

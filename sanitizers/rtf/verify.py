@@ -6,7 +6,8 @@ Three looks at the output, each able to stop it (``rtf.verify_failed``):
    no control word of an object, a template, a denied destination or ``\bin`` is
    anywhere in its token stream;
 2. a second rebuild would change nothing: every group is one the rules keep, so no
-   dropped destination, unwanted picture or DDE/external field instruction is left;
+   dropped destination, unwanted picture, DDE/external field instruction or removed
+   comment is left;
 3. a byte-level search that trusts no tokeniser: every ``\obj...`` or ``\bin`` in the
    raw bytes must be text, that is preceded by an odd number of backslashes (an escaped
    backslash), and not by a byte that could start a Shift_JIS character and swallow the
@@ -18,7 +19,7 @@ from __future__ import annotations
 from sanitizers.base import Limits
 from sanitizers.errors import SanitizeError, VerifyError
 from sanitizers.links import KEEP_WEB
-from sanitizers.rtf.destinations import DENIED_DESTINATIONS, OBJECT_PREFIX
+from sanitizers.rtf.destinations import DENIED_DESTINATIONS, KEEP_COMMENTS, OBJECT_PREFIX
 from sanitizers.rtf.tree import Group, parse_document
 from sanitizers.rtf.writer import plan_rebuild
 
@@ -27,11 +28,13 @@ _BACKSLASH = 0x5C
 _LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def verify_rebuilt(output: bytes, limits: Limits, pictures: str, links: str = KEEP_WEB) -> None:
+def verify_rebuilt(
+    output: bytes, limits: Limits, pictures: str, links: str = KEEP_WEB, comments: str = KEEP_COMMENTS
+) -> None:
     try:
         document = parse_document(output, limits)
         words = _words_in(document.root) | {document.header.name}
-        plan = plan_rebuild(document, output, pictures, links)
+        plan = plan_rebuild(document, output, pictures, links, comments)
     except SanitizeError as exc:
         raise VerifyError("rtf.verify_failed", f"the output does not parse again: {exc.detail}") from None
     left = sorted(w for w in words if w in FORBIDDEN_WORDS or w.startswith(OBJECT_PREFIX))

@@ -3,8 +3,9 @@ r"""The rebuilt document: the input's bytes with what may not stay cut out.
 Kept tokens are copied byte for byte, so text, formatting and CP932 ``\'hh`` escapes come
 out exactly as they went in.  The edits are few: a dropped group is cut; a hoisted result
 (``\result`` of an object, ``\fldrslt`` of a field) loses the group around it and its own
-destination word; a header other than ``\rtf1`` becomes ``\rtf1``; bytes after the
-document group are cut unless they are white space.
+destination word; with comments removed, the ``\chatn`` marks anchoring them are cut; a
+header other than ``\rtf1`` becomes ``\rtf1``; bytes after the document group are cut
+unless they are white space.
 
 A cut right after a control word without delimiter leaves one space, the word's own
 delimiter, so that what follows the cut cannot run into the word: ``\par{\object ...}x``
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 from sanitizers.base import Finding
 from sanitizers.errors import MalformedError
 from sanitizers.links import KEEP_WEB
-from sanitizers.rtf.destinations import KEEP, judge
-from sanitizers.rtf.tokens import tokenize
-from sanitizers.rtf.tree import TRAILING_WHITESPACE, Document, Group
+from sanitizers.rtf.destinations import ANNOTATION_MARK, KEEP, KEEP_COMMENTS, judge
+from sanitizers.rtf.tokens import Kind, tokenize
+from sanitizers.rtf.tree import TRAILING_WHITESPACE, Document, Group, direct_tokens
 
 HEADER = b"\\rtf1 "
 #: The destination word of a group whose content is kept without it.
@@ -58,10 +59,12 @@ def _finding_order(item: tuple[tuple[str, str, str | None], int]) -> tuple[str, 
     return construct, action, location or ""
 
 
-def plan_rebuild(document: Document, data: bytes, pictures: str, links: str = KEEP_WEB) -> Plan:
+def plan_rebuild(
+    document: Document, data: bytes, pictures: str, links: str = KEEP_WEB, comments: str = KEEP_COMMENTS
+) -> Plan:
     """Every edit that makes ``data`` safe, and a finding for each kind of thing removed."""
     plan = Plan()
-    verdict = judge(document.root, data, pictures, links)
+    verdict = judge(document.root, data, pictures, links, comments)
     if verdict != KEEP:
         where = f" ({verdict.location})" if verdict.location else ""
         raise MalformedError("rtf.malformed", f"the document group itself carries {verdict.construct}{where}")
@@ -69,7 +72,7 @@ def plan_rebuild(document: Document, data: bytes, pictures: str, links: str = KE
     if (header.name, header.param) != ("rtf", 1):
         plan.edits.append(Edit(header.start, header.end, HEADER))
         plan.note("rtf.header", "repaired", data[header.start : header.end].decode("ascii").strip())
-    _plan_children(document.root, data, pictures, links, plan)
+    _plan_children(document.root, data, pictures, links, comments, plan)
     trailing = document.trailing(data)
     if trailing.translate(None, bytes(TRAILING_WHITESPACE)):
         plan.edits.append(Edit(document.trailing_start, len(data)))
@@ -79,11 +82,13 @@ def plan_rebuild(document: Document, data: bytes, pictures: str, links: str = KE
     return plan
 
 
-def _plan_children(group: Group, data: bytes, pictures: str, links: str, plan: Plan) -> None:
+def _plan_children(group: Group, data: bytes, pictures: str, links: str, comments: str, plan: Plan) -> None:
+    if comments != KEEP_COMMENTS and ANNOTATION_MARK in group.words:
+        _cut_annotation_marks(group, data, plan)
     for child in group.children:
-        verdict = judge(child, data, pictures, links)
+        verdict = judge(child, data, pictures, links, comments)
         if verdict.action == "keep":
-            _plan_children(child, data, pictures, links, plan)
+            _plan_children(child, data, pictures, links, comments, plan)
             continue
         if verdict.construct != "rtf.bin":  # counted once per \bin, in plan_rebuild
             plan.note(verdict.construct, "removed", verdict.location)
@@ -95,7 +100,16 @@ def _plan_children(group: Group, data: bytes, pictures: str, links: str, plan: P
         plan.cut(child.start, inner.start, child.follows_bare_word)
         plan.cut(word.start, word.end, _bare_word_before(inner, word.start, data))
         plan.cut(inner.end, child.end, after_bare_word=False)
-        _plan_children(inner, data, pictures, links, plan)
+        _plan_children(inner, data, pictures, links, comments, plan)
+
+
+def _cut_annotation_marks(group: Group, data: bytes, plan: Plan) -> None:
+    r"""Every ``\chatn`` written directly in ``group``: with its comment gone, it would
+    anchor nothing."""
+    for token in direct_tokens(group, data):
+        if token.kind is Kind.WORD and token.name == ANNOTATION_MARK:
+            plan.cut(token.start, token.end, _bare_word_before(group, token.start, data))
+            plan.note("rtf.comment", "removed", ANNOTATION_MARK)
 
 
 def _bare_word_before(group: Group, offset: int, data: bytes) -> bool:

@@ -324,23 +324,25 @@ def test_keep_web_keeps_exactly_the_web_links(tmp_path: Path) -> None:
     assert sum(1 for h in hyperlinks if f"{{{b.R}}}id" in h.attrib) == 2
 
 
-def test_metadata_remove_strips_properties_comments_and_authors(tmp_path: Path) -> None:
+def test_metadata_remove_strips_properties_and_authors_but_keeps_comments(tmp_path: Path) -> None:
     src = b.build(tmp_path / "in.docx", "docx", b.comments_and_revisions)
     dst, report = rebuild(src, tmp_path)
     assert {
-        "ooxml.comments",
+        "ooxml.comment_author",
         "ooxml.document_properties",
         "ooxml.revision_author",
         "ooxml.revision_ids",
     } <= set(removed_counts(report))
-    names = b.part_names(dst)
-    assert "word/comments.xml" not in names
+    assert "ooxml.comments" not in removed_counts(report)  # comments follow their own option
+    comments = member(dst, "word/comments.xml")
+    assert "要確認" in comments and "山田" not in comments
     assert list(ET.fromstring(member(dst, "docProps/core.xml"))) == []
     app = member(dst, "docProps/app.xml")
     assert "○○市役所" not in app and "HyperlinkBase" not in app
     body = member(dst, "word/document.xml")
-    for trace in ("山田", "佐藤", "rsid", "commentReference", "commentRangeStart"):
+    for trace in ("山田", "佐藤", "rsid"):
         assert trace not in body
+    assert "commentReference" in body and "commentRangeStart" in body
     assert "<w:t>追記</w:t>" in body  # the inserted text itself stays
 
 

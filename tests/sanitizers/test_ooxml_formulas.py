@@ -265,7 +265,7 @@ _CHART = (
 def test_a_chart_on_another_workbook_keeps_its_cached_points_as_literals() -> None:
     root = ET.fromstring(_CHART)
     tally = Tally()
-    context = PartContext("xl/charts/chart1.xml", "", frozenset(), Policy(True, False), False, tally)
+    context = PartContext("xl/charts/chart1.xml", "", frozenset(), Policy(True, False, True), False, tally)
     clean_formulas(root, context)
     assert root.find(f".//{{{C}}}f") is None
     assert root.find(f".//{{{C15}}}f") is None
