@@ -18,12 +18,12 @@ from typing import ClassVar
 from sanitizers.archives.budget import TreeBudget, tree_budget
 from sanitizers.archives.libarchive_read import (
     ARCHIVE_TYPES,
-    RAW_FORMAT,
     STREAM_TYPES,
     LibarchiveReader,
     open_archive,
     read_members,
     read_single_file,
+    stream_holds_tar,
 )
 from sanitizers.archives.members import MemberLoop
 from sanitizers.archives.preflight import check_headers
@@ -76,8 +76,9 @@ class ArchiveRebuild(ContainerSanitizer):
         # the caller cleans, so nothing lands elsewhere even if we are killed.
         work = Path(tempfile.mkdtemp(prefix=".mukaika-archive-", dir=dst.parent))
         try:
-            with tree_budget(limits) as budget, open_archive(untrusted_src, type_name) as reader:
-                if type_name in STREAM_TYPES and reader.first_format() == RAW_FORMAT:
+            single = type_name in STREAM_TYPES and not stream_holds_tar(untrusted_src, type_name)
+            with tree_budget(limits) as budget, open_archive(untrusted_src, type_name, raw=single) as reader:
+                if single:
                     return _unwrapped(reader, untrusted_size, name, work, dst, limits, budget, process_member)
                 loop = MemberLoop(work, process_member, str(resolved["member_reject"]))
                 members = read_members(

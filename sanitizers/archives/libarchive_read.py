@@ -27,6 +27,7 @@ from libarchive.exception import ArchiveError
 from sanitizers.archives.budget import CHUNK, RATIO_FLOOR, TreeBudget, Writable, copy_bounded, member_cap
 from sanitizers.archives.members import DateTime, MemberKind, SourceMember, UniqueNames
 from sanitizers.archives.names import decode_raw_name, renamed, safe_member_path
+from sanitizers.archives.signatures import TAR_BLOCK, is_tar_header
 from sanitizers.base import Limits
 from sanitizers.errors import EncryptedError, LimitError, MalformedError
 
@@ -40,14 +41,14 @@ _READERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tar": (("tar",), ()),
     "iso": (("iso9660",), ()),
     "cab": (("cab",), ()),
-    "gzip": (("tar", "raw"), ("gzip",)),
-    "bzip2": (("tar", "raw"), ("bzip2",)),
-    "xz": (("tar", "raw"), ("xz", "lzma")),
-    "zstd": (("tar", "raw"), ("zstd",)),
+    "gzip": (("tar",), ("gzip",)),
+    "bzip2": (("tar",), ("bzip2",)),
+    "xz": (("tar",), ("xz", "lzma")),
+    "zstd": (("tar",), ("zstd",)),
 }
 ARCHIVE_TYPES = frozenset(_READERS)
-#: libarchive's name for what its raw reader found: a compressed file that holds no tar
-RAW_FORMAT = "raw"
+#: libarchive's reader of a compressed stream's content as one file
+_RAW = ("raw",)
 
 _ARCHIVE_OK, _ARCHIVE_EOF, _ARCHIVE_WARN = 0, 1, -20
 # Functions libarchive-c does not declare, on a handle of our own so that its declarations
@@ -73,32 +74,12 @@ class LibarchiveReader:
         self._archive_p = archive_p
         self.type_name = type_name
         self._entry_p = ffi.entry_new()
-        #: the first header, read early to learn the format, not yet handed out
-        self._pending: bool | None = None
 
     def close(self) -> None:
         ffi.entry_free(self._entry_p)
 
-    @property
-    def format_name(self) -> str:
-        name = ffi.format_name(self._archive_p)
-        return name.decode("ascii", "replace") if name else ""
-
-    def first_format(self) -> str:
-        """The format libarchive found (``raw`` for a compressed file that holds no tar),
-        which it knows once it has read the first header."""
-        if self._pending is None:
-            self._pending = self._advance()
-        return self.format_name
-
     def next_entry(self) -> bool:
         """Move to the next entry; False at the end of the archive."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            return pending
-        return self._advance()
-
-    def _advance(self) -> bool:
         try:
             status = ffi.read_next_header2(self._archive_p, self._entry_p)
         except ArchiveError as exc:
@@ -170,10 +151,24 @@ class LibarchiveReader:
         return MalformedError("archive.malformed", f"libarchive: {text[:300]}")
 
 
+def stream_holds_tar(untrusted_src: Path, type_name: str) -> bool:
+    """Whether a compressed stream's content starts with a tar header, judged as detection
+    judges a file (libarchive's tar reader would also take a run of zeros for an empty tar)."""
+    with open_archive(untrusted_src, type_name, raw=True) as reader:
+        if not reader.next_entry():
+            return False
+        head = b""
+        while len(head) < TAR_BLOCK and (chunk := reader.read(TAR_BLOCK - len(head))):
+            head += chunk
+    return is_tar_header(head)
+
+
 @contextmanager
-def open_archive(untrusted_src: Path, type_name: str) -> Iterator[LibarchiveReader]:
-    """The archive opened with the readers of its canonical type only."""
+def open_archive(untrusted_src: Path, type_name: str, *, raw: bool = False) -> Iterator[LibarchiveReader]:
+    """The archive opened with the readers of its canonical type only; ``raw``: a compressed
+    stream's content as one file."""
     formats, filters = _READERS[type_name]
+    formats = _RAW if raw else formats
     archive_p = ffi.read_new()
     reader: LibarchiveReader | None = None
     try:

@@ -23,7 +23,7 @@ _BZIP2 = re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)")
 #: the header level (0 to 3) at offset 20.
 _LHA_METHOD = re.compile(rb"-l[hz][0-9a-z]-")
 _TAR_MAGIC_OFFSET = 257
-_TAR_BLOCK = 512
+TAR_BLOCK = 512
 _TAR_CHECKSUM = slice(148, 156)
 _ISO_OFFSET = 0x8001  # the first volume descriptor's identifier, after a 32 KiB system area
 _ISO_MAGIC = b"CD001"
@@ -31,7 +31,7 @@ _ISO_MAGIC = b"CD001"
 
 def archive_type(untrusted: Path | bytes) -> str | None:
     """The canonical type of an archive or compressed stream other than ZIP, or None."""
-    head = _read(untrusted, 0, _TAR_BLOCK)
+    head = _read(untrusted, 0, TAR_BLOCK)
     for signature, type_name in _AT_START:
         if head.startswith(signature):
             return type_name
@@ -39,7 +39,7 @@ def archive_type(untrusted: Path | bytes) -> str | None:
         return "bzip2"
     if len(head) > 21 and _LHA_METHOD.fullmatch(head[2:7]) and head[0] > 0 and head[20] <= 3:
         return "lzh"
-    if head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar" or _is_v7_tar(head):
+    if is_tar_header(head):
         return "tar"
     if _read(untrusted, _ISO_OFFSET, len(_ISO_MAGIC)) == _ISO_MAGIC:
         return "iso"
@@ -54,10 +54,15 @@ def _read(untrusted: Path | bytes, offset: int, size: int) -> bytes:
         return f.read(size)
 
 
+def is_tar_header(block: bytes) -> bool:
+    """A tar's first header: the ustar magic (POSIX, GNU), or a V7 header's checksum."""
+    return block[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar" or _is_v7_tar(block)
+
+
 def _is_v7_tar(block: bytes) -> bool:
     """A tar header without the ustar magic (Unix V7, old GNU tar): a name, then a checksum
     field that holds the sum of the block's bytes (the field itself counted as spaces)."""
-    if len(block) < _TAR_BLOCK or block[0] == 0:
+    if len(block) < TAR_BLOCK or block[0] == 0:
         return False
     field = block[_TAR_CHECKSUM].rstrip(b"\x00 ")
     if not field or not re.fullmatch(rb" *[0-7]+", field):
