@@ -22,7 +22,6 @@ _BZIP2 = re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)")
 #: LHA: the header's size, its checksum, then the method ("-lh5-", "-lhd-", "-lzs-"), with
 #: the header level (0 to 3) at offset 20.
 _LHA_METHOD = re.compile(rb"-l[hz][0-9a-z]-")
-_TAR_MAGIC_OFFSET = 257
 TAR_BLOCK = 512
 _TAR_CHECKSUM = slice(148, 156)
 _ISO_OFFSET = 0x8001  # the first volume descriptor's identifier, after a 32 KiB system area
@@ -55,17 +54,16 @@ def _read(untrusted: Path | bytes, offset: int, size: int) -> bytes:
 
 
 def is_tar_header(block: bytes) -> bool:
-    """A tar's first header: the ustar magic (POSIX, GNU), or a V7 header's checksum."""
-    return block[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar" or _is_v7_tar(block)
-
-
-def _is_v7_tar(block: bytes) -> bool:
-    """A tar header without the ustar magic (Unix V7, old GNU tar): a name, then a checksum
-    field that holds the sum of the block's bytes (the field itself counted as spaces)."""
+    """A tar's first header: a name, then a checksum field that holds the sum of the block's
+    bytes (the field itself counted as spaces), with or without the ustar magic (Unix V7 and
+    old GNU tar wrote none).  The checksum is what tar readers check too: "ustar" at 257
+    alone is a string any file can hold."""
     if len(block) < TAR_BLOCK or block[0] == 0:
         return False
     field = block[_TAR_CHECKSUM].rstrip(b"\x00 ")
     if not field or not re.fullmatch(rb" *[0-7]+", field):
         return False
-    unsigned = sum(block) - sum(block[_TAR_CHECKSUM]) + 8 * ord(" ")
-    return int(field, 8) == unsigned
+    header = block[:TAR_BLOCK]
+    unsigned = sum(header) - sum(block[_TAR_CHECKSUM]) + 8 * ord(" ")
+    signed = unsigned - 256 * sum(1 for i, b in enumerate(header) if b > 127 and not 148 <= i < 156)
+    return int(field, 8) in (unsigned, signed)  # some old tars summed signed bytes

@@ -450,6 +450,47 @@ def test_an_unwrapped_file_is_verified_under_its_own_rule() -> None:
     assert expectation_for("gzip", "txt", "rebuild", {}, lambda t: {}).method == "text"
 
 
+# ── detection by content ─────────────────────────────────────────────────────────────
+
+
+def test_every_format_is_detected_by_its_content(tmp_path: Path) -> None:
+    files = {"a.txt": b"alpha"}
+    built = {
+        "a.7z": seven_zip(tmp_path, files),
+        "a.tar": tar_bytes([("a.txt", b"alpha")]),
+        "a.tgz": tar_bytes([("a.txt", b"alpha")], "w:gz"),
+        "a.tar.bz2": tar_bytes([("a.txt", b"alpha")], "w:bz2"),
+        "a.txz": tar_bytes([("a.txt", b"alpha")], "w:xz"),
+        "a.tar.zst": libarchive_tar(tmp_path, files, "zstd"),
+        "a.iso": iso_image(tmp_path, files),
+        "a.lzh": fixture("test_read_format_lha_lh6.lzh"),
+        "a.rar": fixture("test_read_format_rar.rar"),
+        "b.rar": fixture("test_read_format_rar5_unicode.rar"),
+        "a.cab": fixture("test_read_format_cab_filename_cp932.cab"),
+    }
+    detected = {name: detect_type(tmp_path, data, name) for name, data in built.items()}
+    assert detected == {
+        "a.7z": "7z", "a.tar": "tar", "a.tgz": "gzip", "a.tar.bz2": "bzip2", "a.txz": "xz",
+        "a.tar.zst": "zstd", "a.iso": "iso", "a.lzh": "lzh", "a.rar": "rar", "b.rar": "rar", "a.cab": "cab",
+    }  # fmt: skip
+    for name, data in built.items():  # content decides: a 7z named .tar is a disguise
+        wrong = "x.zip" if not name.endswith(".7z") else "x.tar"
+        with pytest.raises(SanitizeError) as caught:
+            detect_type(tmp_path, data, wrong)
+        assert caught.value.code == "type.mismatch", name
+
+
+def test_a_tar_whose_first_member_is_a_pdf_is_a_tar(tmp_path: Path) -> None:
+    data = tar_bytes([("report.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n")])
+    assert detect_type(tmp_path, data, "a.tar") == "tar"
+
+
+def test_archive_marks_without_their_structure_are_not_archives(tmp_path: Path) -> None:
+    ustar_in_text = b"x" * 257 + b"ustar  " + b"y" * 300  # the magic, but no checksum to match
+    assert detect_type(tmp_path, ustar_in_text, "notes.txt") == "txt"
+    assert detect_type(tmp_path, b"ab-lh5- is how LHA names its method\n" * 3, "notes.txt") == "txt"
+
+
 # ── the sanitiser alone ──────────────────────────────────────────────────────────────
 
 

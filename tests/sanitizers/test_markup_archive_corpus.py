@@ -99,7 +99,7 @@ def check_output_independently(type_name: str, data: bytes, expected: dict[str, 
         assert html_active_content(data.decode(_CODECS[expected["encoding"]])) == []
     elif type_name == "svg":
         assert svg_active_content(data) == []
-    elif type_name == "zip":
+    elif "members" in expected:  # a ZIP, or another archive rebuilt as one
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             assert archive.namelist() == expected["members"]
             assert archive.testzip() is None
