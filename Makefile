@@ -46,10 +46,14 @@ soak: $(STAMP)
 
 # System packages are checked by what they provide, and installed with apt when root.
 # clamav-daemon and samba are for the tests, which start their own clamd and smbd privately;
-# chromium and its driver are for the web console's browser tests (headless).
+# chromium and its driver are for the web console's browser tests (headless); 7z (p7zip-full)
+# and genisoimage build the archives of the archive tests.
 bootstrap:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing="$$missing libmagic1"; \
+	ldconfig -p 2>/dev/null | grep -q 'libarchive\.so\.13 ' || missing="$$missing libarchive13"; \
+	command -v 7z >/dev/null || missing="$$missing p7zip-full"; \
+	command -v genisoimage >/dev/null || missing="$$missing genisoimage"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v soffice >/dev/null || missing="$$missing libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui"; \
 	fc-list :lang=ja 2>/dev/null | grep -qi 'noto' || missing="$$missing fonts-noto-cjk"; \

@@ -97,6 +97,8 @@ class LibarchiveReader:
             count = ffi.read_data(self._archive_p, buffer, size)
         except ArchiveError as exc:
             raise self._refusal(exc.msg) from None
+        if count < 0:  # a warning, for data: a checksum that does not match
+            raise self._refusal(self._error_string())
         return buffer.raw[:count]
 
     @property
@@ -142,11 +144,13 @@ class LibarchiveReader:
         message = ffi.error_string(self._archive_p)
         return message.decode("utf-8", "replace") if message else "unknown error"
 
-    def _refusal(self, detail: object) -> EncryptedError | MalformedError:
+    def _refusal(self, detail: object, *, opened: bool = True) -> EncryptedError | MalformedError:
+        """The refusal for an error libarchive reported.  Only an opened archive may be asked
+        whether it found encryption: after a failed open libarchive's reader state is gone."""
         if detail is None:
             detail = self._error_string()
         text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
-        if "encrypt" in text.lower() or _has_encrypted_entries(self._archive_p) == 1:
+        if "encrypt" in text.lower() or (opened and _has_encrypted_entries(self._archive_p) == 1):
             return EncryptedError("archive.encrypted", f"password-protected (encrypted): {text[:200]}")
         return MalformedError("archive.malformed", f"libarchive: {text[:300]}")
 
@@ -182,7 +186,7 @@ def open_archive(untrusted_src: Path, type_name: str, *, raw: bool = False) -> I
             try:
                 ffi.read_open_fd(archive_p, fd, CHUNK)
             except ArchiveError as exc:
-                raise reader._refusal(exc.msg) from None
+                raise reader._refusal(exc.msg, opened=False) from None
             yield reader
         finally:
             os.close(fd)

@@ -609,6 +609,7 @@ FAMILY_MUTATORS: dict[str, tuple[Mutator, ...]] = {
     "rtf": (rtf_control,),
     "markup": (markup, markup, text_encoding),
     "text": (text_encoding, csv_cell, csv_cell),
+    "archive": (header_int,),  # archive headers: sizes, counts and offsets near the start
     "none": (),
 }
 FAMILY_OF_TYPE = {
@@ -616,7 +617,7 @@ FAMILY_OF_TYPE = {
     **dict.fromkeys(("zip", "docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "xlsb"), "zip"),
     **dict.fromkeys(("doc", "xls", "ppt"), "cfb"),
     **{t: t for t in ("png", "jpeg", "webp", "tiff", "gif", "bmp")},
-    **dict.fromkeys(("7z", "gzip", "iso", "lzh", "rar", "tar"), "none"),
+    **dict.fromkeys(("7z", "gzip", "bzip2", "xz", "zstd", "iso", "lzh", "rar", "tar", "cab"), "archive"),
 }  # fmt: skip
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import io
-import tarfile
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +21,7 @@ from tests.fuzz.mutations import Seed
 from tests.sanitizers import (
     ooxml_builders,
     test_archives,
+    test_archives_libarchive,
     test_html,
     test_images,
     test_ole,
@@ -107,18 +106,36 @@ def _office_documents(folder: Path) -> list[Path]:
 
 
 def _archive_heads() -> list[tuple[str, str, bytes]]:
-    """Small archives of the formats the gateway refuses outright."""
-    tar = io.BytesIO()
-    with tarfile.open(fileobj=tar, mode="w") as archive:
-        info = tarfile.TarInfo("hello.txt")
-        info.size = 5
-        archive.addfile(info, io.BytesIO(b"hello"))
-    lzh = b"\x1a\x00-lh5-" + bytes(8) + b"\x00\x00\x00\x00\x20\x01\x05hello\x00\x00" + b"x" * 20
-    return [
-        ("gzip", "generated hello.txt.gz", gzip.compress(b"hello")),
-        ("7z", "generated hello.7z", b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(24)),
-        ("rar", "generated hello.rar", b"Rar!\x1a\x07\x01\x00" + bytes(24)),
-        ("tar", "generated hello.tar", tar.getvalue()),
-        ("lzh", "generated hello.lzh", lzh),
-        ("iso", "generated empty.iso", bytes(32768) + b"\x01CD001\x01" + bytes(2041)),
-    ]
+    """Small archives of every format libarchive reads for the gateway, built as the unit
+    tests build them (RAR, LZH and cabinets from libarchive's test suite)."""
+    members = [("docs/page.html", b"<p>x</p><script>alert(1)</script>"), ("data.csv", b"a,=1+1\n")]
+    fixtures = test_archives_libarchive.FIXTURES
+    with tempfile.TemporaryDirectory(prefix="mukaika-archive-seeds-") as folder:
+        tmp = Path(folder)
+        return [
+            ("gzip", "generated hello.txt.gz", gzip.compress(b"hello")),
+            ("tar", "generated members.tar", test_archives_libarchive.tar_bytes(list(members))),
+            ("gzip", "generated members.tgz", test_archives_libarchive.tar_bytes(list(members), "w:gz")),
+            ("bzip2", "generated members.tbz2", test_archives_libarchive.tar_bytes(list(members), "w:bz2")),
+            ("xz", "generated members.txz", test_archives_libarchive.tar_bytes(list(members), "w:xz")),
+            (
+                "zstd",
+                "generated members.tar.zst",
+                test_archives_libarchive.libarchive_tar(tmp, dict(members), "zstd"),
+            ),
+            ("7z", "generated members.7z", test_archives_libarchive.seven_zip(tmp, dict(members))),
+            ("iso", "generated members.iso", test_archives_libarchive.iso_image(tmp, dict(members))),
+            ("lzh", "libarchive lh6.lzh", (fixtures / "test_read_format_lha_lh6.lzh").read_bytes()),
+            (
+                "lzh",
+                "libarchive cp932.lzh",
+                (fixtures / "test_read_format_lha_filename_cp932.lzh").read_bytes(),
+            ),
+            ("rar", "libarchive rar4.rar", (fixtures / "test_read_format_rar.rar").read_bytes()),
+            ("rar", "libarchive rar5.rar", (fixtures / "test_read_format_rar5_unicode.rar").read_bytes()),
+            (
+                "cab",
+                "libarchive cp932.cab",
+                (fixtures / "test_read_format_cab_filename_cp932.cab").read_bytes(),
+            ),
+        ]
