@@ -37,7 +37,9 @@ the group carries directly      fate (finding)
                                 hex digits only that decode to a PNG or JPEG signature,
                                 and ``pictures = "png-jpeg"``; WMF, EMF, PICT, DIB, OS/2
                                 metafiles and anything unclear are dropped
-                                (``rtf.picture``, location = the picture type)
+                                (``rtf.picture``, location = the picture type).  A
+                                kept picture's data is rebuilt from its pixels
+                                (``pictures.py``), or dropped when it does not decode
 ``{\sn ...}`` child naming      dropped (``rtf.linked_picture``, location = the
 ``pibName`` ``pibFlags``        name): a linked picture's path or URL, or the flags
 ``fillBlipName`` ... (the       that make a reader fetch it; the embedded ``\pict``

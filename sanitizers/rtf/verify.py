@@ -7,7 +7,8 @@ Three looks at the output, each able to stop it (``rtf.verify_failed``):
    anywhere in its token stream;
 2. a second rebuild would change nothing: every group is one the rules keep, so no
    dropped destination, unwanted picture, DDE/external field instruction or removed
-   comment is left;
+   comment is left, and every picture's data is an image as the rebuild writes one
+   (checked, not rebuilt again: ``pictures.py``);
 3. a byte-level search that trusts no tokeniser: every ``\obj...`` or ``\bin`` in the
    raw bytes must be text, that is preceded by an odd number of backslashes (an escaped
    backslash), and not by a byte that could start a Shift_JIS character and swallow the
@@ -20,6 +21,7 @@ from sanitizers.base import Limits
 from sanitizers.errors import SanitizeError, VerifyError
 from sanitizers.links import KEEP_WEB
 from sanitizers.rtf.destinations import DENIED_DESTINATIONS, KEEP_COMMENTS, OBJECT_PREFIX
+from sanitizers.rtf.pictures import CheckPicture
 from sanitizers.rtf.tree import Group, parse_document
 from sanitizers.rtf.writer import plan_rebuild
 
@@ -34,7 +36,7 @@ def verify_rebuilt(
     try:
         document = parse_document(output, limits)
         words = _words_in(document.root) | {document.header.name}
-        plan = plan_rebuild(document, output, pictures, links, comments)
+        plan = plan_rebuild(document, output, pictures, links, comments, picture_step=CheckPicture(limits))
     except SanitizeError as exc:
         raise VerifyError("rtf.verify_failed", f"the output does not parse again: {exc.detail}") from None
     left = sorted(w for w in words if w in FORBIDDEN_WORDS or w.startswith(OBJECT_PREFIX))

@@ -4,6 +4,7 @@ Kept tokens are copied byte for byte, so text, formatting and CP932 ``\'hh`` esc
 out exactly as they went in.  The edits are few: a dropped group is cut; a hoisted result
 (``\result`` of an object, ``\fldrslt`` of a field) loses the group around it and its own
 destination word; with comments removed, the ``\chatn`` marks anchoring them are cut; a
+kept picture's hex digits become those of its rebuilt data (``pictures.py``); a
 header other than ``\rtf1`` becomes ``\rtf1``; bytes after the document group are cut
 unless they are white space.
 
@@ -18,9 +19,10 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from sanitizers.base import Finding
-from sanitizers.errors import MalformedError
+from sanitizers.errors import MalformedError, SanitizeError
 from sanitizers.links import KEEP_WEB
-from sanitizers.rtf.destinations import ANNOTATION_MARK, KEEP, KEEP_COMMENTS, judge
+from sanitizers.rtf.destinations import ANNOTATION_MARK, KEEP, KEEP_COMMENTS, KEPT_BLIPS, Verdict, judge
+from sanitizers.rtf.pictures import PictureStep, hex_lines, hex_payload
 from sanitizers.rtf.tokens import Kind, tokenize
 from sanitizers.rtf.tree import TRAILING_WHITESPACE, Document, Group, direct_tokens
 
@@ -60,19 +62,28 @@ def _finding_order(item: tuple[tuple[str, str, str | None], int]) -> tuple[str, 
 
 
 def plan_rebuild(
-    document: Document, data: bytes, pictures: str, links: str = KEEP_WEB, comments: str = KEEP_COMMENTS
+    document: Document,
+    data: bytes,
+    pictures: str,
+    links: str = KEEP_WEB,
+    comments: str = KEEP_COMMENTS,
+    *,
+    picture_step: PictureStep,
 ) -> Plan:
-    """Every edit that makes ``data`` safe, and a finding for each kind of thing removed."""
+    """Every edit that makes ``data`` safe, and a finding for each kind of thing removed;
+    ``picture_step`` rebuilds (or, verifying, checks) the data of every picture kept."""
     plan = Plan()
     verdict = judge(document.root, data, pictures, links, comments)
     if verdict != KEEP:
         where = f" ({verdict.location})" if verdict.location else ""
         raise MalformedError("rtf.malformed", f"the document group itself carries {verdict.construct}{where}")
+    if "pict" in document.root.words:
+        raise MalformedError("rtf.malformed", "the document group itself is a picture")
     header = document.header
     if (header.name, header.param) != ("rtf", 1):
         plan.edits.append(Edit(header.start, header.end, HEADER))
         plan.note("rtf.header", "repaired", data[header.start : header.end].decode("ascii").strip())
-    _plan_children(document.root, data, pictures, links, comments, plan)
+    _plan_children(document.root, data, pictures, links, comments, plan, picture_step)
     trailing = document.trailing(data)
     if trailing.translate(None, bytes(TRAILING_WHITESPACE)):
         plan.edits.append(Edit(document.trailing_start, len(data)))
@@ -82,13 +93,26 @@ def plan_rebuild(
     return plan
 
 
-def _plan_children(group: Group, data: bytes, pictures: str, links: str, comments: str, plan: Plan) -> None:
+def _plan_children(
+    group: Group,
+    data: bytes,
+    pictures: str,
+    links: str,
+    comments: str,
+    plan: Plan,
+    picture_step: PictureStep,
+) -> None:
     if comments != KEEP_COMMENTS and ANNOTATION_MARK in group.words:
         _cut_annotation_marks(group, data, plan)
     for child in group.children:
         verdict = judge(child, data, pictures, links, comments)
+        if verdict.action == "keep" and "pict" in child.words:
+            verdict = _plan_picture(child, data, plan, picture_step)
+        elif verdict.inner is not None and "pict" in verdict.inner.words:
+            # a result that is itself a picture is no layout a writer produces: it goes too
+            verdict = Verdict("drop", verdict.construct, verdict.location)
         if verdict.action == "keep":
-            _plan_children(child, data, pictures, links, comments, plan)
+            _plan_children(child, data, pictures, links, comments, plan, picture_step)
             continue
         if verdict.construct != "rtf.bin":  # counted once per \bin, in plan_rebuild
             plan.note(verdict.construct, "removed", verdict.location)
@@ -100,7 +124,25 @@ def _plan_children(group: Group, data: bytes, pictures: str, links: str, comment
         plan.cut(child.start, inner.start, child.follows_bare_word)
         plan.cut(word.start, word.end, _bare_word_before(inner, word.start, data))
         plan.cut(inner.end, child.end, after_bare_word=False)
-        _plan_children(inner, data, pictures, links, comments, plan)
+        _plan_children(inner, data, pictures, links, comments, plan, picture_step)
+
+
+def _plan_picture(group: Group, data: bytes, plan: Plan, picture_step: PictureStep) -> Verdict:
+    """Keep the picture with its data rebuilt (its hex runs replaced by the new data's),
+    or drop it when its data is no image the step accepts."""
+    blip = next(word for word in group.words if word in KEPT_BLIPS)  # judged: exactly one
+    payload = hex_payload(group, data)
+    try:
+        rebuilt, findings = picture_step(payload.untrusted_data, blip)
+    except SanitizeError as refusal:
+        return Verdict("drop", "rtf.picture", f"{blip} ({refusal.code})")
+    for finding in findings:
+        plan.note(finding.construct, finding.action, blip, finding.count)
+    if rebuilt != payload.untrusted_data:
+        (start, end), *others = payload.runs
+        plan.edits.append(Edit(start, end, hex_lines(rebuilt)))
+        plan.edits += (Edit(start, end) for start, end in others)
+    return KEEP
 
 
 def _cut_annotation_marks(group: Group, data: bytes, plan: Plan) -> None:
@@ -122,15 +164,17 @@ def _bare_word_before(group: Group, offset: int, data: bytes) -> bool:
 def apply_edits(data: bytes, edits: list[Edit]) -> bytes:
     r"""``data`` with ``edits`` (disjoint) applied.
 
-    Edits that touch make one cut, whose replacement is the first one's: only the token
+    Cuts that touch make one cut, whose delimiter is the first one's: only the token
     before the whole cut can need a delimiter (a hoisted ``\fldrslt`` cut together with
-    the picture right after it must not leave a space for the word that went).
+    the picture right after it must not leave a space for the word that went).  A
+    replacement with content (a picture's new data) is always written.
     """
     pieces: list[bytes] = []
     cursor = 0
     for edit in sorted(edits):
         touching = bool(pieces) and edit.start == cursor
-        pieces += (data[cursor : edit.start], b"" if touching else edit.replacement)
+        second_delimiter = touching and not edit.replacement.strip()
+        pieces += (data[cursor : edit.start], b"" if second_delimiter else edit.replacement)
         cursor = edit.end
     pieces.append(data[cursor:])
     return b"".join(pieces)

@@ -25,6 +25,7 @@ from sanitizers.rtf import RtfRebuild
 from sanitizers.rtf.verify import raw_object_words, verify_rebuilt
 from sanitizers.rtf.writer import Plan
 from tests.sanitizers.contract import RebuildContract
+from tests.sanitizers.pictures import assert_clean_picture
 
 # ── an independent reader, for the checks ───────────────────────────────────────────
 
@@ -104,8 +105,21 @@ def all_text(node: Node) -> bytes:
     return b"".join(i if isinstance(i, bytes) else b"" if i.starred else all_text(i) for i in node.items)
 
 
+def picture_payloads(data: bytes) -> list[tuple[str, bytes]]:
+    """(picture word, decoded data) of every picture, in document order."""
+    found = []
+    for node in read_tree(data).walk():
+        if "pict" in node.words:
+            [blip] = {"pngblip", "jpegblip"} & set(node.words)
+            found.append(
+                (blip, bytes.fromhex(b"".join(i for i in node.items if isinstance(i, bytes)).decode()))
+            )
+    return found
+
+
 def assert_released_rtf_is_clean(data: bytes) -> None:
-    """No object for rtfobj, no forbidden word, only PNG/JPEG pictures, no DDE/external field."""
+    """No object for rtfobj, no forbidden word, only PNG/JPEG pictures of pixels alone, no
+    DDE/external field."""
     parser = rtfobj.RtfObjParser(data)
     parser.parse()
     assert parser.objects == []
@@ -116,6 +130,8 @@ def assert_released_rtf_is_clean(data: bytes) -> None:
         if "fldinst" in node.words:
             instruction = all_text(node).lstrip(b' "').upper()
             assert not instruction.startswith((b"DDE", b"INCLUDE", b"IMPORT", b"LINK")), instruction
+    for blip, picture in picture_payloads(data):
+        assert_clean_picture(picture, blip.removesuffix("blip"))
     assert raw_object_words(data) == []
 
 
@@ -353,12 +369,13 @@ def test_a_result_that_itself_carries_an_object_goes_with_it(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("blip", "fmt"), [(b"\\pngblip", "PNG"), (b"\\jpegblip", "JPEG")])
-def test_png_and_jpeg_pictures_are_kept_byte_for_byte(tmp_path: Path, blip: bytes, fmt: str) -> None:
-    shape = b"{\\*\\shppict{\\pict{\\*\\picprop\\shplid1025}" + blip + b"{\\*\\blipuid 0a1b}\n"
-    kept = shape + image_bytes(fmt).hex().encode() + b"}}"
+def test_png_and_jpeg_pictures_are_kept_with_their_shape(tmp_path: Path, blip: bytes, fmt: str) -> None:
+    shape = b"{\\*\\shppict{\\pict{\\*\\picprop\\shplid1025}" + blip + b"{\\*\\blipuid 0a1b}"
+    kept = shape + b"\n" + image_bytes(fmt).hex().encode() + b"}}"
     fallback = b"{\\nonshppict" + picture(b"\\wmetafile8", b"\x01\x00") + b"}"
     out, report = rebuild(tmp_path, document(kept, fallback))
-    assert kept in out
+    assert shape in out  # the data itself is rebuilt from its pixels (test_rtf_pictures.py)
+    assert [blip for blip, _ in picture_payloads(out)] == [blip.decode()[1:]]
     assert removed(report) == {"rtf.destination": ["nonshppict"]}
 
 
@@ -502,7 +519,7 @@ def test_raw_byte_check_tells_escaped_text_from_control_words() -> None:
 def test_a_planning_bug_is_caught_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sanitizers.rtf.rebuild.plan_rebuild", lambda *args: Plan())
+    monkeypatch.setattr("sanitizers.rtf.rebuild.plan_rebuild", lambda *args, **kwargs: Plan())
     error = refusal(tmp_path, document(b"{\\object\\objemb" + OBJDATA + b"}"))
     assert isinstance(error, VerifyError) and error.code == "rtf.verify_failed"
 
