@@ -375,6 +375,13 @@ REASONS: dict[str, ReasonText] = {
         "新しい形式（.docx、.xlsx）で保存し直して送ってもらってください。",
         "Ask the sender to save it in a current format (.docx, .xlsx).",
     ),
+    "ole.picture": ReasonText(
+        "文書内の画像を、元の場所に収まる安全な画像に作り直せませんでした（壊れている、作り直すと大きくなる、対応していない形式等）。",
+        "A picture in the document could not be rebuilt in its place (it is damaged, larger once rebuilt, "
+        "or of a kind that cannot be rebuilt).",
+        "画像を PNG か JPEG で貼り直して保存したファイルか、PDF を送ってもらってください。",
+        "Ask the sender to insert the picture again as PNG or JPEG and save, or to send a PDF.",
+    ),
     "ole.limit": ReasonText(
         "Office 97-2003形式のファイルの内部要素が多すぎます。",
         "The Office 97-2003 file has more internal entries than allowed.",

@@ -193,7 +193,7 @@ def picture_type(untrusted_data: bytes) -> str | None:
 
 
 def reencode_picture(
-    untrusted_data: bytes, limits: Limits, *, apply_orientation: bool = True
+    untrusted_data: bytes, limits: Limits, *, apply_orientation: bool = True, quality: int | None = None
 ) -> tuple[bytes, Report]:
     """A picture inside a document, rebuilt in its own format from its pixels with the
     image rule's defaults: what follows the image, its metadata and any polyglot payload
@@ -201,9 +201,12 @@ def reencode_picture(
 
     ``apply_orientation=False`` keeps the pixels as stored, for documents whose readers
     ignore the EXIF orientation and lay the picture out in a box of its stored size (RTF,
-    .doc and .ppt in LibreOffice): turning it there would squeeze it into that box."""
+    .doc and .ppt in LibreOffice): turning it there would squeeze it into that box.
+    ``quality`` replaces the rule's JPEG quality, for a picture that must fit the room the
+    old one took (.doc and .ppt rewrite pictures in place)."""
     out = io.BytesIO()
-    settings = {**ImageRebuild().resolved_options({}), "apply_orientation": apply_orientation}
+    chosen = {} if quality is None else {"quality": quality}
+    settings = {**ImageRebuild().resolved_options(chosen), "apply_orientation": apply_orientation}
     report = rebuild_image(untrusted_data, out, settings, limits)
     return out.getvalue(), report
 

@@ -5,6 +5,7 @@ The input is read with olefile under limits (``inspect.py``); the application's 
 what is neutralised inside them and what makes the file unsafe to release; a fresh
 compound file is written with ``cfb_writer.py``.  No storage is ever kept, so VBA
 projects, object pools and embedded objects cannot survive whatever they are called.
+Pictures in the kept streams are rebuilt from their pixels where they lie (``pictures.py``).
 The output is then re-opened strictly and put through the same checks again.
 
 The text is kept byte for byte, so comments cannot be cut out of it: with
@@ -25,7 +26,7 @@ from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Saniti
 from sanitizers.errors import EncryptedError, MalformedError, PolicyError, SanitizeError, VerifyError
 from sanitizers.links import CHOICES as LINK_CHOICES
 from sanitizers.links import KEEP_WEB
-from sanitizers.ole import excel, powerpoint, word
+from sanitizers.ole import excel, pictures, powerpoint, word
 from sanitizers.ole.cfb_writer import compound_file_bytes
 from sanitizers.ole.inspect import (
     OBJECT_DATA_NAMES,
@@ -57,6 +58,8 @@ class OleFormat:
     #: root CLSIDs the application writes; the first is written when the input's is another
     clsids: tuple[uuid.UUID, ...]
     count_comments: CommentCounter
+    #: rebuilds the pictures of the streams to write (or, verifying, checks them)
+    rebuild_pictures: pictures.PictureRewriter
 
 
 FORMATS: tuple[OleFormat, ...] = (
@@ -70,6 +73,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("00020900-0000-0000-c000-000000000046"),
         ),
         word.comment_count,
+        pictures.word_pictures,
     ),
     OleFormat(
         "xls",
@@ -81,6 +85,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("00020810-0000-0000-c000-000000000046"),
         ),
         excel.comment_count,
+        pictures.pictures_kept,
     ),
     OleFormat(
         "ppt",
@@ -92,6 +97,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("64818d11-4f9b-11cf-86ea-00aa00b929e8"),
         ),
         powerpoint.comment_count,
+        pictures.powerpoint_pictures,
     ),
 )
 
@@ -133,6 +139,8 @@ class OleRebuild(Sanitizer):
         kept, findings = ole_format.clean(streams, links)
         if chosen["comments"] == "remove":
             _refuse_comments(ole_format, streams)
+        kept, picture_findings = ole_format.rebuild_pictures(kept, pictures.RebuildPicture(limits))
+        findings += picture_findings
         clsid = root_clsid if root_clsid in ole_format.clsids else ole_format.clsids[0]
         rebuilt = compound_file_bytes(clsid, kept)
         verify_rebuilt(rebuilt, ole_format, kept, limits, links)
@@ -233,7 +241,8 @@ def verify_compound(
 ) -> dict[str, bytes]:
     """The checks that need nothing but the file (the gateway's verifier has nothing else):
     a correct compound file of ``ole_format`` with no storage, only ``allowed`` top-level
-    streams, which cleaning again would leave as they are.  Returns the streams."""
+    streams, which cleaning again would leave as they are, with pictures as the rebuild
+    writes them.  Returns the streams."""
     try:
         with open_compound(untrusted_data, limits, strict=True) as output:
             if any(entry.is_storage for entry in output.entries):
@@ -249,6 +258,8 @@ def verify_compound(
                 )
             streams = {name: output.read(name) for name in names}
         again, findings = ole_format.clean(streams, links)
+        again, picture_findings = ole_format.rebuild_pictures(again, pictures.CheckPicture(limits))
+        findings += picture_findings
     except VerifyError:
         raise
     except SanitizeError as exc:

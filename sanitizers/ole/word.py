@@ -4,7 +4,8 @@ Kept streams (everything else is dropped by the rebuild):
 
 * ``WordDocument`` — the FIB and the text, byte for byte;
 * ``1Table`` or ``0Table`` — whichever the FIB names (the other is stale and dropped);
-* ``Data`` — pictures and form-field data;
+* ``Data`` — pictures and form-field data (pictures, here and in ``WordDocument``, are
+  rebuilt from their pixels in place afterwards: ``pictures.py``);
 * ``\\x01CompObj`` — the class name Word checks; summary streams when metadata is kept.
 
 Dropped: ``Macros`` (VBA), ``ObjectPool`` (embedded and linked OLE objects), ``\\x01Ole``
@@ -16,7 +17,9 @@ Refused: encrypted or XOR-obfuscated documents (``office.encrypted``); Word 6/95
 updates — DDE/DDEAUTO (``ole.dde_field``), INCLUDETEXT, INCLUDEPICTURE, IMPORT, LINK,
 DATABASE, RD, MACROBUTTON ..., and fields whose type or link target a nested field
 computes (``ole.external_field``); a HYPERLINK whose target the ``links`` option refuses
-(``ole.external_link``); an attached template on a network path or URL
+(``ole.external_link``), and so does a hyperlink object in ``Data`` whose own copy of
+the target (a moniker) the option refuses or that is a file or composite moniker
+(``hyperlinks.py``); an attached template on a network path or URL
 (``ole.external_template``).  Instructions are read by ``sanitizers.fields``, the parser
 .docx and RTF share.  The text is found through the piece table, so compressed (8-bit)
 and Unicode pieces are both read.
@@ -39,10 +42,12 @@ from sanitizers.base import Finding
 from sanitizers.errors import EncryptedError, MalformedError, PolicyError
 from sanitizers.fields import NESTED, Danger, danger, parse_field
 from sanitizers.links import KEEP_WEB
+from sanitizers.ole.hyperlinks import check_hyperlink_objects
 
 MAIN_STREAM = "WordDocument"
 TABLE_STREAMS = ("0Table", "1Table")
-KEPT_STREAMS = frozenset({MAIN_STREAM, *TABLE_STREAMS, "Data", "\x01CompObj"})
+DATA_STREAM = "Data"
+KEPT_STREAMS = frozenset({MAIN_STREAM, *TABLE_STREAMS, DATA_STREAM, "\x01CompObj"})
 
 WORD97_IDENT = 0xA5EC
 WORD6_IDENT = 0xA5DC
@@ -166,7 +171,7 @@ def check_fields(text: str, links: str = KEEP_WEB) -> list[Finding]:
 
     Object anchors (0x01, 0x08: "an object or picture is here", MS-DOC 2.4.1) are not part
     of an instruction's words: a HYPERLINK's anchor points at its hyperlink object in the
-    Data stream. That object's own copy of the target is not read yet (a known gap)."""
+    Data stream, whose own copy of the target ``hyperlinks.py`` judges."""
     refused: dict[Danger, set[str]] = {}
     embedded = 0
     for instruction in field_instructions(text):
@@ -238,6 +243,7 @@ def clean_word(streams: Mapping[str, bytes], links: str = KEEP_WEB) -> tuple[dic
     if table is None:
         raise MalformedError("ole.malformed", f"the FIB names {fib.table_stream}, which is missing")
     findings = check_fields(document_text(word_document, table, fib), links)
+    check_hyperlink_objects(streams.get(DATA_STREAM, b""), links)
     template = attached_template(table, fib)
     if is_remote_path(template):
         raise PolicyError("ole.external_template", f"attached template on a remote path: {template[:200]}")
