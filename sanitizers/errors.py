@@ -303,6 +303,12 @@ REASONS: dict[str, ReasonText] = {
         "マクロを使わない形式で作り直したファイルを送ってもらってください。",
         "Ask the sender for a version made without macros.",
     ),
+    "ooxml.embedded_font": ReasonText(
+        "埋め込みフォントを安全な形に書き直せませんでした。",
+        "An embedded font could not be rewritten in a safe form.",
+        "フォントを埋め込まずに保存したファイルを送ってもらってください。",
+        "Ask the sender to save the document without embedded fonts.",
+    ),
     "ooxml.verify_failed": ReasonText(
         "無害化後のOfficeファイルの検証で危険な要素が残っていたため、送信を止めました。",
         "Verification of the sanitised Office file found a dangerous construct; the file was stopped.",

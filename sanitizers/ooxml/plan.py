@@ -34,6 +34,7 @@ from sanitizers.ooxml.vocabulary import (
     OFFICE_DOCUMENT,
     XLSB_MAIN,
     Family,
+    Leaf,
 )
 
 #: Members no relationship reaches, named by where Office would have put them.
@@ -56,7 +57,7 @@ class Policy:
 class PlannedPart:
     name: str
     content_type: str  # as it will be declared in the output
-    image: bool
+    leaf: Leaf | None
     relationships: list[KeptRelationship] = field(default_factory=list)
 
 
@@ -100,7 +101,7 @@ def plan_package(package: Package, content_types: ContentTypes, policy: Policy, 
     if main is None:
         raise MalformedError("ooxml.malformed", "the main document named by _rels/.rels is missing")
     family, main_type = _main_content_type(content_types.of(main), tally)
-    walk.plan(main, main_type, image=False)
+    walk.plan(main, main_type, leaf=None)
     package_relationships = [KeptRelationship(mains[0].id, OFFICE_DOCUMENT, target_part=main)]
     package_relationships += walk.judge_all("", [r for r in untrusted_relationships if r is not mains[0]])
     walk.run()
@@ -143,11 +144,11 @@ class _Walk:
             self.tally.add("ooxml.strict", name, "converted")
         return relationships
 
-    def plan(self, name: str, content_type: str, image: bool) -> None:
+    def plan(self, name: str, content_type: str, leaf: Leaf | None) -> None:
         self.reached.add(name)
         if name not in self.parts:
-            self.parts[name] = PlannedPart(name, content_type, image)
-            if not image:  # images are leaves: whatever they claim to relate to is not walked
+            self.parts[name] = PlannedPart(name, content_type, leaf)
+            if leaf is None:  # whatever an image or a font claims to relate to is not walked
                 self._queue.append(name)
 
     def run(self) -> None:
@@ -195,9 +196,11 @@ class _Walk:
             return None
         content_type = self.content_types.of(name)
         if content_type is None or content_type.lower() not in kept.content_types:
-            self.tally.add("ooxml.unexpected_content_type", f"{name} ({content_type})", "dropped")
+            # PowerPoint's fonts are Embedded OpenType, which nothing here rewrites
+            construct = "ooxml.embedded_font" if kept.leaf == "font" else "ooxml.unexpected_content_type"
+            self.tally.add(construct, f"{name} ({content_type})", "dropped")
             return None
-        self.plan(name, content_type, kept.image)
+        self.plan(name, content_type, kept.leaf)
         return KeptRelationship(relationship.id, relationship.type, target_part=name)
 
     def report_unreferenced(self) -> None:

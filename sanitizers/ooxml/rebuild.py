@@ -3,9 +3,10 @@
 Word, Excel and PowerPoint packages (macro-enabled ones included) are read under the
 archive limits, walked along their relationships (``plan.py``), and written anew: only
 parts reached through allowed relationships, XML parsed without DTDs and entities,
-cleaned (field codes, markup, formulas, properties) and serialised from the tree, images
-copied once their signature says image.  Macro-enabled main parts become plain ones, so a
-.docm comes out as a .docx.  The result is verified independently before it is written.
+cleaned (field codes, markup, formulas, properties) and serialised from the tree, pictures
+and Word's embedded fonts written anew by their own parsers (``images.py``, ``fonts.py``).
+Macro-enabled main parts become plain ones, so a .docm comes out as a .docx.  The result
+is verified independently before it is written.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from sanitizers.ooxml.contenttypes import CONTENT_TYPES_PART, content_types_xml,
 from sanitizers.ooxml.context import PartContext
 from sanitizers.ooxml.fields import clean_fields
 from sanitizers.ooxml.findings import Tally
-from sanitizers.ooxml.images import is_image
+from sanitizers.ooxml.fonts import font_keys, rebuilt_font
+from sanitizers.ooxml.images import rebuilt_picture
 from sanitizers.ooxml.markup import clean_markup
 from sanitizers.ooxml.package import Package, open_package
 from sanitizers.ooxml.plan import Plan, PlannedPart, Policy, plan_package
@@ -77,7 +79,7 @@ class OoxmlRebuild(Sanitizer):
         tally = Tally()
         with open_package(untrusted_src, limits) as package:
             plan = plan_package(package, read_content_types(package), policy, tally)
-            members = _rebuilt_members(package, plan, policy, tally)
+            members = _rebuilt_members(package, plan, policy, tally, limits, dst.parent)
         rebuilt = package_bytes(members)
         verify_package(rebuilt, policy.keep_web_links, policy.keep_comments)
         write_atomically(dst, rebuilt)
@@ -97,23 +99,26 @@ class XlsbRefusal(Sanitizer):
 
 
 def _rebuilt_members(
-    package: Package, plan: Plan, policy: Policy, tally: Tally
+    package: Package, plan: Plan, policy: Policy, tally: Tally, limits: Limits, scratch: Path
 ) -> list[tuple[str, bytes, bool]]:
     """Every output member, in writing order: content types, package rels, parts."""
     data: dict[str, bytes] = {}
     legacy_drawings: dict[str, XmlDocument] = {}
-    # leaves first: a picture that is not one, or a VML drawing in Office's not-quite-XML
+    keys = _font_keys(package, plan)
+    # leaves first: a picture that cannot be rebuilt, or a VML drawing in Office's not-quite-XML
     # dialect, leaves the plan before any part referring to it is cleaned, so that those
     # references are treated like the ones to any other dropped part
     for part in list(plan.parts.values()):
         if part.name not in plan.parts:  # left out with a part that led to it
             continue
-        if part.image:
-            untrusted_data = package.read(part.name)
-            if is_image(untrusted_data):
-                data[part.name] = untrusted_data
+        if part.leaf == "image":
+            picture = rebuilt_picture(package.read(part.name), part.name, limits, tally)
+            if picture is not None:
+                data[part.name] = picture
                 continue
-            tally.add("ooxml.not_an_image", part.name)
+        elif part.leaf == "font":
+            data[part.name] = rebuilt_font(package.read(part.name), keys.get(part.name), part.name, scratch)
+            continue
         elif part.content_type.lower() == VML_DRAWING_CONTENT_TYPE:
             drawing = _legacy_drawing(package, part.name)
             if drawing is not None:
@@ -128,7 +133,7 @@ def _rebuilt_members(
         r.type == _WORD_COMMENTS for r in plan.parts[plan.main].relationships
     )
     for part in plan.parts.values():
-        if not part.image:
+        if part.leaf is None:
             document = legacy_drawings.get(part.name) or parse_xml(package.read(part.name), part.name)
             if document.converted_from_strict:
                 tally.add("ooxml.strict", part.name, "converted")
@@ -138,12 +143,27 @@ def _rebuilt_members(
         (relationships_part(""), relationships_xml("", plan.package_relationships), True),
     ]
     for part in plan.parts.values():
-        members.append((part.name, data[part.name], not part.image))
+        members.append((part.name, data[part.name], part.leaf != "image"))
         if part.relationships:
             members.append(
                 (relationships_part(part.name), relationships_xml(part.name, part.relationships), True)
             )
     return members
+
+
+def _font_keys(package: Package, plan: Plan) -> dict[str, bytes]:
+    """Font part → the key Word obfuscated it with, from the font tables that relate to fonts."""
+    keys: dict[str, bytes] = {}
+    for part in plan.parts.values():
+        fonts = {
+            r.id: r.target_part
+            for r in part.relationships
+            if r.target_part in plan.parts and plan.parts[r.target_part].leaf == "font"
+        }
+        if fonts:
+            by_id = font_keys(parse_xml(package.read(part.name), part.name).root)
+            keys.update({fonts[i]: key for i, key in by_id.items() if i in fonts})
+    return keys
 
 
 def _legacy_drawing(package: Package, name: str) -> XmlDocument | None:

@@ -9,6 +9,7 @@ reported under the construct :data:`DROPPED_RELATIONSHIPS` names for its type.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 # Relationship type prefixes (ECMA-376 transitional and Microsoft extensions).
 _OD = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -107,6 +108,11 @@ IMAGE_CONTENT_TYPES: frozenset[str] = frozenset(
 )
 
 
+Leaf = Literal["image", "font"]
+#: Word's embedded font: a TrueType or OpenType font whose first 32 bytes are XORed with a key
+OBFUSCATED_FONT_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.obfuscatedfont"
+
+
 @dataclass(frozen=True)
 class Kept:
     """A relationship type that may stay and the content types its target may have.
@@ -119,8 +125,9 @@ class Kept:
     content_types: frozenset[str]
     metadata: str | None = None
     comments: str | None = None
-    #: an image, copied as bytes once its signature matches its content type
-    image: bool = False
+    #: a binary part rebuilt by its own parser and never walked further: "image" (the image
+    #: sanitiser, or the metafile rebuild) or "font" (the OpenType Sanitizer)
+    leaf: Leaf | None = None
 
 
 def _kept(*content_types: str, metadata: str | None = None, comments: str | None = None) -> Kept:
@@ -128,7 +135,7 @@ def _kept(*content_types: str, metadata: str | None = None, comments: str | None
     return Kept(frozenset(ct.lower() for ct in content_types), metadata, comments)
 
 
-_IMAGES = Kept(IMAGE_CONTENT_TYPES, image=True)
+_IMAGES = Kept(IMAGE_CONTENT_TYPES, leaf="image")
 _COMMENTS = "ooxml.comments"
 _COMMENT_AUTHORS = "ooxml.comment_author"
 
@@ -139,7 +146,7 @@ KEPT_RELATIONSHIPS: dict[str, Kept] = {
     _PKG + "metadata/core-properties": _kept(CORE_PROPERTIES_CONTENT_TYPE),
     _OD + "extended-properties": _kept(APP_PROPERTIES_CONTENT_TYPE),
     _OD + "custom-properties": _kept(CUSTOM_PROPERTIES_CONTENT_TYPE, metadata="ooxml.document_properties"),
-    _PKG + "metadata/thumbnail": Kept(IMAGE_CONTENT_TYPES, metadata="ooxml.thumbnail", image=True),
+    _PKG + "metadata/thumbnail": Kept(IMAGE_CONTENT_TYPES, metadata="ooxml.thumbnail", leaf="image"),
     # shared by all three applications
     _OD + "theme": _kept(_DOC + "theme+xml"),
     _OD + "themeOverride": _kept(_DOC + "themeOverride+xml"),
@@ -161,6 +168,7 @@ KEPT_RELATIONSHIPS: dict[str, Kept] = {
     _OD + "settings": _kept(_WML + "settings+xml"),
     _OD + "webSettings": _kept(_WML + "webSettings+xml"),
     _OD + "fontTable": _kept(_WML + "fontTable+xml"),
+    _OD + "font": Kept(frozenset({OBFUSCATED_FONT_CONTENT_TYPE}), leaf="font"),
     _OD + "numbering": _kept(_WML + "numbering+xml"),
     _OD + "footnotes": _kept(_WML + "footnotes+xml"),
     _OD + "endnotes": _kept(_WML + "endnotes+xml"),
@@ -237,7 +245,6 @@ DROPPED_RELATIONSHIPS: dict[str, str] = {
     "http://schemas.microsoft.com/office/2011/relationships/webextension": "ooxml.web_extension",
     _OD + "customXml": "ooxml.custom_xml",
     _OD + "xmlMaps": "ooxml.custom_xml",
-    _OD + "font": "ooxml.embedded_font",
     _OD + "audio": "ooxml.media",
     _OD + "video": "ooxml.media",
     _MS07 + "media": "ooxml.media",
