@@ -25,10 +25,13 @@ detail that starts "embedded font:".
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -89,29 +92,45 @@ def font_refusal(detail: str) -> MalformedError:
 def rewrite_font_programs(descriptors: Iterable[pikepdf.Object], limits: Limits, workdir: Path) -> int:
     """Replace every font program of ``descriptors`` by OTS's output; return how many.
 
-    Raises MalformedError (the rebuild's refusal, so the next method runs) for a font
-    that cannot go through OTS.
+    The programs are read first, go through OTS side by side (each run is a process of its
+    own, so threads overlap them), and are written back in order.  Raises MalformedError
+    (the rebuild's refusal, so the next method runs) for a font that cannot go through OTS.
     """
-    done: set[tuple[int, int]] = set()
+    programs: dict[tuple[int, int], _Program] = {}
+    converted: list[pikepdf.Object] = []
+    for descriptor in descriptors:
+        for key in FONT_FILE_KEYS:
+            program = descriptor.get(key)
+            if program is None:
+                continue
+            if not isinstance(program, pikepdf.Stream):
+                del descriptor[key]  # readers ignore it; nothing to copy
+                continue
+            if program.objgen not in programs:
+                programs[program.objgen] = _read(program, key, limits)
+            if key == "/FontFile":
+                converted.append(descriptor)
     with tempfile.TemporaryDirectory(prefix="fonts-", dir=workdir) as scratch:
-        for descriptor in descriptors:
-            for key in FONT_FILE_KEYS:
-                program = descriptor.get(key)
-                if program is None:
-                    continue
-                if not isinstance(program, pikepdf.Stream):
-                    del descriptor[key]  # readers ignore it; nothing to copy
-                    continue
-                if program.objgen not in done:
-                    _rewrite(program, key, limits, Path(scratch) / f"font-{len(done)}")
-                    done.add(program.objgen)
-                if key == "/FontFile":  # converted to CFF
-                    del descriptor[key]
-                    descriptor["/FontFile3"] = program
-    return len(done)
+        bases = [Path(scratch) / f"font-{index}" for index in range(len(programs))]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            cleaned = list(pool.map(_sanitized, programs.values(), bases))
+    for read, clean in zip(programs.values(), cleaned, strict=True):
+        _write_back(read, clean)
+    for descriptor in converted:  # the Type 1 program is CFF now
+        descriptor["/FontFile3"] = descriptor["/FontFile"]
+        del descriptor["/FontFile"]
+    return len(programs)
 
 
-def _rewrite(program: pikepdf.Stream, key: str, limits: Limits, base: Path) -> None:
+@dataclass(frozen=True)
+class _Program:
+    stream: pikepdf.Stream
+    key: str
+    bare_cff: bool
+    untrusted_font: bytes
+
+
+def _read(program: pikepdf.Stream, key: str, limits: Limits) -> _Program:
     subtype = name_of(program.get("/Subtype"))
     bare_cff = key == "/FontFile3" and subtype != "/OpenType"
     if bare_cff and subtype not in BARE_CFF_SUBTYPES:
@@ -119,19 +138,29 @@ def _rewrite(program: pikepdf.Stream, key: str, limits: Limits, base: Path) -> N
     untrusted_font = decode_within_limit(program, limits.max_stream_size)
     if untrusted_font is None:
         raise font_refusal(f"a {printable(key)} program under filters that are not general-purpose")
-    if key == "/FontFile":
-        clean = table_of(sanitized_by_ots(cff_in_opentype(type1_to_cff(untrusted_font)), base), b"CFF ")
-        program["/Subtype"] = pikepdf.Name("/Type1C")
-    elif bare_cff:
-        clean = table_of(sanitized_by_ots(cff_in_opentype(untrusted_font), base), b"CFF ")
-    else:
-        clean = sanitized_sfnt(untrusted_font, base)
-    program.write(clean)
+    return _Program(program, key, bare_cff, untrusted_font)
+
+
+def _sanitized(program: _Program, base: Path) -> bytes:
+    if program.key == "/FontFile":
+        return table_of(
+            sanitized_by_ots(cff_in_opentype(type1_to_cff(program.untrusted_font)), base), b"CFF "
+        )
+    if program.bare_cff:
+        return table_of(sanitized_by_ots(cff_in_opentype(program.untrusted_font), base), b"CFF ")
+    return sanitized_sfnt(program.untrusted_font, base)
+
+
+def _write_back(program: _Program, clean: bytes) -> None:
+    stream = program.stream
+    stream.write(clean)
     for length_key in ("/Length1", "/Length2", "/Length3", "/DecodeParms"):
-        if length_key in program:
-            del program[length_key]
-    if key == "/FontFile2":
-        program["/Length1"] = len(clean)
+        if length_key in stream:
+            del stream[length_key]
+    if program.key == "/FontFile":
+        stream["/Subtype"] = pikepdf.Name("/Type1C")
+    elif program.key == "/FontFile2":
+        stream["/Length1"] = len(clean)
 
 
 def sanitized_sfnt(untrusted_font: bytes, base: Path) -> bytes:

@@ -65,7 +65,7 @@ class PdfImage(Sanitizer):
             deterministic_id=True,
         )
         rasterised = buffer.getvalue()
-        verify_pdf(rasterised, IMAGE_ONLY, limits)
+        verify_pdf(rasterised, IMAGE_ONLY, limits, rerun_encoders=False)
         write_atomically(dst, rasterised)
         report.add("pdf.page", "neutralised", len(sizes), f"rendered to images at {dpi} dpi")
         return report

@@ -86,7 +86,7 @@ class PdfRebuild(Sanitizer):
             except UnicodeError as exc:  # text that pikepdf decodes for us, strictly
                 raise MalformedError("pdf.malformed", f"undecodable text: {type(exc).__name__}") from None
             warnings = pdf.get_warnings()
-        verify_pdf(rebuilt, rebuild_promise(options), limits)
+        verify_pdf(rebuilt, rebuild_promise(options), limits, rerun_encoders=False)
         write_atomically(dst, rebuilt)
         report.add("pdf.repaired", "repaired", len(warnings), _first_warning(warnings, untrusted_src))
         tally.report_into(report)

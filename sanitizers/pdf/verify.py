@@ -111,8 +111,12 @@ class Promise:
     comments: bool = True
 
 
-def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits) -> None:
+def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits, rerun_encoders: bool = True) -> None:
     """Raise VerifyError if the PDF (a file, or its bytes) holds anything ``promise`` excludes.
+
+    ``rerun_encoders=False`` leaves out the costly half of the payload checks (fonts through
+    OTS again, G4 images through libtiff again): for a sanitiser's read-back of what it has
+    just written, which the gateway's verifier, in a worker of its own, then checks in full.
 
     Raises MalformedError when the output does not re-open without qpdf warnings, and
     SanitizeError ``pdf.active_content`` when content copied from the input names an
@@ -120,7 +124,7 @@ def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits) -> None:
     """
     try:
         with pikepdf.open(output if isinstance(output, Path) else io.BytesIO(output)) as pdf:
-            scanner = _Scanner(pdf, promise, limits)
+            scanner = _Scanner(pdf, promise, limits, rerun_encoders)
             scanner.scan()
             warnings = pdf.get_warnings()
     except pikepdf.PikepdfError as exc:
@@ -141,14 +145,14 @@ def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits) -> None:
 
 
 class _Scanner:
-    def __init__(self, pdf: pikepdf.Pdf, promise: Promise, limits: Limits) -> None:
+    def __init__(self, pdf: pikepdf.Pdf, promise: Promise, limits: Limits, rerun_encoders: bool) -> None:
         self.pdf = pdf
         self.promise = promise
         self.limits = limits
         self.violations: list[str] = []
         self.named_in_content: list[str] = []
         self.name_maps = IndirectNameMaps(pdf)
-        self.payloads = PayloadChecks(pdf, limits)
+        self.payloads = PayloadChecks(pdf, limits, rerun_encoders)
         self.contents: dict[tuple[int, int], list[pikepdf.ContentStreamInstructions] | None] = {}
 
     def scan(self) -> None:
