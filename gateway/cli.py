@@ -27,10 +27,12 @@ from gateway.journal import AuditEntry
 from gateway.logsetup import configure_logging
 from gateway.spool import Spool
 from gateway.status import journal_status
-from sanitizers.base import Registry
-from sanitizers.pipeline import Outcome, output_name, process_file
+from sanitizers.base import Options, Registry
+from sanitizers.errors import VerifyError
+from sanitizers.pipeline import Outcome, Policy, Reason, output_name, process_file
 from sanitizers.registry import default_registry
 from sanitizers.types import TYPES
+from sanitizers.verification import FAILED, expectation_for, verify_output
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -200,7 +202,9 @@ def sanitize_command(args: argparse.Namespace, config: Config, registry: Registr
         print(f"mukaika: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="mukaika-") as scratch:
-        outcome = process_file(src, src.name, Path(scratch), policy, config.limits, registry)
+        outcome = verified(
+            process_file(src, src.name, Path(scratch), policy, config.limits, registry), policy, config
+        )
         final = _place_output(outcome, args.output) if outcome.output_path is not None else None
     log.info("transfer", **_outcome_fields(outcome, final))
     if args.json:
@@ -212,6 +216,36 @@ def sanitize_command(args: argparse.Namespace, config: Config, registry: Registr
     elif outcome.reason is not None:
         print(f"rejected: {outcome.reason.code}: {outcome.reason.message}")
     return EXIT_OK if final is not None else EXIT_REJECTED
+
+
+def verified(outcome: Outcome, policy: Policy, config: Config) -> Outcome:
+    """The outcome once the independent verifier has vouched for its output, as the daemon's
+    verifying worker would: a release it refuses becomes a rejection."""
+    if outcome.verdict != "released" or outcome.output is None or outcome.output_path is None:
+        return outcome
+    rules = {type_name: rule for type_name in TYPES if (rule := policy.rule_for(type_name)) is not None}
+
+    def member_options(type_name: str) -> Options:
+        return rules[type_name].options if type_name in rules else {}
+
+    rule = rules.get(outcome.input.type or "")
+    try:
+        if rule is None or outcome.method is None or outcome.output.type is None:
+            raise VerifyError(FAILED, f"no rule of {outcome.input.type} made this output")
+        expected = expectation_for(
+            outcome.input.type or "", outcome.output.type, outcome.method, rule.options, member_options
+        )
+        verify_output(outcome.output_path, expected, config.limits, member_options)
+    except VerifyError as refusal:
+        outcome.output_path.unlink(missing_ok=True)
+        return dataclasses.replace(
+            outcome,
+            verdict="rejected",
+            reason=Reason(refusal.code, refusal.detail),
+            output_path=None,
+            output=None,
+        )
+    return outcome
 
 
 def _place_output(outcome: Outcome, requested: Path) -> Path:

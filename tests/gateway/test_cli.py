@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from gateway.cli import main
+from gateway.cli import main, verified
+from gateway.config import load_config
+from sanitizers.base import Limits, Options, Registry, Report, Sanitizer
+from sanitizers.pipeline import process_file
+from sanitizers.registry import default_registry
+from tests.sanitizers import pdf_builders
 
 BROKEN_CONFIG = """
 [gateway]
@@ -123,3 +130,28 @@ def test_sanitize_into_a_directory_takes_the_extension_of_the_output_type(
     assert capsys.readouterr().out.startswith(f"released: {outdir / 'page.txt'}")
     text = (outdir / "page.txt").read_text(encoding="utf-8")
     assert "市役所" in text and "alert" not in text
+
+
+class CopyingPdfRebuild(Sanitizer):
+    """A sanitiser with the worst bug there is: it releases its input as it came."""
+
+    types: ClassVar[frozenset[str]] = frozenset({"pdf"})
+    method: ClassVar[str] = "rebuild"
+
+    def sanitize(self, untrusted_src: Path, dst: Path, options: Options, limits: Limits) -> Report:
+        shutil.copyfile(untrusted_src, dst)
+        return Report("pdf")
+
+
+def test_sanitize_holds_a_release_to_the_independent_verifier(tmp_path: Path) -> None:
+    src = pdf_builders.build(tmp_path / "invoice.pdf", pdf_builders.open_action_js)
+    config = load_config(None, default_registry())
+    policy = config.policy()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    trusted = process_file(src, src.name, scratch, policy, config.limits, Registry([CopyingPdfRebuild()]))
+    assert trusted.verdict == "released" and trusted.output_path is not None  # the pipeline alone believes it
+    checked = verified(trusted, policy, config)
+    assert checked.verdict == "rejected" and checked.reason is not None
+    assert checked.reason.code == "verify.failed" and "JavaScript" in checked.reason.message
+    assert checked.output_path is None and not trusted.output_path.exists()
