@@ -18,11 +18,20 @@ from sanitizers.images.rebuild import picture_type, reencode_picture
 from sanitizers.ooxml.findings import Tally
 
 
-def rebuilt_picture(untrusted_data: bytes, name: str, limits: Limits, tally: Tally) -> bytes | None:
-    """The picture part ``name`` written anew, or None when it cannot be (then reported)."""
+def rebuilt_picture(
+    untrusted_data: bytes,
+    name: str,
+    limits: Limits,
+    tally: Tally,
+    *,
+    family: str = "ooxml",
+    apply_orientation: bool = True,
+) -> bytes | None:
+    """The picture part ``name`` written anew, or None when it cannot be (then reported as a
+    construct of ``family``).  ``apply_orientation`` as for ``reencode_picture``."""
     try:
         if picture_type(untrusted_data) is not None:
-            data, report = reencode_picture(untrusted_data, limits)
+            data, report = reencode_picture(untrusted_data, limits, apply_orientation=apply_orientation)
             for finding in report.findings:
                 if finding.action != "kept":
                     tally.add(finding.construct, name, finding.action, finding.count)
@@ -33,7 +42,7 @@ def rebuilt_picture(untrusted_data: bytes, name: str, limits: Limits, tally: Tal
                 tally.add(construct, name, count=count)
             return metafile.data
     except SanitizeError as refusal:
-        tally.add("ooxml.unreadable_picture", f"{name} ({refusal.code})", "dropped")
+        tally.add(f"{family}.unreadable_picture", f"{name} ({refusal.code})", "dropped")
         return None
-    tally.add("ooxml.not_an_image", name)
+    tally.add(f"{family}.not_an_image", name)
     return None

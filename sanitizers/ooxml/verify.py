@@ -137,7 +137,7 @@ def verify_package(data: bytes, keep_web_links: bool, keep_comments: bool = True
                 if name.endswith(".rels"):
                     _check_relationships(name, _parse(archive.read(name), name), set(names), keep_web_links)
                 elif content_type.startswith("image/"):
-                    _check_picture(name, archive.read(name))
+                    check_picture(name, archive.read(name))
                 elif content_type == OBFUSCATED_FONT_CONTENT_TYPE:
                     fonts[name] = archive.read(name)
                 elif name != "[Content_Types].xml":
@@ -153,7 +153,7 @@ def verify_package(data: bytes, keep_web_links: bool, keep_comments: bool = True
         raise _failed(f"a written picture does not read back: {exc}") from None
 
 
-def _check_picture(name: str, data: bytes) -> None:
+def check_picture(name: str, data: bytes) -> None:
     """A picture as the rebuild writes one: a raster image with nothing but pixels and a
     colour profile, ending where its format ends, or a metafile its rebuild leaves as it is."""
     image_type = picture_type(data)
