@@ -9,8 +9,6 @@ not an archive: its content is judged under its own name and released in its pla
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import ClassVar
@@ -25,11 +23,11 @@ from sanitizers.archives.libarchive_read import (
     read_single_file,
     stream_holds_tar,
 )
-from sanitizers.archives.members import MemberLoop
+from sanitizers.archives.members import MEMBER_OPTIONS, MemberLoop, scratch_beside
 from sanitizers.archives.preflight import check_headers
 from sanitizers.archives.signatures import archive_type
 from sanitizers.archives.tarwrite import verify_tar, write_tar
-from sanitizers.archives.zipbuild import MEMBER_OPTIONS, verify_archive, write_archive
+from sanitizers.archives.zipbuild import verify_archive, write_archive
 from sanitizers.base import ContainerSanitizer, Limits, MemberProcessor, Options, OptionSpec, Report
 from sanitizers.errors import LimitError, MalformedError, SanitizeError
 
@@ -72,11 +70,8 @@ class ArchiveRebuild(ContainerSanitizer):
         if type_name is None:
             raise MalformedError("archive.malformed", "no archive format this rebuild reads")
         check_headers(untrusted_src, type_name)
-        # Scratch beside dst: same file system for the final rename, and inside the folder
-        # the caller cleans, so nothing lands elsewhere even if we are killed.
-        work = Path(tempfile.mkdtemp(prefix=".mukaika-archive-", dir=dst.parent))
-        try:
-            single = type_name in STREAM_TYPES and not stream_holds_tar(untrusted_src, type_name)
+        single = type_name in STREAM_TYPES and not stream_holds_tar(untrusted_src, type_name)
+        with scratch_beside(dst) as work:
             with tree_budget(limits) as budget, open_archive(untrusted_src, type_name, raw=single) as reader:
                 if single:
                     return _unwrapped(reader, untrusted_size, name, work, dst, limits, budget, process_member)
@@ -95,9 +90,7 @@ class ArchiveRebuild(ContainerSanitizer):
                 names = write_archive(output, loop.folders, loop.released, loop.removed)
                 verify_archive(output, names)
             output.replace(dst)
-            return loop.report
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        return loop.report
 
 
 def content_name(name: str | None) -> str:

@@ -11,22 +11,57 @@ libarchive decompresses it anyway) and they are listed as removed.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from sanitizers.archives.budget import Writable
 from sanitizers.archives.names import collision_key
-from sanitizers.base import MemberProcessor, MemberResult, Report
+from sanitizers.base import MemberProcessor, MemberResult, OptionSpec, Report
 from sanitizers.errors import REASONS, AmbiguousStructureError, LimitError, PolicyError
 
 REMOVED_LIST_NAME = "_mukaika_removed.txt"
 
 #: (year, month, day, hour, minute, second), as ZIP and zipfile keep a member's time
 DateTime = tuple[int, int, int, int, int, int]
+
+
+#: The options every archive rebuild understands, whatever format it reads.
+MEMBER_OPTIONS: Mapping[str, OptionSpec] = {
+    "member_reject": OptionSpec(
+        "drop",
+        "無害化できないファイル: drop=取り除き _mukaika_removed.txt に記録 / "
+        "reject_archive=圧縮ファイルごと拒否. "
+        "A member that cannot be sanitised: drop it (listed in _mukaika_removed.txt inside "
+        "the archive) or reject the whole archive.",
+        choices=("drop", "reject_archive"),
+    ),
+    "undecodable_names": OptionSpec(
+        "reject",
+        "UTF-8でもShift_JISでもないファイル名: reject=拒否 / rename=連番の名前に変更. "
+        "Member names that are neither UTF-8 nor Shift_JIS: reject the archive, or rename "
+        "them (_mukaika_renamed/0001.ext).",
+        choices=("reject", "rename"),
+    ),
+}
+
+
+@contextmanager
+def scratch_beside(dst: Path) -> Iterator[Path]:
+    """A private folder for the extracted members and the new archive, beside ``dst``: on the
+    same file system for the final rename, and inside the folder the caller cleans, so that
+    nothing lands elsewhere even if the worker is killed."""
+    work = Path(tempfile.mkdtemp(prefix=".mukaika-archive-", dir=dst.parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 class MemberKind(StrEnum):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import lzma
 import shutil
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -23,6 +22,7 @@ from typing import ClassVar
 
 from sanitizers.archives.budget import CHUNK, TreeBudget, Writable, copy_bounded, tree_budget
 from sanitizers.archives.members import (
+    MEMBER_OPTIONS,
     REMOVED_LIST_NAME,
     DateTime,
     Folder,
@@ -34,6 +34,7 @@ from sanitizers.archives.members import (
     final_names,
     now,
     removed_list,
+    scratch_beside,
 )
 from sanitizers.archives.names import UTF8_FLAG, collision_key, safe_member_path
 from sanitizers.archives.zipcheck import Entry, check_entries, open_zip
@@ -43,25 +44,6 @@ from sanitizers.errors import MalformedError, VerifyError
 _FILE_MODE = 0o100644 << 16
 _FOLDER_MODE = (0o040755 << 16) | 0x10  # Unix mode, and the MS-DOS directory bit
 _UNIX = 3
-
-#: The options every archive rebuild understands, whatever format it reads.
-MEMBER_OPTIONS: Mapping[str, OptionSpec] = {
-    "member_reject": OptionSpec(
-        "drop",
-        "無害化できないファイル: drop=取り除き _mukaika_removed.txt に記録 / "
-        "reject_archive=圧縮ファイルごと拒否. "
-        "A member that cannot be sanitised: drop it (listed in _mukaika_removed.txt inside "
-        "the archive) or reject the whole archive.",
-        choices=("drop", "reject_archive"),
-    ),
-    "undecodable_names": OptionSpec(
-        "reject",
-        "UTF-8でもShift_JISでもないファイル名: reject=拒否 / rename=連番の名前に変更. "
-        "Member names that are neither UTF-8 nor Shift_JIS: reject the archive, or rename "
-        "them (_mukaika_renamed/0001.ext).",
-        choices=("reject", "rename"),
-    ),
-}
 
 
 class ZipRebuild(ContainerSanitizer):
@@ -82,23 +64,17 @@ class ZipRebuild(ContainerSanitizer):
     ) -> Report:
         limits.checked_size(untrusted_src)
         resolved = self.resolved_options(options)
-        # Scratch beside dst: same file system for the final rename, and inside the folder
-        # the caller cleans, so nothing lands elsewhere even if we are killed.
-        work = Path(tempfile.mkdtemp(prefix=".mukaika-zip-", dir=dst.parent))
-        try:
-            with tree_budget(limits) as budget, open_zip(untrusted_src) as archive:
-                entries = check_entries(archive, untrusted_src, limits, str(resolved["undecodable_names"]))
-                budget.take_members(len(entries), "archive")
-                loop = MemberLoop(work, process_member, str(resolved["member_reject"]))
-                for index, member in enumerate(zip_members(archive, entries, limits, budget)):
-                    loop.judge(index, member)
-                output = work / "rebuilt.zip"
-                names = write_archive(output, loop.folders, loop.released, loop.removed)
-                verify_archive(output, names)
-                output.replace(dst)
-            return loop.report
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        with scratch_beside(dst) as work, tree_budget(limits) as budget, open_zip(untrusted_src) as archive:
+            entries = check_entries(archive, untrusted_src, limits, str(resolved["undecodable_names"]))
+            budget.take_members(len(entries), "archive")
+            loop = MemberLoop(work, process_member, str(resolved["member_reject"]))
+            for index, member in enumerate(zip_members(archive, entries, limits, budget)):
+                loop.judge(index, member)
+            output = work / "rebuilt.zip"
+            names = write_archive(output, loop.folders, loop.released, loop.removed)
+            verify_archive(output, names)
+            output.replace(dst)
+        return loop.report
 
 
 def zip_members(

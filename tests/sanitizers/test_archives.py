@@ -28,7 +28,9 @@ from tests.sanitizers.contract import RebuildContract
 REGISTRY = Registry(
     [TextRebuild(), CsvRebuild(), HtmlRebuild(), HtmlText(), SvgRebuild(), ZipRebuild(), ArchiveRebuild()]
 )
-OWN_TYPES = frozenset("txt csv html svg zip 7z rar tar gzip bzip2 xz zstd lzh iso cab".split())
+OWN_TYPES = frozenset(
+    {"txt", "csv", "html", "svg", "zip", "7z", "rar", "tar", "gzip", "bzip2", "xz", "zstd", "lzh", "iso", "cab"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -519,3 +519,8 @@ def detect_type(tmp_path: Path, data: bytes, name: str) -> str:
     path = tmp_path / "detect-me"
     path.write_bytes(data)
     return detect(path, name).type
+
+
+def test_a_format_libarchive_cannot_open_is_malformed(tmp_path: Path) -> None:
+    disc = bytes(0x8001) + b"CD001" + b"\x01" * 4000  # the mark of a disc, nothing of one behind it
+    assert refused(tmp_path, disc, "x.iso") == "archive.malformed"
