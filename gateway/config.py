@@ -7,6 +7,7 @@ fixes a broken file in one pass.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -21,6 +22,8 @@ from sanitizers.pipeline import Rule
 from sanitizers.types import TYPES
 
 SYSTEM_CONFIG = Path("/etc/mukaika/mukaika.toml")
+#: The channel name of transfers that came through the SMTP relay (no [[channels]] may use it).
+MAIL_CHANNEL = "smtp"
 ENV_VAR = "MUKAIKA_CONFIG"
 EMBEDDED_NAME = "<embedded default config>"
 MIN_WORKER_MEMORY = 256 * MiB
@@ -130,6 +133,41 @@ class ClamavSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """The SMTP relay: off ("") by default. Mail from the internet-side MTA is sanitised as one
+    transfer and delivered to the LGWAN-side mail server (``smart_host``)."""
+
+    listen: str = ""  # "ADDR:PORT" of one address (loopback or the interface facing the internet MTA)
+    hostname: str = ""  # named in the greeting; "" = this machine's name
+    max_message_size: int = 25 * MiB
+    max_recipients: int = 100
+    max_queue: int = 1000  # mails accepted and not yet delivered; past it, new mail is told 452
+    allowed_clients: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    allowed_recipient_domains: tuple[str, ...] = ()
+    allowed_recipients: tuple[str, ...] = ()
+    tls_cert: Path = Path()  # STARTTLS is offered when both are set
+    tls_key: Path = Path()
+    require_starttls: bool = False
+    smart_host: str = ""  # "HOST:PORT" of the LGWAN-side mail server
+    smart_host_starttls: bool = False
+    smart_host_ca_file: Path = Path()  # "" = the system's CAs
+    delivery_concurrency: int = 4
+    retry_min_seconds: float = 60.0
+    retry_max_seconds: float = 3600.0
+    give_up_hours: float = 120.0
+    notice_from: str = "postmaster@localhost"
+    approved: Path = Path("./var/mukaika/mail-approved")  # originals of refused mail, once approved
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.listen)
+
+    @property
+    def starttls(self) -> bool:
+        return self.tls_cert != Path() and self.tls_key != Path()
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     gateway: GatewaySettings
@@ -139,6 +177,7 @@ class Config:
     http: HttpSettings = HttpSettings()
     clamav: ClamavSettings = ClamavSettings()
     console: ConsoleSettings = ConsoleSettings()
+    smtp: SmtpSettings = SmtpSettings()
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -223,13 +262,16 @@ class _Checker:
 
     def config(self, raw: Mapping[str, Any], source: str) -> Config:
         self.unknown_keys(
-            raw, "(top level)", {"gateway", "limits", "rules", "channels", "http", "clamav", "console"}
+            raw,
+            "(top level)",
+            {"gateway", "limits", "rules", "channels", "http", "clamav", "console", "smtp"},
         )
         gateway = self.gateway(self.table(raw, "gateway"))
         limits = self.limits(self.table(raw, "limits"))
         rules = self.rules(self.table(raw, "rules"), "rules", base={})
         channels = self.channels(raw.get("channels", []), rules)
-        self.directories_apart(gateway, channels)
+        smtp = self.smtp(self.table(raw, "smtp"), limits)
+        self.directories_apart(gateway, channels, smtp)
         http = self.http(self.table(raw, "http"))
         clamav = self.clamav(self.table(raw, "clamav"))
         console = self.console(self.table(raw, "console"))
@@ -238,7 +280,7 @@ class _Checker:
         for index, channel in enumerate(channels):
             if channel.needs_approval and not console.enabled:
                 self.problem(f"channels[{index}].approval", '"required" needs the console ([console] listen)')
-        return Config(source, gateway, limits, rules, channels, http, clamav, console)
+        return Config(source, gateway, limits, rules, channels, http, clamav, console, smtp)
 
     def http(self, table: Mapping[str, Any]) -> HttpSettings:
         self.unknown_keys(table, "http", {"listen"})
@@ -274,6 +316,108 @@ class _Checker:
             else:
                 self.problem("console.trust_forwarded_for", "expected true or false")
         return ConsoleSettings(**values)
+
+    def smtp(self, table: Mapping[str, Any], limits: Limits) -> SmtpSettings:
+        """The relay fails closed: it needs a smart host and an allow-list of recipients."""
+        self.unknown_keys(table, "smtp", {f.name for f in fields(SmtpSettings)})
+        defaults = SmtpSettings()
+        values: dict[str, Any] = {}
+        listen = table.get("listen", "")
+        if listen != "" and self.address("smtp.listen", listen, wildcard=False):
+            values["listen"] = listen
+        smart_host = table.get("smart_host", "")
+        if smart_host != "" and self.address("smtp.smart_host", smart_host, wildcard=False, names=True):
+            values["smart_host"] = smart_host
+        for name in ("hostname", "notice_from"):
+            if name in table and self.string(f"smtp.{name}", table[name]):
+                values[name] = table[name]
+        if "notice_from" in values and not _MAILBOX.match(values["notice_from"]):
+            self.problem(
+                "smtp.notice_from", "must be a mail address such as postmaster@gateway.example.lg.jp"
+            )
+        if "max_message_size" in table:
+            size = self.size("smtp.max_message_size", table["max_message_size"])
+            if size is not None and size > limits.max_file_size:
+                self.problem(
+                    "smtp.max_message_size", "cannot exceed limits.max_file_size (the mail is one file)"
+                )
+            elif size is not None:
+                values["max_message_size"] = size
+        for name, integer, minimum in (("max_recipients", True, 1), ("max_queue", True, 1),
+                                       ("delivery_concurrency", True, 1), ("retry_min_seconds", False, 1),
+                                       ("retry_max_seconds", False, 1), ("give_up_hours", False, 1)):  # fmt: skip
+            if name in table and self.number(f"smtp.{name}", table[name], integer=integer, minimum=minimum):
+                values[name] = table[name]
+        if values.get("retry_max_seconds", defaults.retry_max_seconds) < values.get(
+            "retry_min_seconds", defaults.retry_min_seconds
+        ):
+            self.problem("smtp.retry_max_seconds", "cannot be less than smtp.retry_min_seconds")
+        for name in ("require_starttls", "smart_host_starttls"):
+            if name in table:
+                if isinstance(table[name], bool):
+                    values[name] = table[name]
+                else:
+                    self.problem(f"smtp.{name}", "expected true or false")
+        for name in ("tls_cert", "tls_key", "smart_host_ca_file", "approved"):
+            if name in table and self.string(f"smtp.{name}", table[name]):
+                if table[name]:
+                    values[name] = Path(table[name])
+                elif name == "approved":
+                    self.problem("smtp.approved", "must be a directory path")
+        values.update(self.mail_lists(table))
+        settings = SmtpSettings(**values)
+        if settings.enabled:
+            if not settings.smart_host:
+                self.problem(
+                    "smtp.smart_host", 'required with smtp.listen: "HOST:PORT" of the LGWAN-side mail server'
+                )
+            if not (settings.allowed_recipient_domains or settings.allowed_recipients):
+                self.problem("smtp.allowed_recipient_domains",
+                             "name at least one domain (or smtp.allowed_recipients) the LGWAN-side server receives for")  # fmt: skip
+            if (settings.tls_cert != Path()) != (settings.tls_key != Path()):
+                self.problem("smtp.tls_key", "smtp.tls_cert and smtp.tls_key go together")
+            if settings.require_starttls and not settings.starttls:
+                self.problem("smtp.require_starttls", "needs smtp.tls_cert and smtp.tls_key")
+        return settings
+
+    def mail_lists(self, table: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+        values: dict[str, tuple[str, ...]] = {}
+        checks = {"allowed_clients": (_network, "an IP address or network such as 192.0.2.25 or 192.0.2.0/28"),
+                  "allowed_recipient_domains": (_domain, "a domain such as city.example.lg.jp"),
+                  "allowed_recipients": (_mailbox, "a mail address such as soumu@city.example.lg.jp")}  # fmt: skip
+        for name, (valid, what) in checks.items():
+            if name not in table:
+                continue
+            items = table[name]
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                self.problem(f"smtp.{name}", "must be a list of strings")
+                continue
+            bad = [i for i in items if not valid(i)]
+            for item in bad:
+                self.problem(f"smtp.{name}", f"{item!r} is not {what}")
+            if not bad:
+                values[name] = tuple(i.lower() for i in items)
+        return values
+
+    def address(self, key: str, value: object, *, wildcard: bool, names: bool = False) -> bool:
+        """ "HOST:PORT" with an IP address (or, with ``names``, a host name); IPv6 in brackets."""
+        if not self.string(key, value):
+            return False
+        assert isinstance(value, str)
+        host, _, port = value.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]") if host.startswith("[") else host
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        ok_host = ip is not None or (names and _domain(host))
+        if not (ok_host and port.isdigit() and 0 < int(port) < 65536):
+            self.problem(key, '"" (off) or "ADDRESS:PORT", e.g. "127.0.0.1:10025" or "[2001:db8::25]:25"')
+            return False
+        if ip is not None and ip.is_unspecified and not wildcard:
+            self.problem(key, f"must name one address, not {host} (every interface)")
+            return False
+        return True
 
     def clamav(self, table: Mapping[str, Any]) -> ClamavSettings:
         self.unknown_keys(table, "clamav", {"socket", "on_unavailable", "timeout_seconds"})
@@ -413,6 +557,8 @@ class _Checker:
                 continue
             if name in seen:
                 self.problem(f"{prefix}.name", f"channel {name!r} is defined twice")
+            if name == MAIL_CHANNEL:
+                self.problem(f"{prefix}.name", f"{MAIL_CHANNEL!r} is the name of the mail relay's transfers")
             seen.add(name)
             dirs = {}
             for key in ("inbox", "outbox", "rejected"):
@@ -439,7 +585,9 @@ class _Checker:
                                       Path(approved) if approved else None))  # fmt: skip
         return tuple(result)
 
-    def directories_apart(self, gateway: GatewaySettings, channels: tuple[Channel, ...]) -> None:
+    def directories_apart(
+        self, gateway: GatewaySettings, channels: tuple[Channel, ...], smtp: SmtpSettings
+    ) -> None:
         """No directory may equal or contain another: a release must never be re-ingested."""
         named = [("gateway.spool_dir", gateway.spool_dir.absolute())]
         for i, ch in enumerate(channels):
@@ -447,6 +595,8 @@ class _Checker:
                 (f"channels[{i}].{k}", getattr(ch, k).absolute()) for k in ("inbox", "outbox", "rejected")
             ]
             named.append((f"channels[{i}].approved", ch.approved_dir.absolute()))
+        if smtp.enabled:
+            named.append(("smtp.approved", smtp.approved.absolute()))
         for a in range(len(named)):
             for b in range(a + 1, len(named)):
                 (key_a, path_a), (key_b, path_b) = named[a], named[b]
@@ -491,3 +641,25 @@ class _Checker:
             self.problem(key, f"must be a positive size, got {value!r}")
             return None
         return number
+
+
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.I
+)
+_MAILBOX = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,253}$")
+
+
+def _domain(value: str) -> bool:
+    return bool(_DOMAIN.match(value))
+
+
+def _mailbox(value: str) -> bool:
+    return bool(_MAILBOX.match(value)) and _domain(value.rpartition("@")[2])
+
+
+def _network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True

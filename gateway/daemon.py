@@ -19,7 +19,7 @@ from pathlib import Path
 
 import structlog
 
-from gateway.config import Channel, Config, ConfigError, load_config
+from gateway.config import MAIL_CHANNEL, Channel, Config, ConfigError, load_config
 from gateway.console.app import Console
 from gateway.http import StatusHandlers, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
@@ -30,6 +30,8 @@ from gateway.listener import LocalServer
 from gateway.metrics import METRICS
 from gateway.originals import OriginalReleases
 from gateway.sdnotify import notify, watchdog_interval
+from gateway.smtp.queue import mail_destination
+from gateway.smtp.relay import MailRelay
 from gateway.spool import Spool
 from gateway.transfers import TransferProcessor
 from gateway.vault import Vault, VaultError
@@ -74,6 +76,7 @@ class Gateway:
         self.status_server: LocalServer | None = None
         self.releases: OriginalReleases | None = None
         self.console_server: LocalServer | None = None
+        self.mail: MailRelay | None = None  # the SMTP relay, with [smtp] listen
         self.tending: asyncio.Task[None] | None = None
         self.retry_errors: deque[dict[str, object]] = deque(maxlen=10)  # shown by /status
         self.confinement = ""  # how workers are confined, as checked at start (shown by /readyz)
@@ -106,6 +109,7 @@ class Gateway:
         vault = Vault.open(self.config.gateway.originals_key_path().absolute(), create=True)
         self.journal = Journal(self.spool.journal_path)
         self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config, vault)
+        self.processor.destinations[MAIL_CHANNEL] = mail_destination(self.spool)  # also with [smtp] now off
         self.releases = OriginalReleases(self.journal, self.spool, vault, lambda: self.config)
         self._create_channel_dirs(self.config.channels)
         self._sweep_spool()
@@ -123,6 +127,9 @@ class Gateway:
             console = Console(self, self.config.console).app()
             self.console_server = LocalServer(console, self.config.console.listen, "console")
             await self.console_server.start()
+        if self.config.smtp.enabled:
+            self.mail = MailRelay(lambda: self.config, self.journal, self.spool, self.schedule)
+            await self.mail.start()
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
         log.info("gateway started", config=self.config.source, spool=str(self.spool.root),
                  workers=self.pool.size, confinement=self.confinement, channels=[c.name for c in self.config.channels],
@@ -166,6 +173,8 @@ class Gateway:
         if self.watcher is not None:
             self.watcher.stop()
         log.info("gateway stopping", in_flight=len(self.in_flight))
+        if self.mail is not None:
+            await self.mail.stop_listening(self.config.gateway.shutdown_timeout_seconds)
         deadline = time.monotonic() + self.config.gateway.shutdown_timeout_seconds
         while self.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(TICK_SECONDS)
@@ -178,6 +187,8 @@ class Gateway:
             await self.console_server.stop()
         if self.tending is not None:
             await asyncio.gather(self.tending, return_exceptions=True)
+        if self.mail is not None:  # attempts in flight are cancelled: their mails stay open
+            await self.mail.stop()
         await self.pool.close()
         await asyncio.get_running_loop().shutdown_default_executor()  # let I/O threads finish their step
         if self.journal is not None:
@@ -290,6 +301,8 @@ class Gateway:
         finally:
             structlog.contextvars.unbind_contextvars("transfer_id")
             self.in_flight.discard(transfer_id)
+            if self.mail is not None:
+                self.mail.transfer_finished()
 
     def _retry_later(self, transfer_id: str, exc: Exception) -> None:
         failures = self.failures[transfer_id] = self.failures.get(transfer_id, 0) + 1

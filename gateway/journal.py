@@ -109,6 +109,25 @@ _MIGRATIONS = (
         changed REAL NOT NULL
     );
     """,
+    # the SMTP relay's envelope and delivery state of each mail transfer (gateway.smtp.queue)
+    """
+    CREATE TABLE mail (
+        transfer_id TEXT PRIMARY KEY REFERENCES transfers(id),
+        mail_from TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        received REAL NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        finished REAL,
+        sent TEXT,
+        last_error TEXT
+    );
+    CREATE INDEX mail_state ON mail(state, next_attempt);
+    """,
 )
 
 
@@ -238,6 +257,13 @@ class Journal:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    def transaction(self) -> _Transaction:
+        """One commit for the tables kept by other modules (``with journal.transaction() as db``)."""
+        return self._transaction()
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self._rows(sql, params)
+
     def create(self, transfer_id: str, channel: str, folders: tuple[str, ...], inbox_path: str, name_in: str,
                name: str) -> Transfer:  # fmt: skip
         now = time.time()
@@ -274,6 +300,7 @@ class Journal:
 
     def delete(self, transfer_id: str) -> None:
         with self._transaction():
+            self._db.execute("DELETE FROM mail WHERE transfer_id = ?", (transfer_id,))
             self._db.execute("DELETE FROM placements WHERE transfer_id = ?", (transfer_id,))
             self._db.execute("DELETE FROM transfers WHERE id = ?", (transfer_id,))
 
@@ -501,6 +528,10 @@ class JournalView:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """A query for the tables read by other modules (gateway.smtp.queue)."""
+        return self._rows(sql, params)
+
     def ping(self) -> None:
         """Raise sqlite3.Error unless the database answers a trivial query."""
         self._rows("SELECT count(*) FROM transfers WHERE id = ''")
@@ -608,9 +639,10 @@ class _Transaction:
         self._db = db
         self._lock = lock
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
         self._db.execute("BEGIN IMMEDIATE")
+        return self._db
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:

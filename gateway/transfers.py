@@ -86,6 +86,8 @@ class TransferProcessor:
         self.pool = pool
         self.config = config
         self.vault = vault
+        #: where transfers of entry points other than a channel's inbox go (the mail relay's queue)
+        self.destinations: dict[str, Destination] = {}
 
     # ── admit ──────────────────────────────────────────────────────────────────────────
     def admit(self, channel: Channel, path: Path) -> str | None:
@@ -347,6 +349,8 @@ class TransferProcessor:
                 unlink_entry(channel.inbox, relative)
 
     def _destination(self, transfer: Transfer) -> Destination:
+        if transfer.channel in self.destinations:
+            return self.destinations[transfer.channel]
         config = self.config()
         channel = self._channel(config, transfer)
         if channel is None:  # removed by a reload: finish in the spool's fallback area
