@@ -42,7 +42,7 @@ def process_alive(pid: int) -> bool:
 class RunningGateway:
     def __init__(self, root: Path, *, settle: float = 0.3, workers: int = 2, rescan: float = 2.0,
                  extra: str = "", channel_extra: str = "", clamav: str = "", http: str = "",
-                 hostile_entry: str = "", wrapper: tuple[str, ...] = ()) -> None:  # fmt: skip
+                 hostile_entry: str = "", wrapper: tuple[str, ...] = (), smtp: str = "") -> None:  # fmt: skip
         self.root = root
         #: a worker entry point that replaces the real sanitiser (tests.gateway.hostile_daemon)
         self.hostile_entry = hostile_entry
@@ -65,6 +65,8 @@ log_format = "json"
 {clamav}
 [http]
 {http}
+[smtp]
+{smtp}
 [rules.png]
 method = "rebuild"
 [rules.jpeg]
