@@ -24,6 +24,8 @@ from gateway.intake import InboxWatcher, Settler
 from gateway.isolation.provider import IsolationProvider
 from gateway.journal import Journal
 from gateway.metrics import Metrics
+from gateway.smtp.queue import MailView
+from gateway.smtp.relay import MailRelay
 from gateway.spool import Spool
 
 log = structlog.get_logger("mukaika.http")
@@ -55,6 +57,8 @@ class StatusSource(Protocol):
     def settler(self) -> Settler: ...
     @property
     def retry_errors(self) -> Collection[Mapping[str, object]]: ...
+    @property
+    def mail(self) -> MailRelay | None: ...
 
 
 async def readiness(source: StatusSource) -> dict[str, str]:
@@ -132,9 +136,18 @@ class StatusHandlers:
         if source.journal is None:
             return web.json_response({"error": "journal not open"}, status=503)
         view = source.journal.view
-        counts, recent, errors = await asyncio.to_thread(
-            lambda: (view.counts_by_state(), view.recent(RECENT_TRANSFERS), view.errors(LAST_ERRORS))
-        )
+        counts, recent, errors, mail_states = await asyncio.to_thread(
+            lambda: (view.counts_by_state(), view.recent(RECENT_TRANSFERS), view.errors(LAST_ERRORS),
+                     MailView(view).counts())
+        )  # fmt: skip
+        relay = source.mail
+        mail = None
+        if relay is not None:
+            mail = {
+                "queue": relay.queue_size,
+                "delivering": len(relay.delivery.in_flight),
+                "states": mail_states,
+            }
         body = {
             "states": counts,
             "queue_depth": queue_depth(source),
@@ -146,5 +159,6 @@ class StatusHandlers:
             "recent": [t.summary() for t in recent],
             "last_errors": [t.summary() for t in errors],
             "retry_errors": [dict(error) for error in source.retry_errors],
+            "mail": mail,
         }
         return web.json_response(body)

@@ -2,7 +2,8 @@
 
     request (operator, with a reason) → approve | deny (an approver who is not the requester)
                                        → expire (nobody decided in time)
-    approved → the original is decrypted into the channel's approved/ folder, exactly once
+    approved → the original is decrypted into the channel's approved/ folder (a mail's into
+               [smtp] approved, as <transfer id>.eml), exactly once
 
 The decision is committed before the placement, and the placement uses the same temp
 name + link + record steps as every release (``spool.place_once``), so a crash between
@@ -24,7 +25,7 @@ import structlog
 
 from gateway.audit import log_audit
 from gateway.clamav import ClamavUnavailableError, find_infection
-from gateway.config import Config
+from gateway.config import MAIL_CHANNEL, Config
 from gateway.journal import AuditEntry, DecisionRefusedError, Journal, Placement, ReleaseRequest, Transfer
 from gateway.spool import Spool, finish_placement, place_once
 from gateway.vault import Vault, VaultError
@@ -71,10 +72,7 @@ class OriginalReleases:
         directory = None
         if approve:
             transfer = self.journal.get(request.transfer_id)
-            channel = self.config().channel(transfer.channel)
-            if channel is None:
-                raise DecisionRefusedError("no_channel")
-            directory = str(channel.approved_dir.joinpath(*transfer.folders))
+            directory = str(self._approved_dir(transfer))
             if request.state == "pending" and request.requested_by != user:  # else the journal refuses it
                 self._screen(transfer)
         action = "release.approve" if approve else "release.deny"
@@ -86,6 +84,16 @@ class OriginalReleases:
         if approve:
             self.place(decided)
         return decided
+
+    def _approved_dir(self, transfer: Transfer) -> Path:
+        """A channel's approved/ folder; for a mail, [smtp] approved. Raises DecisionRefusedError."""
+        config = self.config()
+        if transfer.channel == MAIL_CHANNEL:
+            return config.smtp.approved.absolute()
+        channel = config.channel(transfer.channel)
+        if channel is None:
+            raise DecisionRefusedError("no_channel")
+        return channel.approved_dir.joinpath(*transfer.folders)
 
     def _screen(self, transfer: Transfer) -> None:
         """With [clamav], have clamd scan the original; raises DecisionRefusedError unless it is clean.

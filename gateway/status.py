@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.journal import FINAL_STATES, JournalView, Transfer
+from gateway.smtp.queue import MailView, QueuedMail
 
 LAST_ERRORS = 10
+OPEN_MAILS = 10
 DAY_SECONDS = 86400.0
 
 
@@ -23,6 +25,8 @@ class StatusReport:
     oldest_age_seconds: float | None
     last_errors: list[Transfer]
     confinement: str = ""  # how workers are confined under this config on this host
+    mail: dict[str, int] = field(default_factory=dict)  # the relay's mails by delivery state
+    open_mails: list[QueuedMail] = field(default_factory=list)  # the oldest not yet delivered
 
     def as_json(self) -> str:
         oldest = None
@@ -35,6 +39,7 @@ class StatusReport:
             "oldest_unfinished": oldest,
             "last_errors": [t.summary() for t in self.last_errors],
             "confinement": self.confinement,
+            "mail": {"states": self.mail, "open": [m.summary() for m in self.open_mails]},
         }
         return json.dumps(report, ensure_ascii=False)
 
@@ -57,6 +62,14 @@ class StatusReport:
         for t in self.last_errors:
             finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t.finished or t.updated))
             lines.append(f"  {finished}  {t.id}  {t.channel}/{t.name}  {t.reason_code}: {t.reason_message}")
+        if self.mail:
+            lines.append(f"mail: {_counts(self.mail)}")
+            lines.append("mail queue:" + ("" if self.open_mails else " empty"))
+        for m in self.open_mails:
+            received = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.received))
+            waiting = ", ".join(m.open_recipients())
+            lines.append(f"  {received}  {m.transfer_id}  {m.state} ×{m.attempts}  <{m.mail_from}> -> {waiting}"
+                         + (f"  ({m.last_error})" if m.last_error else ""))  # fmt: skip
         return "\n".join(lines)
 
 
@@ -69,6 +82,8 @@ def journal_status(journal_path: Path, now: float | None = None) -> StatusReport
         last_day = view.counts_by_state(finished_since=now - DAY_SECONDS)
         errors = view.errors(LAST_ERRORS)
         oldest = view.oldest_unfinished()
+        mail_view = MailView(view)
+        mail, open_mails = mail_view.counts(), mail_view.open_mails(OPEN_MAILS)
     finally:
         view.close()
     return StatusReport(
@@ -79,6 +94,8 @@ def journal_status(journal_path: Path, now: float | None = None) -> StatusReport
         oldest_unfinished=oldest,
         oldest_age_seconds=None if oldest is None else round(now - oldest.created, 1),
         last_errors=errors,
+        mail=mail,
+        open_mails=open_mails,
     )
 
 

@@ -25,7 +25,7 @@ from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
 from gateway.audit import log_audit, record
-from gateway.config import Config, ConsoleSettings
+from gateway.config import MAIL_CHANNEL, Config, ConsoleSettings
 from gateway.console.auth import (
     CSRF_FIELD,
     LOGIN_COOKIE,
@@ -40,6 +40,7 @@ from gateway.console.i18n import LANG_COOKIE, LANGUAGES, MESSAGES, translate
 from gateway.console.users import User, UserStore, check_password
 from gateway.journal import STATES, AuditEntry, DecisionRefusedError, Journal
 from gateway.originals import OriginalReleases
+from gateway.smtp.queue import MailView
 from gateway.transfers import TransferProcessor
 from gateway.vault import VaultError
 from sanitizers.types import TYPES
@@ -262,12 +263,15 @@ class Console:
             "name": query.get("name", "")[:200],
         }
         view = self._journal().view
-        rows = await asyncio.to_thread(
-            lambda: view.search(channel=filters["channel"], state=filters["state"], file_type=filters["file_type"],
-                                day=filters["day"], name=filters["name"])
-        )  # fmt: skip
-        context = {"rows": rows, "filters": filters, "channels": self._channel_names(), "states": STATES,
-                   "types": sorted(TYPES)}  # fmt: skip
+
+        def read() -> tuple[list[Any], dict[str, Any]]:
+            rows = view.search(channel=filters["channel"], state=filters["state"], file_type=filters["file_type"],
+                               day=filters["day"], name=filters["name"])  # fmt: skip
+            return rows, MailView(view).mails([r.id for r in rows if r.channel == MAIL_CHANNEL])
+
+        rows, mails = await asyncio.to_thread(read)
+        context = {"rows": rows, "mails": mails, "filters": filters, "channels": self._channel_names(),
+                   "states": STATES, "types": sorted(TYPES)}  # fmt: skip
         return self.render(request, "transfers.html", context)
 
     @requires("viewer")
@@ -278,10 +282,16 @@ class Console:
         if transfer is None:
             return self.error(request, "error.not_found", 404)
         requests = await asyncio.to_thread(lambda: view.release_requests(transfer_id=transfer_id))
+        mail = (
+            await asyncio.to_thread(MailView(view).mail, transfer_id)
+            if transfer.channel == MAIL_CHANNEL
+            else None
+        )
         spool = self._releases().spool
         kept = await asyncio.to_thread(spool.original_path(transfer_id).exists)
         context = {
             "tr": transfer,
+            "mail": mail,
             "findings": json.loads(transfer.findings) if transfer.findings else [],
             "requests": requests,
             "original": "kept" if kept else ("gone" if transfer.original_purged else "none"),
@@ -429,7 +439,8 @@ class Console:
         return releases
 
     def _channel_names(self) -> list[str]:
-        return [c.name for c in self.backend.config.channels]
+        config = self.backend.config
+        return [c.name for c in config.channels] + ([MAIL_CHANNEL] if config.smtp.enabled else [])
 
 
 def _language(request: web.Request) -> str:
