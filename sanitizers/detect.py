@@ -9,6 +9,7 @@ with its own code; detection never guesses.
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
@@ -94,6 +95,13 @@ _FLAT_ODF = {"odt": "fodt", "ods": "fods", "odp": "fodp"}
 _NS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 _XML_DECLARATIONS = (b"<!DOCTYPE", b"<!ENTITY")
 
+#: A message (RFC 5322): header fields from the first line to a blank line, several of them,
+#: one of those that make a message; read up to the largest header block the mail rebuild takes.
+_MAIL_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")
+_MAIL_IDENTITY = frozenset({b"from", b"date", b"received", b"message-id"})
+_MAIL_MIN_FIELDS = 3
+MAIL_HEADER_WINDOW = 256 * 1024
+
 #: Streams Ichitaro (一太郎) 8 and later write at the top of their compound files: the text,
 #: JustSystems' segment header, and the compressed document of .jtdc and .jttc files.
 _ICHITARO_STREAMS = frozenset({"documenttext", "jsrv_segmentheader", "jscompdocument"})
@@ -116,7 +124,9 @@ _MAGIC_TO_TYPE: dict[str, str] = {
     "text/plain": "txt",
     "text/xml": "xml",
     "application/xml": "xml",
-    "message/rfc822": "eml",
+    # libmagic says this of any text whose first line looks like a mail header ("From: 総務課"):
+    # the mail probe decides whether it is a message, and libmagic's guess alone leaves text
+    "message/rfc822": "txt",
     "application/x-7z-compressed": "7z",
     "application/x-rar": "rar",
     "application/vnd.rar": "rar",
@@ -290,9 +300,12 @@ def _refuse_unrecognised(magic_mime: str, magic_description: str, extension: str
 
 
 def _reconcile_extension(content_type: str, extension: str) -> str:
-    """The content's type if the name agrees with it; text may carry any text name."""
+    """The content's type if the name agrees with it; text may carry any text name, and a
+    message named as plain text is plain text (what it reads as, and opens as)."""
     if not extension or extension in TYPES[content_type].extensions:
         return content_type
+    if content_type == "eml" and extension in TYPES["txt"].extensions:
+        return "txt"
     if content_type in TEXT_TYPES:
         for text_type in sorted(TEXT_TYPES):
             if extension in TYPES[text_type].extensions:
@@ -328,7 +341,40 @@ def _probe_structure(untrusted: Path | bytes, head: bytes) -> tuple[str | None, 
         and int.from_bytes(head[2:4], "little") in _OLD_WORD_NFIB
     ):
         raise DetectionError("type.old_word", "a Word for Windows 1.x/2.0 document (no OLE container)")
+    if _probe_mail(untrusted, head):
+        return "eml", 0
     return _probe_flat_odf(head), 0
+
+
+def _probe_mail(untrusted: Path | bytes, head: bytes) -> bool:
+    """A message by its header block, not its name: every line up to the first blank one
+    a field or a continuation (after an mbox ``From `` line, if any), at least three
+    different fields, among them From, Date, Received or Message-ID. A text that merely
+    starts like a header ("From: 総務課" then prose) is left to be text."""
+    if not (_MAIL_FIELD.match(head) or head.startswith(b"From ")):
+        return False
+    window = head
+    if len(head) >= 8192:
+        if isinstance(untrusted, Path):
+            with untrusted.open("rb") as f:
+                window = f.read(MAIL_HEADER_WINDOW)
+        else:
+            window = untrusted[:MAIL_HEADER_WINDOW]
+    lines = window.split(b"\n")
+    names: set[bytes] = set()
+    for line in lines[1 if window.startswith(b"From ") else 0 : -1]:
+        line = line.rstrip(b"\r")
+        if not line:
+            return len(names) >= _MAIL_MIN_FIELDS and not names.isdisjoint(_MAIL_IDENTITY)
+        if line[:1] in (b" ", b"\t"):
+            if not names:
+                return False
+            continue
+        field = _MAIL_FIELD.match(line)
+        if field is None:
+            return False
+        names.add(field.group(1).lower())
+    return False
 
 
 def _probe_flat_odf(head: bytes) -> str | None:

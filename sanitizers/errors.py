@@ -418,6 +418,43 @@ REASONS: dict[str, ReasonText] = {
         _ASK_ADMIN_JA,
         _ASK_ADMIN_EN,
     ),
+    # mail (.eml, .msg)
+    "mail.malformed": ReasonText(
+        "メールの構造（MIME）が壊れているか、読み手によって解釈が分かれる形になっています。",
+        "The message's MIME structure is damaged, or built so that readers would disagree about it.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "mail.encrypted": ReasonText(
+        "暗号化されたメール（S/MIME・PGP）、または署名で中身が包まれたメールは、中身を検査できません。",
+        "Encrypted messages (S/MIME, PGP), or messages wrapped inside their signature, cannot be inspected.",
+        "暗号化せずに送り直してもらってください。",
+        "Ask the sender to send the message again without encryption.",
+    ),
+    "mail.limit": ReasonText(
+        "メールの部品の数・入れ子の深さ・ヘッダーの大きさが上限を超えています。",
+        "The message has more parts, deeper nesting or larger headers than allowed.",
+        "添付ファイルを分けて、何通かに分けて送ってもらってください。",
+        "Ask the sender to split the attachments over several messages.",
+    ),
+    "mail.unsafe_name": ReasonText(
+        "添付ファイルの名前に、表示をごまかす文字（文字の向きを変える制御文字や見えない文字）が含まれていました。",
+        "The attachment's name contains characters that disguise it (text-direction controls, invisible characters).",
+        "ファイル名を変えて送り直してもらってください。",
+        "Ask the sender to rename the file and send it again.",
+    ),
+    "mail.attachment_removed": ReasonText(
+        "設定により、メールの添付ファイルは取り除いています。",
+        "Attachments are removed from messages by the configuration.",
+        "ファイルが必要な場合は、共有フォルダ経由で受け渡してください。",
+        "If you need the file, transfer it through a shared folder instead.",
+    ),
+    "mail.verify_failed": ReasonText(
+        "無害化後のメールの検証で危険な要素が残っていたため、送信を止めました。",
+        "Verification of the sanitised message found a dangerous construct; it was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
     "convert.failed": ReasonText(
         "PDFへの変換に失敗しました。",
         "Conversion to PDF failed.",

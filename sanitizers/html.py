@@ -473,23 +473,65 @@ _CELLS = frozenset({"td", "th"})
 
 
 class _TextExtractor(HTMLParser):
-    """Visible text: blocks become lines, table cells are separated by tabs."""
+    """Visible text: blocks become lines, table cells are separated by tabs.
 
-    def __init__(self) -> None:
+    ``readable``: list items get a bullet or their number, and a link's target is written
+    after its text (the text of a mail, where the reader has nothing else to go by).
+    """
+
+    def __init__(self, readable: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping: list[str] = []
         self._pre = 0
+        self._readable = readable
+        self._lists: list[int] = []  # per open list: the next number, or -1 for bullets
+        self._links: list[tuple[str | None, int]] = []  # per open <a>: its target, where its text starts
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TEXT:
             self._skipping.append(tag)
+        elif self._readable and tag in ("ul", "ol", "li", "a"):
+            self._readable_start(tag, dict(attrs))
         elif tag in _BLOCKS:
             self.parts.append("\n")
         elif tag in _CELLS:
             self.parts.append("\t")
         if tag == "pre":
             self._pre += 1
+
+    def _readable_start(self, tag: str, attrs: dict[str, str | None]) -> None:
+        if tag == "a":
+            self._links.append((attrs.get("href"), len(self.parts)))
+            return
+        self._new_line()
+        if tag != "li":
+            self._lists.append(1 if tag == "ol" else -1)
+        elif self._lists:
+            indent = "\u3000" * (len(self._lists) - 1)  # an ideographic space: lines lose ASCII ones
+            number = self._lists[-1]
+            self.parts.append(f"{indent}・" if number < 0 else f"{indent}{number}. ")
+            if number > 0:
+                self._lists[-1] += 1
+
+    def _readable_end(self, tag: str) -> None:
+        if tag == "a":
+            if self._links:
+                target, start = self._links.pop()
+                text = "".join(self.parts[start:]).strip()
+                if target and target != text and not self._skipping:
+                    self.parts.append(f" <{target}>")
+            return
+        if tag in ("ul", "ol"):
+            if self._lists:
+                self._lists.pop()
+            self._new_line()
+
+    def _new_line(self) -> None:
+        """A line break, unless the text already ends one (items of a list are not apart)."""
+        if "".join(self.parts[-3:]).rstrip(" \t").endswith("\n") or not self.parts:
+            return
+        self.parts.append("\n")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCKS:
@@ -498,6 +540,8 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if self._skipping and self._skipping[-1] == tag:
             self._skipping.pop()
+        elif self._readable and tag in ("ul", "ol", "li", "a"):
+            self._readable_end(tag)
         elif tag in _BLOCKS:
             self.parts.append("\n")
         if tag == "pre" and self._pre:
@@ -513,12 +557,32 @@ class _TextExtractor(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", joined).strip("\n") + "\n"
 
 
-def extract_text(page: str, title: str | None) -> str:
-    extractor = _TextExtractor()
+def extract_text(page: str, title: str | None, readable: bool = False) -> str:
+    extractor = _TextExtractor(readable)
     run_parser(extractor, page)
     body = extractor.text()
     text = f"{title}\n\n{body}" if title else body
     return "".join(ch for ch in text if not is_removed_control(ch))
+
+
+def page_text(page: str) -> tuple[str, Counter[str]]:
+    """テキスト化 of a page already decoded (a mail's HTML part, whose charset the message
+    declares): its visible text with lists marked and the target of each web link written
+    after the link's text, and what the page carried (for the report)."""
+    found = survey(page, data_images=False)
+    policy = _UrlPolicy(HtmlRebuild().resolved_options({"links": "keep-web"}))
+    text = extract_text(clean_body(page, policy), None, readable=True)
+    return text, found.found + policy.removed
+
+
+def rebuild_page(page: str, options: Options) -> tuple[str, Counter[str]]:
+    """The rebuild of a page already decoded, as UTF-8 text (a mail's HTML part, re-encoded
+    by the mail), checked by the rebuild's own re-parse; and what was removed."""
+    policy = _UrlPolicy(HtmlRebuild().resolved_options(options))
+    found = survey(page, policy.data_images)
+    rebuilt = build_page(clean_body(page, policy), found, "UTF-8")
+    verify_page(rebuilt, policy)
+    return rebuilt, found.found + policy.removed
 
 
 class HtmlText(Sanitizer):

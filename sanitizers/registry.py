@@ -9,6 +9,7 @@ from sanitizers.base import Registry, Sanitizer
 from sanitizers.convert import OfficeToImage, OfficeToPdf, soffice_path
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
+from sanitizers.mail import MailRebuild
 from sanitizers.ole import OleRebuild
 from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
@@ -35,6 +36,7 @@ def shipped_sanitizers() -> list[Sanitizer]:
         XlsbRefusal(),
         ZipRebuild(),
         ArchiveRebuild(),
+        MailRebuild(),
         OfficeToPdf(),
         OfficeToImage(),
     ]

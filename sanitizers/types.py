@@ -160,7 +160,8 @@ TYPES: dict[str, FileType] = {
         _t("csv", "csv tsv", _TEXT, "CSV text"),
         _t("txt", "txt text log md json", _TEXT, "plain text"),
         _t("xml", "xml", {"text/xml", "application/xml", "text/plain"}, "XML document"),
-        _t("eml", "eml", {"message/rfc822", "text/plain"}, "e-mail message"),
+        # a message whose first field libmagic does not know and whose body is HTML is text/html to it
+        _t("eml", "eml", {"message/rfc822", "message/news", "text/plain", "text/html"}, "e-mail message"),
         _t(
             "zip",
             "zip",

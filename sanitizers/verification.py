@@ -33,6 +33,8 @@ from sanitizers.detect import Detection, detect_bytes
 from sanitizers.errors import SanitizeError, VerifyError
 from sanitizers.html import decode_html, verify_rebuilt_page
 from sanitizers.images.rebuild import IMAGE_TYPES, ImageRebuild, verify_image
+from sanitizers.mail import MailRebuild
+from sanitizers.mail.verify import verify_message
 from sanitizers.ole.inspect import SUMMARY_STREAMS
 from sanitizers.ole.rebuild import FORMATS as OLE_FORMATS
 from sanitizers.ole.rebuild import OleRebuild, verify_compound
@@ -314,6 +316,26 @@ def _tar(subject: _Subject) -> None:
                 raise VerifyError(FAILED, f"{name}: {_described(exc)}") from None
 
 
+def _eml(subject: _Subject) -> None:
+    """A rebuilt message: its shape, fields, text and links as the rule promises, then each
+    attachment and nested message by its own detected type, one archive level deeper."""
+    limits = subject.limits
+    inner = replace(subject, limits=replace(limits, archive_depth=limits.archive_depth - 1))
+
+    def verify_attachment(untrusted_data: bytes, name: str) -> None:
+        if limits.archive_depth <= 0:
+            raise VerifyError(FAILED, "attachments nested deeper than archive_depth")
+        try:
+            _verify_member(untrusted_data, name, inner)
+        except Exception as exc:  # say which attachment, whatever went wrong with it
+            raise VerifyError(FAILED, f"{name}: {_described(exc)}") from None
+
+    with tree_budget(limits):
+        verify_message(
+            subject.data, MailRebuild().resolved_options(subject.options), limits, verify_attachment
+        )
+
+
 def _extracted(archive: zipfile.ZipFile, entry: Entry, limits: Limits, budget: TreeBudget) -> bytes:
     buffer = io.BytesIO()
     with archive.open(entry.info) as untrusted_stream:
@@ -342,6 +364,7 @@ _VERIFIERS: dict[tuple[str, str], Verifier] = {
     ("zip", "rebuild"): _zip,
     ("tar", "rebuild"): _tar,
     ("gzip", "rebuild"): _tar,  # a compressed tar rebuilt as tar.gz
+    ("eml", "rebuild"): _eml,
     **{(image_type, "rebuild"): _image for image_type in IMAGE_TYPES},
     **{(type_name, "rebuild"): _ooxml for type_name in ("docx", "xlsx", "pptx")},
     **{(ole_format.type_name, "rebuild"): _ole for ole_format in OLE_FORMATS},

@@ -594,6 +594,37 @@ def csv_cell(draw: st.DrawFn, data: bytes) -> tuple[bytes, str]:
     return data[:at] + cell + ending + data[at:], f"csv cell@{at}"
 
 
+# ── mail ─────────────────────────────────────────────────────────────────────────────
+
+_MAIL_LINES = (
+    b"Content-Type: multipart/mixed; boundary=\"x\"", b"Content-Type: text/html; charset=ISO-2022-JP",
+    b"Content-Transfer-Encoding: base64", b"Content-Transfer-Encoding: quoted-printable",
+    b"Content-Disposition: attachment; filename*0*=Shift_JIS''%95%5C; filename*1*=.exe",
+    b'Content-Disposition: attachment; filename="=?ISO-2022-JP?B?GyRCJEgbKEI=?=.docm"',
+    b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data", b"Content-Type: message/rfc822",
+    b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"", b"Subject: =?x?B?***?=",
+    b"From: \x8eR\x93c <a@b>", b"Subject: \x1b$B$3$s\x1b(B", b"--x", b"--x--", b"", b" folded",
+    b"<a href=\"javascript:alert(1)\">x</a> \\\\server\\share http://evil.example/", b"=\r\n", b"begin 644 x.exe",
+)  # fmt: skip
+
+
+def mail_line(draw: st.DrawFn, data: bytes) -> tuple[bytes, str]:
+    """A header or boundary line inserted, dropped, duplicated or replaced at a line start."""
+    starts = [0] + [i + 1 for i, byte in enumerate(data[: 2**20]) if byte == 0x0A]
+    at = draw(st.sampled_from(starts))
+    end = data.find(b"\n", at)
+    end = len(data) if end == -1 else end + 1
+    action = draw(st.sampled_from(("insert", "insert", "drop", "duplicate", "replace")))
+    line = draw(st.sampled_from(_MAIL_LINES)) + b"\r\n"
+    if action == "insert":
+        return data[:at] + line + data[at:], f"mail insert@{at}"
+    if action == "drop":
+        return data[:at] + data[end:], f"mail drop@{at}"
+    if action == "duplicate":
+        return data[:end] + data[at:end] + data[end:], f"mail duplicate@{at}"
+    return data[:at] + line + data[end:], f"mail replace@{at}"
+
+
 # ── families and the strategy ────────────────────────────────────────────────────────
 
 FAMILY_MUTATORS: dict[str, tuple[Mutator, ...]] = {
@@ -610,12 +641,14 @@ FAMILY_MUTATORS: dict[str, tuple[Mutator, ...]] = {
     "markup": (markup, markup, text_encoding),
     "text": (text_encoding, csv_cell, csv_cell),
     "archive": (header_int,),  # archive headers: sizes, counts and offsets near the start
+    "mail": (mail_line, mail_line, text_encoding),
     "none": (),
 }
 FAMILY_OF_TYPE = {
     "pdf": "pdf", "rtf": "rtf", "html": "markup", "svg": "markup", "txt": "text", "csv": "text",
     **dict.fromkeys(("zip", "docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "xlsb"), "zip"),
-    **dict.fromkeys(("doc", "xls", "ppt"), "cfb"),
+    **dict.fromkeys(("doc", "xls", "ppt", "msg"), "cfb"),
+    "eml": "mail",
     **{t: t for t in ("png", "jpeg", "webp", "tiff", "gif", "bmp")},
     **dict.fromkeys(("7z", "gzip", "bzip2", "xz", "zstd", "iso", "lzh", "rar", "tar", "cab"), "archive"),
 }  # fmt: skip

@@ -116,6 +116,7 @@ OUTPUT_TYPES: dict[str, frozenset[str]] = {
     "ZipRebuild": frozenset({"zip"}),
     # and, for a compressed single file, whatever its content comes out as (checked as such)
     "ArchiveRebuild": frozenset({"zip", "tar", "gzip"}),
+    "MailRebuild": frozenset({"eml"}),  # a .msg comes out as a .eml
     "OfficeToPdf": frozenset({"pdf"}),
     "OfficeToImage": frozenset({"pdf"}),
 }
