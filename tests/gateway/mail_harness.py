@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import smtplib
 import sqlite3
+import time
 from email.message import EmailMessage, Message
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 
 from tests.gateway.daemon_harness import png_bytes
+from tests.gateway.postfix_harness import free_port
 
 LGWAN = "lgwan.example"
 KINDS = ("plain", "html", "one_attachment", "three_attachments")
@@ -84,3 +87,46 @@ def mail_rows(spool: Path) -> list[dict[str, object]]:
     finally:
         db.close()
     return [dict(row) | {"recipients": json.loads(row["recipients"])} for row in rows]
+
+
+class Sink:
+    """An SMTP server on loopback standing in for the LGWAN-side mail server (aiosmtpd in a thread).
+
+    ``answers`` maps a recipient to the replies its next RCPTs get ("451 4.2.0 busy", ...);
+    once they are used up the recipient is accepted. Delivered mails are kept in ``received``.
+    """
+
+    def __init__(self, answers: dict[str, list[str]] | None = None) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.answers = {k: list(v) for k, v in (answers or {}).items()}
+        self.received: list[tuple[str, list[str], bytes, float]] = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server: object, session: object, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:  # fmt: skip
+        pending = self.answers.get(address)
+        if pending:
+            return pending.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        self.received.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, time.time())
+        )
+        return "250 2.0.0 Ok"
+
+    def start(self) -> Sink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> Sink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
