@@ -29,7 +29,10 @@ from sanitizers.errors import SanitizeError
 from sanitizers.pdf import PdfImage, PdfRebuild
 from sanitizers.types import TYPES
 
-CONVERTIBLE = frozenset({"docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "doc", "xls", "ppt", "rtf"})
+CONVERTIBLE = frozenset(
+    {"docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "doc", "xls", "ppt", "rtf"}
+    | {"odt", "ods", "odp", "fodt", "fods", "fodp"}
+)
 SOFFICE_NAMES = ("soffice", "libreoffice")
 _KILL_GRACE_SECONDS = 2.0
 _RESTART_REQUESTED = 81  # soffice.bin's exit status after it set up a new profile: run it again

@@ -315,6 +315,24 @@ REASONS: dict[str, ReasonText] = {
         _ASK_ADMIN_JA,
         _ASK_ADMIN_EN,
     ),
+    "odf.malformed": ReasonText(
+        "OpenDocument形式のファイル（.odt、.ods、.odp 等）の構造が壊れているか、文書・表計算・プレゼンテーション以外の種類です。",
+        "The OpenDocument file (.odt, .ods, .odp, ...) is damaged, or is not a text, spreadsheet or presentation.",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "odf.xml_attack": ReasonText(
+        "OpenDocument形式のファイル内のXMLに外部実体参照や実体展開（XXE・XML爆弾）が含まれています。",
+        "An XML part of the OpenDocument file contains external or expanding entities (XXE, XML bomb).",
+        _ASK_SENDER_JA,
+        _ASK_SENDER_EN,
+    ),
+    "odf.verify_failed": ReasonText(
+        "無害化後のOpenDocument形式のファイルの検証で危険な要素が残っていたため、送信を止めました。",
+        "Verification of the sanitised OpenDocument file found a dangerous construct; the file was stopped.",
+        _ASK_ADMIN_JA,
+        _ASK_ADMIN_EN,
+    ),
     "ole.malformed": ReasonText(
         "Office 97-2003形式のファイルの構造が壊れています。",
         "The Office 97-2003 file is damaged.",

@@ -41,7 +41,7 @@ from sanitizers.types import TYPES
 #: readers disagree (duplicate or case-variant names, overlapping entries) may not.
 FINAL_REFUSALS = frozenset(
     {"office.encrypted", "archive.encrypted", "archive.bomb", "xml.attack", "ooxml.xml_attack",
-     "pdf.verify_failed", "ooxml.verify_failed",
+     "odf.xml_attack", "pdf.verify_failed", "ooxml.verify_failed", "odf.verify_failed",
      "policy.bad_option"}  # a rule the admin got wrong must be fixed, not fallen back from
 )  # fmt: skip
 

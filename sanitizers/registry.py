@@ -9,6 +9,7 @@ from sanitizers.base import Registry, Sanitizer
 from sanitizers.convert import OfficeToImage, OfficeToPdf, soffice_path
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
+from sanitizers.odf import OdfRebuild
 from sanitizers.mail import MailRebuild
 from sanitizers.ole import OleRebuild
 from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
@@ -32,6 +33,7 @@ def shipped_sanitizers() -> list[Sanitizer]:
         SvgRebuild(),
         RtfRebuild(),
         OoxmlRebuild(),
+        OdfRebuild(),
         OleRebuild(),
         XlsbRefusal(),
         ZipRebuild(),

@@ -81,9 +81,16 @@ def _odf_package(kind: str) -> frozenset[str]:
 
 
 def _odf_flat(kind: str) -> frozenset[str]:
-    """What libmagic calls a single-file (flat XML) OpenDocument of ``kind``."""
+    """What libmagic calls a single-file (flat XML) OpenDocument of ``kind``: XML, or SVG when
+    an ``svg:`` element (a shape's title, an embedded font) comes early in the file."""
     return frozenset(
-        {"text/xml", "application/xml", "text/plain", f"application/vnd.oasis.opendocument.{kind}-flat-xml"}
+        {
+            "text/xml",
+            "application/xml",
+            "text/plain",
+            "image/svg+xml",
+            f"application/vnd.oasis.opendocument.{kind}-flat-xml",
+        }
     )
 
 

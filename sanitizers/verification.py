@@ -33,6 +33,9 @@ from sanitizers.detect import Detection, detect_bytes
 from sanitizers.errors import SanitizeError, VerifyError
 from sanitizers.html import decode_html, verify_rebuilt_page
 from sanitizers.images.rebuild import IMAGE_TYPES, ImageRebuild, verify_image
+from sanitizers.odf.rebuild import OdfRebuild
+from sanitizers.odf.verify import verify_flat
+from sanitizers.odf.verify import verify_package as verify_odf_package
 from sanitizers.mail import MailRebuild
 from sanitizers.mail.verify import verify_message
 from sanitizers.ole.inspect import SUMMARY_STREAMS
@@ -269,6 +272,22 @@ def _ole(subject: _Subject) -> None:
         raise VerifyError(FAILED, "comments in a file whose rule removes them")
 
 
+def _odf(subject: _Subject) -> None:
+    """As for OOXML, the archive's table of contents is judged before the package check
+    decompresses its members; a flat document is one XML file."""
+    chosen = OdfRebuild().resolved_options(subject.options)
+    promise = (str(chosen["links"]), chosen["comments"] == "keep", chosen["metadata"] == "keep")
+    if subject.detection.type in _FLAT_ODF:
+        verify_flat(subject.data, *promise)
+        return
+    with open_zip(subject.data) as archive:
+        check_entries(archive, subject.data, subject.limits, "reject")
+    verify_odf_package(subject.data, *promise)
+
+
+_FLAT_ODF = frozenset({"fodt", "fods", "fodp"})
+
+
 # ── ZIP ──────────────────────────────────────────────────────────────────────────────
 
 #: A member's type is known, not the method that made it: each type is held to the
@@ -367,5 +386,6 @@ _VERIFIERS: dict[tuple[str, str], Verifier] = {
     ("eml", "rebuild"): _eml,
     **{(image_type, "rebuild"): _image for image_type in IMAGE_TYPES},
     **{(type_name, "rebuild"): _ooxml for type_name in ("docx", "xlsx", "pptx")},
+    **{(type_name, "rebuild"): _odf for type_name in OdfRebuild.types},
     **{(ole_format.type_name, "rebuild"): _ole for ole_format in OLE_FORMATS},
 }

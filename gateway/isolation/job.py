@@ -38,7 +38,8 @@ _SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "tiff": (b"II*\x00", b"MM\x00*"),
     "bmp": (b"BM",),
     "webp": (b"RIFF",),
-    **{t: (b"PK\x03\x04",) for t in ("zip", "docx", "xlsx", "pptx")},
+    **{t: (b"PK\x03\x04",) for t in ("zip", "docx", "xlsx", "pptx", "odt", "ods", "odp")},
+    **{t: (b"<?xml",) for t in ("fodt", "fods", "fodp")},
     **{t: (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",) for t in ("doc", "xls", "ppt")},
     "rtf": (b"{\\rtf",),
 }

@@ -248,6 +248,15 @@ def test_opendocument_named_as_another_kind_is_a_mismatch(tmp_path: Path, name: 
     assert caught.value.code == "type.mismatch"
 
 
+def test_a_flat_document_libmagic_takes_for_svg_is_still_a_flat_document(tmp_path: Path) -> None:
+    """libmagic calls any XML with an early ``<svg:`` element SVG: a shape's title will do."""
+    svg = "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"
+    title = f'<office:body><svg:title xmlns:svg="{svg}">図1</svg:title></office:body>'.encode()
+    path = write(tmp_path, "shapes.fodt", flat_odf(ODF + "text").replace(b"<office:body/>", title))
+    detection = detect(path)
+    assert (detection.type, detection.magic_mime) == ("fodt", "image/svg+xml")
+
+
 def test_a_flat_document_declaring_entities_is_not_read_as_one(tmp_path: Path) -> None:
     data = flat_odf(ODF + "text").replace(b"\n", b'\n<!DOCTYPE d [<!ENTITY x "y">]>\n', 1)
     assert detect(write(tmp_path, "noext", data)).type == "xml"

@@ -9,12 +9,13 @@ construct passes, so that the refusal is the construct's.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
 import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from sanitizers.pipeline import Outcome, Rule, process_file
 from sanitizers.registry import default_registry
 from sanitizers.types import TYPES
 from sanitizers.verification import Expectation, has_verifier, verify_output
+from tests.sanitizers import odf_builders as db
 from tests.sanitizers import ooxml_builders as ob
 from tests.sanitizers import pdf_builders as pb
 from tests.sanitizers.test_ole import SUMMARY, VBA_PROJECT, WORD_CLSID, word_streams
@@ -36,8 +38,11 @@ from tests.sanitizers.test_ole import SUMMARY, VBA_PROJECT, WORD_CLSID, word_str
 LIMITS = Limits()
 _OTHER_TYPES = ("pdf", "svg", "txt", "csv", "html", "rtf", "zip", "doc", "xls", "ppt")
 _OOXML_TYPES = ("docx", "docm", "xlsx", "xlsm", "pptx", "pptm")
+_ODF_TYPES = ("odt", "ods", "odp", "fodt", "fods", "fodp")
 #: Every type the tests release is rebuilt, with the options' defaults; a test may override.
-RULES: dict[str, Rule] = {name: Rule(("rebuild",)) for name in (*IMAGE_TYPES, *_OTHER_TYPES, *_OOXML_TYPES)}
+RULES: dict[str, Rule] = {
+    name: Rule(("rebuild",)) for name in (*IMAGE_TYPES, *_OTHER_TYPES, *_OOXML_TYPES, *_ODF_TYPES)
+}
 
 
 class Rules:
@@ -111,6 +116,7 @@ OUTPUT_TYPES: dict[str, frozenset[str]] = {
     "SvgRebuild": frozenset({"svg"}),
     "RtfRebuild": frozenset({"rtf"}),
     "OoxmlRebuild": frozenset({"docx", "xlsx", "pptx"}),  # macro-enabled inputs lose the m
+    "OdfRebuild": frozenset(_ODF_TYPES),
     "OleRebuild": frozenset({"doc", "xls", "ppt"}),
     "XlsbRefusal": frozenset(),
     "ZipRebuild": frozenset({"zip"}),
@@ -452,6 +458,81 @@ def test_web_links_in_a_package_follow_the_rule(tmp_path: Path) -> None:
     verified(outcome)
     assert outcome.output_path is not None
     assert "external relationship" in refusal(outcome.output_path, "docx", options={"links": "remove"})
+
+
+# ── OpenDocument ─────────────────────────────────────────────────────────────────
+
+
+def test_rebuilt_opendocuments_pass(tmp_path: Path) -> None:
+    for kind, extension in db.EXTENSION.items():
+        source = db.build(tmp_path / f"in.{extension}", kind, *db.EVERYTHING[kind])
+        verified(released(tmp_path / extension, f"会議.{extension}", source.read_bytes()))
+        flat = db.base(kind)
+        (db.hyperlinks if kind != "presentation" else db.shape_events)(flat)
+        flat_name = f"会議.{db.FLAT_EXTENSION[kind]}"
+        verified(released(tmp_path / f"flat-{kind}", flat_name, flat.flat_xml().encode()))
+
+
+def rewritten(path: Path, name: str, edit: Callable[[bytes], bytes], dst: Path) -> Path:
+    """A copy of package ``path`` with one member edited (members kept in order)."""
+    with zipfile.ZipFile(path) as old, zipfile.ZipFile(dst, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            new.writestr(info, edit(data) if info.filename == name else data)
+    return dst
+
+
+def test_hostile_opendocument_outputs_are_refused(tmp_path: Path) -> None:
+    outcome = released(
+        tmp_path, "clean.odt", db.build(tmp_path / "in.odt", "text", db.hyperlinks).read_bytes()
+    )
+    assert outcome.output_path is not None
+    clean = outcome.output_path
+    passes(clean, "odt")
+    binding = rewritten(
+        clean, "content.xml",
+        lambda d: d.replace(b"</office:document-content>", db.ON_LOAD.replace("&amp;", "&amp;amp;").encode()
+                            .replace(b"<office:event-listeners>", b"<office:scripts><office:event-listeners>")
+                            .replace(b"</office:event-listeners>", b"</office:event-listeners></office:scripts>")
+                            + b"</office:document-content>"),
+        tmp_path / "binding.odt",
+    )  # fmt: skip
+    assert "odf.verify_failed" in refusal(binding, "odt") and "scripts is left" in refusal(binding, "odt")
+    macro = tmp_path / "macro.odt"
+    macro.write_bytes(clean.read_bytes())
+    with zipfile.ZipFile(macro, "a") as archive:
+        archive.writestr("Basic/Standard/Module1.xml", db.BASIC_MODULE)
+    assert "members a rebuild does not write" in refusal(macro, "odt")
+    linked = rewritten(
+        clean, "content.xml",
+        lambda d: d.replace(b"https://www.city.example.lg.jp/", b"file:///C:/Windows/calc.exe"),
+        tmp_path / "linked.odt",
+    )  # fmt: skip
+    assert "a link the rule refuses" in refusal(linked, "odt")
+    assert "a link the rule refuses" in refusal(clean, "odt", options={"links": "remove"})
+    encrypted = rewritten(
+        clean, "META-INF/manifest.xml",
+        lambda d: d.replace(b"</manifest:manifest>", b"<manifest:keyinfo/></manifest:manifest>"),
+        tmp_path / "encrypted.odt",
+    )  # fmt: skip
+    assert "encrypts" in refusal(encrypted, "odt")
+    last = tmp_path / "mimetype-last.odt"
+    with zipfile.ZipFile(clean) as old, zipfile.ZipFile(last, "w") as new:
+        for info in [*old.infolist()[1:], old.infolist()[0]]:
+            new.writestr(info, old.read(info))
+    assert "not first and stored" in refusal(last, "odt")
+
+
+def test_a_flat_opendocument_with_a_script_or_an_appended_picture_payload_is_refused(tmp_path: Path) -> None:
+    document = db.base("text")
+    document.scripts = db.ON_LOAD
+    assert "is left" in refusal(db.write_flat(document, tmp_path / "script.fodt"), "fodt")
+    picture = db.base("text")
+    payload = base64.b64encode(db.PNG + b"PK\x03\x04 appended").decode()
+    picture.body += f"<text:p><draw:frame><draw:image><office:binary-data>{payload}</office:binary-data></draw:image></draw:frame></text:p>"
+    assert "not a picture as the rebuild writes one" in refusal(
+        db.write_flat(picture, tmp_path / "p.fodt"), "fodt"
+    )
 
 
 def word_document(**extra: bytes) -> bytes:
