@@ -65,7 +65,15 @@ class Package:
                 copy_bounded(
                     untrusted_stream, buffer, entry.info.compress_size, self._limits, self._budget, name
                 )
-        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            lzma.LZMAError,
+            OSError,
+            EOFError,
+            ValueError,
+            NotImplementedError,  # a feature zipfile does not read (patched data, flag bit 5)
+        ) as exc:
             raise MalformedError(self._malformed, f"{name}: cannot be decompressed: {exc}") from None
         return buffer.getvalue()
 

@@ -649,6 +649,8 @@ FAMILY_OF_TYPE = {
     **dict.fromkeys(("zip", "docx", "docm", "xlsx", "xlsm", "pptx", "pptm", "xlsb"), "zip"),
     **dict.fromkeys(("doc", "xls", "ppt", "msg"), "cfb"),
     "eml": "mail",
+    **dict.fromkeys(("odt", "ods", "odp"), "zip"),
+    **dict.fromkeys(("fodt", "fods", "fodp"), "markup"),
     **{t: t for t in ("png", "jpeg", "webp", "tiff", "gif", "bmp")},
     **dict.fromkeys(("7z", "gzip", "bzip2", "xz", "zstd", "iso", "lzh", "rar", "tar", "cab"), "archive"),
 }  # fmt: skip

@@ -20,6 +20,7 @@ from tests.conftest import CORPUS, corpus_manifest
 from tests.fuzz.mutations import Seed
 from tests.sanitizers import (
     mail_builders,
+    odf_builders,
     ooxml_builders,
     test_archives,
     test_archives_libarchive,
@@ -78,6 +79,7 @@ def generated_seeds() -> dict[str, tuple[Seed, ...]]:
                 ooxml_builders.build(Path(folder) / f"macros.{kind[:-1]}m", kind, ooxml_builders.macros)
             )
         made += _office_documents(Path(folder))
+        made += odf_builders.seed_documents(Path(folder))
         made += mail_builders.seed_messages(Path(folder))
         for path in made:
             type_name = detect(path, path.name).type

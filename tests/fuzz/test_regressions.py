@@ -9,8 +9,9 @@ import pytest
 from sanitizers.archives import ZipRebuild
 from sanitizers.base import Limits
 from sanitizers.errors import MalformedError
+from sanitizers.odf import OdfRebuild
 from sanitizers.ooxml import OoxmlRebuild
-from tests.sanitizers import ooxml_builders
+from tests.sanitizers import odf_builders, ooxml_builders
 from tests.sanitizers.test_archives import members_of, zip_bytes
 
 
@@ -28,6 +29,19 @@ def test_zip_whose_local_header_offset_falls_below_zero_is_malformed(tmp_path: P
     with pytest.raises(MalformedError) as refused:
         ZipRebuild().sanitize_container(src, tmp_path / "out", {}, Limits(), members_of(Limits()))
     assert refused.value.code == "archive.malformed"
+    assert not (tmp_path / "out").exists()
+
+
+def test_opendocument_with_a_member_of_compressed_patched_data_is_malformed(tmp_path: Path) -> None:
+    """zipfile refuses to open a member flagged as patched data (bit 5) with NotImplementedError."""
+    data = bytearray(odf_builders.build(tmp_path / "plain.ods", "spreadsheet").read_bytes())
+    first = data.index(b"PK\x01\x02")  # the central directory entry of the mimetype member
+    data[first + 8] |= 0x20
+    src = tmp_path / "in.ods"
+    src.write_bytes(bytes(data))
+    with pytest.raises(MalformedError) as refused:
+        OdfRebuild().sanitize(src, tmp_path / "out", {}, Limits())
+    assert refused.value.code == "odf.malformed"
     assert not (tmp_path / "out").exists()
 
 
