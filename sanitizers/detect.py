@@ -383,10 +383,10 @@ def _probe_flat_odf(head: bytes) -> str | None:
     when it declares anything (entities cannot be declared without a DOCTYPE)."""
     if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or any(d in head for d in _XML_DECLARATIONS):
         return None
-    parser = ET.XMLPullParser(events=("start",))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start",))
     try:
         parser.feed(head)
-        root = next((element for _event, element in parser.read_events()), None)
+        root = next((event[-1] for event in parser.read_events() if isinstance(event[-1], ET.Element)), None)
     except (ET.ParseError, LookupError, ValueError):  # junk, or an encoding Python does not know
         return None
     if root is None or root.tag != f"{{{_NS_OFFICE}}}document":
