@@ -80,12 +80,9 @@ _SUPPLEMENT_SET = b"\x1b$(D"
 
 def decode_iso2022_jp(raw: bytes) -> str | None:
     """ISO-2022-JP, with the NEC and IBM extensions Windows puts in it: each JIS X 0208
-    pair goes to its Shift_JIS code and is read as CP932, as Windows reads it; half-width
-    katakana (ESC ( I) and JIS X 0212 are read too. None when the bytes are not that."""
-    try:
-        return raw.decode("iso2022_jp")
-    except UnicodeDecodeError:
-        pass
+    pair goes to its Shift_JIS code and is read as CP932, as Windows reads it (0x2141 is
+    ～ FULLWIDTH TILDE, as the sender typed it), half-width katakana (ESC ( I) and JIS X 0212
+    too. None when the bytes are not that."""
     pieces: list[str] = []
     pending = bytearray()
     mode = "ascii"
@@ -150,12 +147,8 @@ def _jis_to_shift_jis(first: int, second: int) -> bytes:
 
 def encode_iso2022_jp(text: str) -> bytes | None:
     """The text as ISO-2022-JP, NEC and IBM extensions included (what Windows writes and
-    what WHATWG decoders read); None when a character has no place in it (half-width
-    katakana, characters outside CP932)."""
-    try:
-        return text.encode("iso2022_jp")
-    except UnicodeEncodeError:
-        pass
+    what WHATWG decoders read), the exact inverse of ``decode_iso2022_jp``; None when a
+    character has no place in it (half-width katakana, characters outside CP932)."""
     out = bytearray()
     kanji = False
     for ch in text:
