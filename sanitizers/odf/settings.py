@@ -37,7 +37,6 @@ _NAMED = {
     "PrinterSetup": "odf.printer_settings",
     "CurrentDatabaseDataSource": "odf.database_connection",
     "CurrentDatabaseCommand": "odf.database_connection",
-    "CurrentDatabaseCommandType": "odf.database_connection",
 }
 
 
@@ -54,7 +53,8 @@ def reduce_settings(settings: ET.Element, context: PartContext) -> None:
             if _kept(item, name):
                 continue
             item_set.remove(item)
-            construct = _NAMED.get(name)
+            # LibreOffice writes these empty in every document: only a value is worth naming
+            construct = _NAMED.get(name) if (item.text or "").strip() else None
             if construct is not None:
                 context.tally.add(construct, f"{context.name} ({name})")
             else:
