@@ -15,6 +15,10 @@ import datetime as dt
 import re
 from typing import Any
 
+import extract_msg
+from extract_msg.enums import AttachmentType
+from extract_msg.msg_classes import MessageBase, MSGFile
+
 from sanitizers.base import Limits
 from sanitizers.errors import EncryptedError, LimitError, MalformedError
 from sanitizers.mail.headers import HeaderValues, Mailbox, filename_params, fold, message_ids
@@ -33,8 +37,6 @@ _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.
 def message_from_msg(untrusted_data: bytes, limits: Limits) -> bytes:
     """The ``.msg`` as RFC 5322 bytes; ``mail.malformed`` when extract-msg cannot read it,
     ``mail.encrypted`` for sealed S/MIME, ``mail.limit`` for items nested too deep."""
-    import extract_msg  # imported here: a few hundred milliseconds most files never need
-
     try:
         item = extract_msg.openMsg(untrusted_data)
     except Exception as exc:  # extract-msg and olefile raise many kinds on hostile input
@@ -50,8 +52,6 @@ def message_from_msg(untrusted_data: bytes, limits: Limits) -> bytes:
 
 
 def _converted(item: Any, depth: int) -> bytes:
-    from extract_msg.msg_classes import MessageBase
-
     if not isinstance(item, MessageBase):
         raise MalformedError("mail.malformed", f"an Outlook item of class {type(item).__name__}")
     message_class = str(item.classType or "").lower()
@@ -110,9 +110,6 @@ def _body(item: Any) -> Part:
 
 
 def _attachment(attachment: Any, depth: int) -> Part | None:
-    from extract_msg.enums import AttachmentType
-    from extract_msg.msg_classes import MSGFile
-
     name = str(attachment.getFilename() or "") or "attachment"
     if attachment.type == AttachmentType.MSG and isinstance(attachment.data, MSGFile):
         if depth <= 0:
