@@ -45,7 +45,8 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak --minutes $(MINUTES)
 
 # System packages are checked by what they provide, and installed with apt when root.
-# clamav-daemon and samba are for the tests, which start their own clamd and smbd privately;
+# clamav-daemon, samba and postfix are for the tests, which start their own clamd, smbd and
+# Postfix instances privately (postfix installed unconfigured: debconf "No configuration");
 # chromium and its driver are for the web console's browser tests (headless); 7z (p7zip-full)
 # and genisoimage build the archives of the archive tests.
 bootstrap:
@@ -60,11 +61,13 @@ bootstrap:
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
 	command -v smbd >/dev/null || [ -x /usr/sbin/smbd ] || missing="$$missing samba"; \
+	command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing="$$missing postfix"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
 	    echo "mukaika needs these system packages:$$missing" >&2; \

@@ -70,3 +70,26 @@ def test_the_unit_lets_workers_confine_themselves() -> None:
 
 def test_a_fork_bomb_stops_before_the_service_runs_out_of_tasks() -> None:
     assert Limits().worker_processes * 2 <= int(directives("TasksMax")[0])
+
+
+def test_the_relays_drop_in_opens_only_the_network_to_named_addresses(tmp_path: Path) -> None:
+    """With systemd/mukaika-smtp.conf the service reaches the MTAs, still rated OK, still deny-by-default."""
+    drop_in = UNIT.with_name("mukaika-smtp.conf")
+    units = tmp_path / "etc" / "systemd" / "system"
+    (units / "mukaika.service.d").mkdir(parents=True)
+    (units / "mukaika.service").write_text(UNIT.read_text(encoding="utf-8"), encoding="utf-8")
+    (units / "mukaika.service.d" / "smtp.conf").write_text(
+        drop_in.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={tmp_path}", "--no-pager", "mukaika.service"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert match is not None, result.stdout + result.stderr
+    assert float(match.group(1)) <= 1.5
+    assert "Service defines IP address allow list with only localhost entries" in result.stdout
+    settings = dict(line.split("=", 1) for line in drop_in.read_text(encoding="utf-8").splitlines()
+                    if "=" in line and not line.startswith("#"))  # fmt: skip
+    assert settings == {"PrivateNetwork": "no", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+                        "IPAddressAllow": "localhost"}  # fmt: skip

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 
@@ -145,7 +145,8 @@ class Postfix:
         if not new.exists():
             return []
         return [
-            message_from_bytes(p.read_bytes()) for p in sorted(new.iterdir(), key=lambda p: p.stat().st_mtime)
+            message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted(new.iterdir(), key=lambda p: p.stat().st_mtime)
         ]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -457,5 +457,6 @@ def test_an_old_journal_is_migrated_in_place(tmp_path: Path) -> None:
     assert journal.view.release_request(request_id) is not None
     journal.close()
     journal = Journal(path)  # opening again applies nothing twice
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2  # the console's tables, then the mail relay's
+    # the console's tables, then the mail relay's
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
     journal.close()

@@ -47,7 +47,9 @@ def test_the_relay_refuses_early_what_it_would_not_deliver(tmp_path: Path) -> No
         assert smtp_error(relay_port, b"Subject: x\r\n\r\nhi\r\n", ["eve@elsewhere.example"]) == (
             550, b"5.7.1 Recipient not accepted here")  # fmt: skip
         assert smtp_error(relay_port, b"Subject: x\r\n\r\nhi\r\n", [ALICE, BOB, f"carol@{LGWAN}"])[0] == 452
-        assert smtp_error(relay_port, b"Subject: big\r\n\r\n" + (b"x" * 98 + b"\r\n") * 300, [ALICE])[0] == 552
+        assert (
+            smtp_error(relay_port, b"Subject: big\r\n\r\n" + (b"x" * 98 + b"\r\n") * 300, [ALICE])[0] == 552
+        )
         assert send(relay_port, mail("plain", "first", [ALICE])) == {}
         assert smtp_error(relay_port, b"Subject: x\r\n\r\nhi\r\n", [ALICE]) == (
             452, b"4.3.1 Mail queue full, try again later")  # fmt: skip
