@@ -9,8 +9,8 @@ from sanitizers.base import Registry, Sanitizer
 from sanitizers.convert import OfficeToImage, OfficeToPdf, soffice_path
 from sanitizers.html import HtmlRebuild, HtmlText
 from sanitizers.images import ImageRebuild
-from sanitizers.odf import OdfRebuild
 from sanitizers.mail import MailRebuild
+from sanitizers.odf import OdfRebuild
 from sanitizers.ole import OleRebuild
 from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText

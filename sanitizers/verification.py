@@ -33,11 +33,11 @@ from sanitizers.detect import Detection, detect_bytes
 from sanitizers.errors import SanitizeError, VerifyError
 from sanitizers.html import decode_html, verify_rebuilt_page
 from sanitizers.images.rebuild import IMAGE_TYPES, ImageRebuild, verify_image
+from sanitizers.mail import MailRebuild
+from sanitizers.mail.verify import verify_message
 from sanitizers.odf.rebuild import OdfRebuild
 from sanitizers.odf.verify import verify_flat
 from sanitizers.odf.verify import verify_package as verify_odf_package
-from sanitizers.mail import MailRebuild
-from sanitizers.mail.verify import verify_message
 from sanitizers.ole.inspect import SUMMARY_STREAMS
 from sanitizers.ole.rebuild import FORMATS as OLE_FORMATS
 from sanitizers.ole.rebuild import OleRebuild, verify_compound
