@@ -94,7 +94,16 @@ def _extract(
     try:
         with archive.open(entry.info) as untrusted_stream:
             return copy_bounded(untrusted_stream, out, entry.info.compress_size, limits, budget, entry.name)
-    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+    # NotImplementedError: a feature zipfile does not read (patched data, flag bit 5)
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
         raise MalformedError("archive.malformed", f"{entry.name}: cannot be decompressed: {exc}") from None
 
 

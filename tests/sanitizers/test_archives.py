@@ -424,3 +424,8 @@ def test_a_raising_member_processor_leaves_nothing_behind(tmp_path: Path) -> Non
     with pytest.raises(LimitError):
         ZipRebuild().sanitize_container(src, out_dir / "result.zip", {}, Limits(), exploding)
     assert list(out_dir.iterdir()) == []
+
+
+def test_patched_data_zipfile_cannot_read_is_a_malformed_archive_not_a_crash(tmp_path: Path) -> None:
+    data = patch_central(zip_bytes([("a.txt", b"a")]), 0, _CD_FLAGS, "<H", 0x20)  # flag bit 5
+    assert rejected_with(tmp_path, data) == "archive.malformed"
