@@ -148,13 +148,21 @@ class MailDelivery:
             raise
         except Exception as exc:  # a full disk or a bug: the mail stays open, tried again after back-off
             log.error("mail delivery attempt failed", error=f"{type(exc).__name__}: {exc}")
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.to_thread(self._postpone, mail, f"{type(exc).__name__}: {exc}")
+            except Exception:  # the journal cannot take it either (disk full): hold the mail back here
+                await asyncio.sleep(self.backoff(1))
 
     def _postpone(self, mail: QueuedMail, error: str) -> None:
-        delay = self.backoff(mail.attempts + 1)
-        self.queue.record_attempt(mail, mail.recipients, state="deferred", next_attempt=time.time() + delay,
-                                  sent=mail.sent or "", error=error)  # fmt: skip
+        """Try again after back-off, or give up once give_up_hours have passed (the failure may persist)."""
+        now = time.time()
+        if now - mail.received > self.settings().give_up_hours * 3600:
+            expired = tuple(replace(r, status="expired") if r.open else r for r in mail.recipients)
+            self.queue.record_attempt(mail, expired, state="expired", next_attempt=now, sent=mail.sent or "",
+                                      error=error)  # fmt: skip
+            return
+        self.queue.record_attempt(mail, mail.recipients, state="deferred", sent=mail.sent or "", error=error,
+                                  next_attempt=now + self.backoff(mail.attempts + 1))  # fmt: skip
 
     def backoff(self, attempts: int) -> float:
         settings = self.settings()

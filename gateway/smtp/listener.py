@@ -17,6 +17,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+import aiosmtplib.email
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -31,6 +32,9 @@ log = structlog.get_logger("mukaika.smtp")
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 QUEUE_FULL = "452 4.3.1 Mail queue full, try again later"
+MALFORMED = "553 5.1.3 Address not accepted"
+NULL_SENDER = "<>"
+MAX_ADDRESS_CHARS = 254
 
 
 class RelayHandler:
@@ -56,6 +60,10 @@ class RelayHandler:
             return refuse("client", "550 5.7.1 Client host not allowed", peer=session.peer)
         if self.queue_size() >= settings.max_queue:
             return refuse("queue_full", QUEUE_FULL, peer=session.peer)
+        # "<>", the null sender of bounces and notices, stays "<>" here: aiosmtpd takes an empty
+        # sender for a missing MAIL command
+        if address != NULL_SENDER and not deliverable_address(address):
+            return refuse("address", MALFORMED, peer=session.peer)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -66,6 +74,8 @@ class RelayHandler:
         settings = self.settings()
         if len(envelope.rcpt_tos) >= settings.max_recipients:
             return refuse("too_many_recipients", "452 4.5.3 Too many recipients", peer=session.peer)
+        if not deliverable_address(address):
+            return refuse("address", MALFORMED, peer=session.peer)
         if not recipient_allowed(address, settings):
             return refuse("recipient", "550 5.7.1 Recipient not accepted here", peer=session.peer,
                           recipient=address)  # fmt: skip
@@ -82,12 +92,13 @@ class RelayHandler:
         if self.queue_size() >= self.settings().max_queue:
             return refuse("queue_full", QUEUE_FULL, peer=session.peer)
         peer = format_peer(session.peer)
+        sender = "" if envelope.mail_from in (NULL_SENDER, None) else envelope.mail_from
         self.storing += 1
         try:
             # shielded: a shutdown lets the commit finish and answers it, rather than leaving a
             # stored mail unacknowledged (the sender would send it again)
             transfer_id = await asyncio.shield(asyncio.to_thread(
-                self.queue.accept, untrusted_message, envelope.mail_from or "", list(envelope.rcpt_tos), peer
+                self.queue.accept, untrusted_message, sender, list(envelope.rcpt_tos), peer
             ))  # fmt: skip
         except OSError as exc:
             log.error("mail not stored; the sender will retry", peer=peer, error=str(exc))
@@ -126,6 +137,16 @@ def client_allowed(peer: object, allowed: tuple[str, ...]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in ipaddress.ip_network(network, strict=False) for network in allowed)
+
+
+def deliverable_address(address: str) -> bool:
+    """An address the delivery can put on an SMTP command line as it came (no spaces, brackets, controls)."""
+    if len(address) > MAX_ADDRESS_CHARS:
+        return False
+    try:
+        return aiosmtplib.email.quote_address(address) == f"<{address}>"
+    except ValueError:
+        return False
 
 
 def recipient_allowed(address: str, settings: SmtpSettings) -> bool:

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from gateway.metrics import DURATION_BUCKETS, METRICS
 
 #: Why the relay answered a command with a refusal (4xx: try later, 5xx: never).
-SMTP_REFUSALS = ("client", "recipient", "too_many_recipients", "too_big", "queue_full", "storage")
+SMTP_REFUSALS = ("client", "address", "recipient", "too_many_recipients", "too_big", "queue_full", "storage")
 MAIL_FINAL_STATES = ("delivered", "failed", "expired")
 
 

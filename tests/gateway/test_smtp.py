@@ -19,7 +19,7 @@ from gateway.config import MAIL_CHANNEL
 from gateway.smtp.queue import MailQueue, read_headers
 from tests.gateway.console_env import Browser, ConsoleEnv, run_console
 from tests.gateway.daemon_harness import MUKAIKA, RunningGateway
-from tests.gateway.mail_harness import LGWAN, Sink, mail, mail_rows, send, smtp_table
+from tests.gateway.mail_harness import EML_RULE, LGWAN, Sink, mail, mail_rows, send, smtp_table
 from tests.gateway.postfix_harness import free_port
 
 ALICE, BOB = f"alice@{LGWAN}", f"bob@{LGWAN}"
@@ -56,6 +56,23 @@ def test_the_relay_refuses_early_what_it_would_not_deliver(tmp_path: Path) -> No
         assert len(mail_rows(gateway.spool)) == 1
         log = gateway.log_text()
         assert '"why": "queue_full"' in log and '"why": "recipient"' in log
+
+
+def test_a_bounce_keeps_its_null_sender_and_odd_addresses_are_refused(tmp_path: Path) -> None:
+    relay_port = free_port()
+    with (
+        Sink() as sink,
+        RunningGateway(tmp_path, smtp=smtp_table(relay_port, sink.port) + EML_RULE) as gateway,
+    ):
+        with smtplib.SMTP("127.0.0.1", relay_port, timeout=30) as client:
+            assert client.sendmail("<>", [ALICE], bytes(mail("plain", "bounce", [ALICE]))) == {}
+            client.ehlo()
+            assert client.mail("a@b.example", ["X-INJECT=1"])[0] >= 500  # aiosmtpd knows no such parameter
+            client.rset()
+            assert client.mail("a@b.example")[0] == 250
+            assert client.rcpt("a" * 250 + "@lgwan.example")[0] == 553
+        gateway.wait_for(lambda: len(sink.received) == 1, 60, "the bounce's delivery")
+    assert sink.received[0][0] == "<>" and mail_rows(gateway.spool)[0]["mail_from"] == ""
 
 
 def test_a_client_outside_allowed_clients_is_refused(tmp_path: Path) -> None:
