@@ -10,6 +10,7 @@ import smtplib
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -85,10 +86,24 @@ def test_a_client_outside_allowed_clients_is_refused(tmp_path: Path) -> None:
 def test_deferred_recipients_are_retried_with_back_off_and_delivered_once(tmp_path: Path) -> None:
     relay_port = free_port()
     sink = Sink({BOB: ["451 4.2.0 Mailbox busy", "452 4.2.2 Over quota"]})
-    with sink, RunningGateway(tmp_path, smtp=smtp_table(relay_port, sink.port)) as gateway:
+    http = free_port()
+    gateway = RunningGateway(
+        tmp_path, smtp=smtp_table(relay_port, sink.port), http=f'listen = "127.0.0.1:{http}"'
+    )
+    with sink, gateway:
         send(relay_port, mail("plain", "retry", [ALICE, BOB]))
         gateway.wait_for(lambda: mail_rows(gateway.spool)[0]["state"] == "delivered", 60, "the retries")
         row = mail_rows(gateway.spool)[0]
+        finished = 'mukaika_mail_finished_total{sent="message",state="delivered"} 1.0'
+
+        def metrics_text() -> str:
+            return urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10).read().decode()
+
+        gateway.wait_for(lambda: finished in metrics_text(), 10, "the counters")  # counted after the commit
+        metrics = metrics_text()
+        status = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{http}/status", timeout=10).read())
+    assert "mukaika_mail_accepted_total 1.0" in metrics and "mukaika_mail_deferred_total 2.0" in metrics
+    assert status["mail"]["states"] == {"delivered": 1}
     assert row["attempts"] == 3
     assert [r["status"] for r in row["recipients"]] == ["delivered", "delivered"]
     delivered_to = [recipients for _, recipients, _, _ in sink.received]
