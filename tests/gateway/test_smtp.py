@@ -161,7 +161,7 @@ def test_status_shows_the_mail_queue(tmp_path: Path) -> None:
     assert "mail: deferred 1" in text and f"<sender@internet.test> -> {ALICE}" in text
 
 
-def test_a_stop_while_mail_is_being_stored_answers_it(tmp_path: Path) -> None:
+def test_a_stop_closes_sessions_that_have_not_handed_their_mail_over(tmp_path: Path) -> None:
     relay_port = free_port()
     with Sink() as sink, RunningGateway(tmp_path, smtp=smtp_table(relay_port, sink.port)) as gateway:
         with smtplib.SMTP("127.0.0.1", relay_port, timeout=30) as client:
