@@ -27,6 +27,11 @@ target loses its link, not the workbook (the HLINK and its tooltip are neutralis
 zero-filled; the cell keeps its text), as a dropped link does in PDF and OOXML.  A link
 within the workbook (a location without a moniker) is kept.
 
+Pictures are rebuilt afterwards (``pictures.py``), in the OfficeArt drawings this module
+joins from the records they are split over: the drawing group (MSODRAWINGGROUP, its
+CONTINUE records) and header and footer pictures (HFPicture records continuing one
+another); a sheet background (BkHim) or legacy picture (IMDATA) is refused there.
+
 Refused: FILEPASS (``office.encrypted``); macro sheets and VBA module sheets, by
 BOUNDSHEET or by a substream's BOF (``ole.xlm_macro``); DDE or OLE links (SUPBOOK without
 sheets, EXTERNNAME with OLE/advise flags: ``ole.dde_link``); external data queries, and a
@@ -65,6 +70,9 @@ FORMULA, STRING, SHRFMLA, ARRAY, TABLE = 0x0006, 0x0207, 0x04BC, 0x0221, 0x0236
 BLANK, NUMBER, LABEL, BOOLERR = 0x0201, 0x0203, 0x0204, 0x0205
 HLINK, HLINKTOOLTIP = 0x01B8, 0x0800
 NOTE = 0x001C  # a cell's comment: its anchor and author (the text is in the drawing's TXO)
+MSODRAWINGGROUP, MSODRAWING, HFPICTURE = 0x00EB, 0x00EC, 0x0866
+#: Pictures outside OfficeArt: a sheet's background (BkHim), a legacy picture or chart fill (IMDATA).
+BKHIM, IMDATA = 0x00E9, 0x007F
 
 BIFF8, BIFF5 = 0x0600, 0x0500
 #: BOUNDSHEET sheet types: worksheet or dialog, Excel 4 macro sheet, chart, VBA module.
@@ -73,6 +81,9 @@ _SHEET_WORKSHEET, _SHEET_MACRO, _SHEET_CHART, _SHEET_VBA_MODULE = 0x00, 0x01, 0x
 _BOF_GLOBALS, _BOF_SHEET, _BOF_CHART, _BOF_MACRO, _BOF_WORKSPACE = 0x05, 0x10, 0x20, 0x40, 0x100
 _SUPBOOK_SELF, _SUPBOOK_ADDIN = 0x0401, 0x3A01
 _EXTERNNAME_LIVE_LINK = 0x0002 | 0x0008 | 0x0010  # fWantAdvise, fOle, fOleLink
+#: HFPicture: the FrtHeader and the flags come before rgDrawing; fContinue says the record
+#: carries on the drawing of the HFPicture record before it.
+_HFPICTURE_DRAWING, _HFPICTURE_CONTINUES = 14, 0x0004
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,94 @@ def records(stream: bytes) -> Iterator[Record]:
         pos = end
     if any(stream[pos:]):
         raise MalformedError("ole.malformed", f"{len(stream) - pos} stray bytes after the last BIFF record")
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Bytes a reader joins from several records (a record's data and its CONTINUE
+    records', say): the (start, end) of each piece in the stream, in order."""
+
+    pieces: tuple[tuple[int, int], ...]
+
+    def read(self, stream: bytes | bytearray) -> bytes:
+        return b"".join(stream[start:end] for start, end in self.pieces)
+
+    def write(self, stream: bytearray, data: bytes) -> None:
+        """``data``, as long as the pieces together, back into them: every record keeps its size."""
+        pos = 0
+        for start, end in self.pieces:
+            stream[start:end] = data[pos : pos + end - start]
+            pos += end - start
+
+
+def _data_of(record: Record) -> tuple[int, int]:
+    return record.offset + 4, record.offset + 4 + len(record.data)
+
+
+def drawing_groups(walked: list[Record]) -> list[Joined]:
+    """Each OfficeArtDggContainer (pictures included): an MSODRAWINGGROUP record and the
+    MSODRAWINGGROUP and CONTINUE records right after it (Excel continues one with CONTINUE
+    records, Apache POI with more MSODRAWINGGROUP records; readers join both)."""
+    groups: list[Joined] = []
+    index = 0
+    while index < len(walked):
+        if walked[index].type != MSODRAWINGGROUP:
+            index += 1
+            continue
+        end = index + 1
+        while end < len(walked) and walked[end].type in (MSODRAWINGGROUP, CONTINUE):
+            end += 1
+        groups.append(Joined(tuple(_data_of(r) for r in walked[index:end])))
+        index = end
+    return groups
+
+
+def header_footer_drawings(walked: list[Record]) -> list[Joined]:
+    """The OfficeArt drawing (group) of header and footer pictures: an HFPicture record's
+    rgDrawing and that of the HFPicture records right after it that continue it."""
+    drawings: list[list[tuple[int, int]]] = []
+    previous: Record | None = None
+    for record in walked:
+        if record.type == HFPICTURE:
+            flags = _u16(record.data, _HFPICTURE_DRAWING - 2, "HFPicture")
+            start, end = _data_of(record)
+            piece = (start + _HFPICTURE_DRAWING, end)
+            if not flags & _HFPICTURE_CONTINUES:
+                drawings.append([piece])
+            elif previous is not None and previous.type == HFPICTURE:
+                drawings[-1].append(piece)
+            else:
+                raise MalformedError(
+                    "ole.malformed", f"an HFPicture record at {record.offset} continues nothing"
+                )
+        previous = record
+    return [Joined(tuple(pieces)) for pieces in drawings]
+
+
+def with_continues(walked: list[Record]) -> list[Joined]:
+    """Every record followed by CONTINUE records, joined with them."""
+    joined: list[Joined] = []
+    for index, record in enumerate(walked):
+        end = index + 1
+        while end < len(walked) and walked[end].type == CONTINUE:
+            end += 1
+        if end > index + 1 and record.type != CONTINUE:
+            joined.append(Joined(tuple(_data_of(r) for r in walked[index:end])))
+    return joined
+
+
+def sheet_drawings(walked: list[Record]) -> list[Joined]:
+    """Each substream's OfficeArtDgContainer, and then some: its MSODRAWING records and every
+    CONTINUE record after the first of them, joined.  A reader joins the drawing over the OBJ
+    and TXO records between its pieces, and a TXO's CONTINUE records hold its text before the
+    drawing goes on in more of them: telling those apart takes the TXO, the superset does not."""
+    drawings: list[list[tuple[int, int]]] = []
+    for record in walked:
+        if record.type == BOF:
+            drawings.append([])
+        elif drawings and (record.type == MSODRAWING or (record.type == CONTINUE and drawings[-1])):
+            drawings[-1].append(_data_of(record))
+    return [Joined(tuple(pieces)) for pieces in drawings if pieces]
 
 
 def _u16(data: bytes, offset: int, what: str) -> int:

@@ -1,11 +1,15 @@
-"""Pictures in Word and PowerPoint 97-2003 files, rebuilt where they lie.
+"""Pictures in Word, Excel and PowerPoint 97-2003 files, rebuilt where they lie.
 
 Office keeps a picture as an OfficeArt BLIP record (MS-ODRAW 2.2.23 to 2.2.31): an
 8-byte header, one or two 16-byte ids, then a tag byte and the image file (PNG, JPEG, DIB,
 TIFF), or a 34-byte metafile header and the metafile, usually DEFLATE-compressed (EMF,
 WMF, PICT).  A presentation's records lie in its ``Pictures`` stream, which holds nothing
 else; a Word document keeps floating pictures in ``WordDocument`` (its table stream's
-blip store points at them), inline ones in ``Data``, inside the PICF the text points at.
+blip store points at them), inline ones in ``Data``, inside the PICF the text points at; a
+workbook keeps them in the blip store of its drawing group, an OfficeArt container split
+over the BIFF records of ``Workbook`` (MSODRAWINGGROUP and CONTINUE, and HFPicture records
+for header and footer pictures): ``excel.py`` says which bytes are joined, and the rebuilt
+drawing goes back into the same records, each keeping its size.
 
 Every BLIP record of those streams (and of the table stream and ``PowerPoint
 Document``, where a blip store may hold one) is found by its header: a BLIP type, version
@@ -35,8 +39,12 @@ A rebuilt file's pictures are checked, not rebuilt again (a JPEG would lose qual
 every pass): each must end where its format ends, followed by zeros only, and be what
 the rebuild writes (pixels, a valid colour profile; a metafile its rebuild leaves as it is).
 
-Excel's pictures (the workbook's MsoDrawingGroup records, split over CONTINUE records)
-are not rebuilt: ``.xls`` keeps them as they are.
+In a workbook, nothing drawable may lie outside those drawings either: a BLIP record or
+an image file (by the signatures above, but for a bare WMF header, which a sheet's shape
+anchor can spell, and for a JPEG that no marker follows, as three bytes of a number can)
+in the stream as stored or in what a reader joins (a record and its CONTINUE records, a
+sheet's MSODRAWING records) refuses it; so do pictures kept outside OfficeArt, a sheet
+background (BkHim) or a legacy picture (IMDATA).
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from sanitizers.errors import PolicyError, SanitizeError
 from sanitizers.images.metafile import rebuild_metafile
 from sanitizers.images.rebuild import picture_type, reencode_picture, verify_image
 from sanitizers.images.scan import scan_structure
+from sanitizers.ole import excel
 
 WORD_DOCUMENT, DATA, TABLE_STREAMS = "WordDocument", "Data", ("0Table", "1Table")
 POWERPOINT_DOCUMENT, PICTURES = "PowerPoint Document", "Pictures"
@@ -91,15 +100,24 @@ _FBSE_HEADER = re.compile(
 )
 _FBSE_FIELDS = struct.Struct("<BB16sHIIIBBBB")  # btWin32 .. unused3, then the name and the blip
 _NO_DELAY = 0xFFFFFFFF
-#: The start of an image file, for the bytes of Data that no rebuilt picture covers.
-_IMAGE_STARTS = re.compile(
-    rb"\x89PNG\r\n\x1a\n|\xff\xd8\xff|GIF8[79]a|II\*\x00|MM\x00\*"
+#: The start of an image file that says what it is.
+_SIGNED_IMAGE_STARTS = (
+    rb"\x89PNG\r\n\x1a\n|GIF8[79]a|II\*\x00|MM\x00\*"
     rb"|BM(?=.{4}\x00{4}.{4}[\x0c\x28\x34\x38\x6c\x7c]\x00{3})"  # BITMAPFILEHEADER, a DIB header's size
     rb"|\xd7\xcd\xc6\x9a"  # placeable WMF
-    rb"|[\x01\x02]\x00\x09\x00\x00[\x01\x03]"  # WMF header: type, 9 words, version
-    rb"|\x01\x00\x00\x00(?=.{36} EMF)",  # EMR_HEADER with the EMF signature
+    rb"|\x01\x00\x00\x00(?=.{36} EMF)"  # EMR_HEADER with the EMF signature
+)
+#: The start of an image file, for the bytes of Data that no rebuilt picture covers.
+_IMAGE_STARTS = re.compile(
+    _SIGNED_IMAGE_STARTS
+    + rb"|\xff\xd8\xff"
+    + rb"|[\x01\x02]\x00\x09\x00\x00[\x01\x03]",  # WMF header: type, 9 words, version
     re.DOTALL,
 )
+#: The same for a workbook, where nothing reads a bare metafile (a shape anchored at column 9
+#: spells a WMF header) and a JPEG must show its first marker (a number's bytes can spell the
+#: three before it).
+_WORKBOOK_IMAGE_STARTS = re.compile(_SIGNED_IMAGE_STARTS + rb"|\xff\xd8\xff[\xc0-\xfe]", re.DOTALL)
 #: Lower JPEG qualities tried, in turn, for a picture that does not fit its place.
 FALLBACK_QUALITIES = (80, 70, 60, 50)
 _BMP_FILE_HEADER = struct.Struct("<2sIHHI")
@@ -235,11 +253,13 @@ def _check_blip_store(stream: bytes, name: str, rebuilt_here: set[int], delay_bl
             )
 
 
-def _check_no_stray_pictures(stream: bytes, name: str, blips: list[Blip]) -> None:
+def _check_no_stray_pictures(
+    stream: bytes, name: str, blips: list[Blip], starts: re.Pattern[bytes] = _IMAGE_STARTS
+) -> None:
     """No image file starts in ``stream`` outside the pictures rebuilt."""
     pos = 0
     for blip in [*blips, Blip(len(stream), "", len(stream), len(stream))]:
-        match = _IMAGE_STARTS.search(stream, pos, blip.picture)
+        match = starts.search(stream, pos, blip.picture)
         if match is not None:
             raise _refused(f"{name} holds an image at offset {match.start()} outside any picture record")
         pos = blip.end
@@ -311,9 +331,62 @@ def powerpoint_pictures(
     return kept, tally.findings
 
 
-def pictures_kept(streams: Mapping[str, bytes], step: PictureStep) -> tuple[dict[str, bytes], list[Finding]]:
-    """For a format whose pictures are not rebuilt (.xls)."""
-    return dict(streams), []
+def workbook_pictures(
+    streams: Mapping[str, bytes], step: PictureStep
+) -> tuple[dict[str, bytes], list[Finding]]:
+    """A workbook's pictures: the BLIPs of its drawing group and of its header and footer
+    pictures, each drawing joined from the records it is split over and written back into
+    them; then nothing drawable may be left elsewhere in ``Workbook``."""
+    kept = dict(streams)
+    workbook = bytearray(kept[excel.MAIN_STREAM])
+    walked = list(excel.records(kept[excel.MAIN_STREAM]))
+    for record in walked:
+        if record.type in (excel.BKHIM, excel.IMDATA):
+            kind = "a sheet background (BkHim)" if record.type == excel.BKHIM else "a legacy picture (IMDATA)"
+            raise _refused(f"{kind} at offset {record.offset} of {excel.MAIN_STREAM}, which is not rebuilt")
+    tally = _Tally()
+    drawings = [
+        *((f"{excel.MAIN_STREAM} MSODRAWINGGROUP", group) for group in excel.drawing_groups(walked)),
+        *((f"{excel.MAIN_STREAM} HFPicture", group) for group in excel.header_footer_drawings(walked)),
+    ]
+    for where, drawing in drawings:
+        untrusted_drawing = drawing.read(workbook)
+        blips = find_blips(untrusted_drawing)
+        rebuilt = _rewritten(untrusted_drawing, blips, step, where, tally)
+        _check_blip_store(rebuilt, where, {blip.offset for blip in blips}, set())
+        _check_no_stray_pictures(rebuilt, where, blips, _WORKBOOK_IMAGE_STARTS)
+        drawing.write(workbook, rebuilt)
+    _check_nothing_else_drawable(bytes(workbook), walked, [drawing for _, drawing in drawings])
+    kept[excel.MAIN_STREAM] = bytes(workbook)
+    return kept, tally.findings
+
+
+#: The name the .xls format's entry of ``rebuild.FORMATS`` uses.
+pictures_kept = workbook_pictures
+
+
+def _check_nothing_else_drawable(
+    workbook: bytes, walked: list[excel.Record], drawings: list[excel.Joined]
+) -> None:
+    """No BLIP record and no image file outside the drawings rebuilt: neither in the stream
+    as stored nor in what a reader joins from its records."""
+    rest = bytearray(workbook)
+    for drawing in drawings:
+        drawing.write(rest, bytes(len(drawing.read(workbook))))
+    joined = [*excel.with_continues(walked), *excel.sheet_drawings(walked)]
+    for where, data in [
+        (excel.MAIN_STREAM, bytes(rest)),
+        *(
+            (f"the records joined at offset {j.pieces[0][0]} of {excel.MAIN_STREAM}", j.read(rest))
+            for j in joined
+        ),
+    ]:
+        _check_no_stray_pictures(data, where, [], _WORKBOOK_IMAGE_STARTS)
+        stray = find_blips(data)
+        if stray:
+            raise _refused(
+                f"{where} holds a {stray[0].kind} picture record at {stray[0].offset}, outside the drawing group"
+            )
 
 
 # ── rebuilding and checking one picture ────────────────────────────────────────────────
