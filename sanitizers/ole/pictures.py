@@ -361,10 +361,6 @@ def workbook_pictures(
     return kept, tally.findings
 
 
-#: The name the .xls format's entry of ``rebuild.FORMATS`` uses.
-pictures_kept = workbook_pictures
-
-
 def _check_nothing_else_drawable(
     workbook: bytes, walked: list[excel.Record], drawings: list[excel.Joined]
 ) -> None:

@@ -85,7 +85,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("00020810-0000-0000-c000-000000000046"),
         ),
         excel.comment_count,
-        pictures.pictures_kept,
+        pictures.workbook_pictures,
     ),
     OleFormat(
         "ppt",

@@ -31,6 +31,7 @@ from tests.sanitizers.test_ole import (
     vba_detected,
 )
 from tests.sanitizers.test_ole_pictures import assert_pictures_rebuilt_in_place
+from tests.sanitizers.test_ole_xls_pictures import drawing_group, outside
 
 require_corpus()
 
@@ -64,7 +65,10 @@ def assert_document_stream_unchanged(src: Path, dst: Path, type_name: str) -> No
         expected = bytearray(before[main])
         for offset in obproj:
             expected[offset : offset + 2] = NEUTRAL_RECORD.to_bytes(2, "little")
-        assert after[main] == bytes(expected)
+        drawing, pieces = drawing_group(before[main])
+        assert drawing_group(after[main])[1] == pieces
+        assert outside(after[main], pieces) == outside(bytes(expected), pieces)
+        assert_pictures_rebuilt_in_place(drawing, drawing_group(after[main])[0])
     for name, data in after.items():
         if type_name != "xls" or name != main:
             assert_pictures_rebuilt_in_place(before[name], data)
