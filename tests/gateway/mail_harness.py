@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import smtplib
 import sqlite3
+import ssl
 import time
 from email.message import EmailMessage, Message
 from email.utils import make_msgid
@@ -96,13 +97,21 @@ class Sink:
     once they are used up the recipient is accepted. Delivered mails are kept in ``received``.
     """
 
-    def __init__(self, answers: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, answers: dict[str, list[str]] | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
+        """``tls``: a certificate and key; the sink then accepts mail only after STARTTLS."""
         from aiosmtpd.controller import Controller
 
         self.answers = {k: list(v) for k, v in (answers or {}).items()}
         self.received: list[tuple[str, list[str], bytes, float]] = []
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        server: dict[str, Any] = {}
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            server = {"tls_context": context, "require_starttls": True}
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **server)
 
     async def handle_RCPT(self, server: object, session: object, envelope: Any, address: str,  # noqa: N802
                           rcpt_options: list[str]) -> str:  # fmt: skip

@@ -4,10 +4,13 @@ operators see. The daemon is real (`mukaika run`); the LGWAN-side server is an a
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import ipaddress
 import json
 import signal
 import smtplib
 import sqlite3
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -74,6 +77,65 @@ def test_a_bounce_keeps_its_null_sender_and_odd_addresses_are_refused(tmp_path: 
             assert client.rcpt("a" * 250 + "@lgwan.example")[0] == 553
         gateway.wait_for(lambda: len(sink.received) == 1, 60, "the bounce's delivery")
     assert sink.received[0][0] == "<>" and mail_rows(gateway.spool)[0]["mail_from"] == ""
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, written as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = directory / "relay.crt", directory / "relay.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_path, key_path
+
+
+def test_with_require_starttls_mail_is_taken_only_over_tls(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    relay_port = free_port()
+    table = smtp_table(relay_port, free_port(), tls_cert=str(cert), tls_key=str(key), require_starttls=True)
+    with RunningGateway(tmp_path, smtp=table) as gateway:
+        with smtplib.SMTP("127.0.0.1", relay_port, timeout=30) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            assert client.mail("sender@internet.test")[0] == 530  # must issue STARTTLS first
+        with smtplib.SMTP("127.0.0.1", relay_port, timeout=30) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(cert)))
+            assert client.send_message(mail("plain", "tls", [ALICE])) == {}
+        gateway.wait_for(lambda: len(mail_rows(gateway.spool)) == 1, 10, "the mail row")
+
+
+def test_delivery_over_starttls_checks_the_smart_hosts_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    relay_port = free_port()
+    (tmp_path / "unknown").mkdir()
+    (tmp_path / "known").mkdir()
+    with Sink(tls=(cert, key)) as sink:
+        table = smtp_table(relay_port, sink.port, smart_host_starttls=True)  # system CAs: ours is unknown
+        with RunningGateway(tmp_path / "unknown", smtp=table) as gateway:
+            send(relay_port, mail("plain", "untrusted", [ALICE]))
+            gateway.wait_for(
+                lambda: mail_rows(gateway.spool)[0]["state"] == "deferred", 30, "a refused attempt"
+            )
+            assert "CERTIFICATE_VERIFY_FAILED" in str(mail_rows(gateway.spool)[0]["last_error"])
+        table = smtp_table(relay_port, sink.port, smart_host_starttls=True, smart_host_ca_file=str(cert))
+        with RunningGateway(tmp_path / "known", smtp=table) as gateway:
+            send(relay_port, mail("plain", "trusted", [ALICE]))
+            gateway.wait_for(lambda: mail_rows(gateway.spool)[0]["state"] == "delivered", 30, "the delivery")
+    assert len(sink.received) == 1
 
 
 def test_a_client_outside_allowed_clients_is_refused(tmp_path: Path) -> None:
