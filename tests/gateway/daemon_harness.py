@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -156,8 +159,38 @@ rejected = "{self.rejected}"
                       if p.is_file() and not p.name.startswith("."))  # fmt: skip
 
     def wait_for_outputs(self, released: int, rejected: int, timeout: float = 60) -> None:
+        """Wait for files in the outbox and reason files in rejected/.
+
+        A file lands there a moment before its transfer's final state is committed, its
+        original retained and its log line written: before asserting on any of those, wait
+        for them too (``wait_for_states``, ``wait_for_transfer_lines``).
+        """
+
         def done() -> bool:
             reasons = [f for f in self.files(self.rejected) if f.endswith(".reason.txt")]
             return len(self.files(self.outbox)) >= released and len(reasons) >= rejected
 
         self.wait_for(done, timeout, f"{released} released and {rejected} rejected")
+
+    def journal_states(self) -> list[str]:
+        """Every transfer's journal state, sorted; read-only, as the daemon may be writing."""
+        path = self.spool / "journal.sqlite"
+        if not path.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            return sorted(state for (state,) in db.execute("SELECT state FROM transfers"))
+
+    def wait_for_states(self, *states: str, timeout: float = 60) -> None:
+        """Wait until the journal holds exactly one transfer per item of ``states``, in those states."""
+        expected = sorted(states)
+        self.wait_for(lambda: self.journal_states() == expected, timeout, f"journal states {expected}")
+
+    def transfer_lines(self) -> list[dict[str, object]]:
+        """The canonical log lines (``"event": "transfer"``) written so far, in order."""
+        complete = self.log_text().split("\n")[:-1]  # a line being written is read next time
+        lines = [json.loads(line) for line in complete if line.startswith("{")]
+        return [line for line in lines if line.get("event") == "transfer"]
+
+    def wait_for_transfer_lines(self, count: int, timeout: float = 60) -> None:
+        """Wait for ``count`` canonical lines: a transfer writes its line last, after its original is kept."""
+        self.wait_for(lambda: len(self.transfer_lines()) >= count, timeout, f"{count} transfer log lines")

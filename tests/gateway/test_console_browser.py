@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from gateway.journal import JournalView, Transfer
+from gateway.journal import FINAL_STATES, JournalView, Transfer
 from tests.gateway.daemon_harness import MUKAIKA, RunningGateway, png_bytes
 from tests.gateway.test_http import free_port
 
@@ -57,7 +57,14 @@ class Site:
         )
         transfer = self.transfer(name)
         assert transfer is not None
+        if state in FINAL_STATES:
+            self.wait_for_original(transfer.id)
         return transfer, data
+
+    def wait_for_original(self, transfer_id: str) -> None:
+        """A transfer's original is kept a moment after its final state is committed."""
+        original = self.gateway.spool / "originals" / transfer_id
+        self.gateway.wait_for(original.exists, 30, f"the original of {transfer_id}")
 
     def requests(self, transfer_id: str) -> list[tuple[str, str]]:
         view = self.view()
@@ -165,6 +172,7 @@ def test_held_transfer_and_original_released_through_request_and_approval(
     browser.find_element(By.ID, f"release-{transfer.id}").click()
     assert "承認しました" in text_of(browser, "notice")
     site.gateway.wait_for(lambda: site.gateway.files(outbox) == ["keikaku.png"], 30, "the approved release")
+    site.wait_for_original(transfer.id)
     assert (outbox / "keikaku.png").read_bytes() != original  # the sanitised copy, not the original
 
     log_in(browser, site, "op")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -18,11 +17,6 @@ from tests.gateway.daemon_harness import RunningGateway, png_bytes
 pytestmark = pytest.mark.slow
 
 
-def journal_lines(gateway: RunningGateway) -> list[dict[str, object]]:
-    lines = [json.loads(line) for line in gateway.log_text().splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("event") == "transfer"]
-
-
 def test_write_close_rename_in_and_subfolders_are_released(tmp_path: Path) -> None:
     with RunningGateway(tmp_path) as gateway:
         (gateway.inbox / "written.png").write_bytes(png_bytes(text="secret comment"))
@@ -36,7 +30,8 @@ def test_write_close_rename_in_and_subfolders_are_released(tmp_path: Path) -> No
         assert gateway.files(gateway.inbox) == []
         with Image.open(gateway.outbox / "written.png") as image:
             assert "Comment" not in image.info
-        lines = journal_lines(gateway)
+        gateway.wait_for_transfer_lines(3)  # written after the outputs land
+        lines = gateway.transfer_lines()
         assert {line["verdict"] for line in lines} == {"released"}
         assert all(len(str(line["sha256_out"])) == 64 and line["method"] == "rebuild" for line in lines)
 

@@ -69,6 +69,7 @@ def test_an_inbox_on_another_filesystem_is_staged_by_verified_copy(tmp_path: Pat
             assert gateway.inbox.stat().st_dev != tmp_path.stat().st_dev
             (gateway.inbox / "photo.png").write_bytes(png_bytes((9, 9, 9), text="meta"))
             gateway.wait_for_outputs(released=1, rejected=0)
+            gateway.wait_for_transfer_lines(1)  # the original is kept after the release lands
             assert gateway.files(gateway.inbox) == []  # copied, verified, then unlinked
             originals = list((gateway.spool / "originals").iterdir())
             assert [gateway.original_bytes(p) for p in originals] == [png_bytes((9, 9, 9), text="meta")]

@@ -64,6 +64,9 @@ def test_mail_crosses_from_postfix_through_the_relay_to_postfix(tmp_path: Path) 
                 assert f"本文です。 {token_of(message)}" in body_text(message)
             assert "550 5.7.1 Recipient not accepted here" in internet.log_text()
 
+            # a mail is in the mailbox a moment before its delivery is committed
+            gateway.wait_for(lambda: all(r["state"] in ("delivered", "failed") for r in mail_rows(gateway.spool)),
+                             30, "every mail row final")  # fmt: skip
             rows = {row["subject"].rsplit(" ", 1)[-1]: row for row in mail_rows(gateway.spool)}
             assert "t-eve" not in rows  # refused at RCPT: never accepted, never a transfer
             dave = rows["t-dave"]
@@ -85,6 +88,7 @@ def test_refused_mail_becomes_a_notice_and_its_original_is_kept(tmp_path: Path) 
             send(internet.port, mail("one_attachment", "t-refused", [ALICE]))
             lgwan.wait_for(lambda: len(lgwan.mailbox("alice")) == 1, 60, "the notice")
             (notice,) = lgwan.mailbox("alice")
+            gateway.wait_for(lambda: mail_rows(gateway.spool)[0]["state"] == "delivered", 30, "the commit")
             row = mail_rows(gateway.spool)[0]
             assert is_notice(notice) and notice["X-Mukaika-Transfer-Id"] == row["transfer_id"]
             assert "t-refused" in str(notice["Subject"]) and notice["Auto-Submitted"] == "auto-generated"
