@@ -277,7 +277,7 @@ def _outcome_fields(outcome: Outcome, final: Path | None) -> dict[str, object]:
     return {
         "verdict": outcome.verdict,
         "reason": outcome.reason.code if outcome.reason else None,
-        "name_in": outcome.input.name,
+        "name": outcome.input.name,
         "size_in": outcome.input.size,
         "sha256_in": outcome.input.sha256,
         "file_type": outcome.input.type,

@@ -368,29 +368,31 @@ def _main_output(finals: Mapping[str, str | None]) -> str | None:
 
 
 def log_transfer(transfer: Transfer) -> None:
-    """The one canonical line per transfer (DESIGN principle 6)."""
-    findings = json.loads(transfer.findings) if transfer.findings else []
-    fields = {
+    """The one canonical line per transfer (DESIGN principle 6; its fields are tabled in the README).
+
+    Each fact once: the name as it arrived only when cleaning changed it, the findings only
+    in full (what was removed is each finding's action), the output's name only in its path.
+    """
+    fields: dict[str, object] = {
         "transfer_id": transfer.id,
         "channel": transfer.channel,
         "verdict": transfer.state,
         "reason": transfer.reason_code,
         "reason_message": transfer.reason_message,
-        "name_in": transfer.name_in,
         "name": transfer.name,
         "folders": transfer.folders,
         "size_in": transfer.size_in,
         "sha256_in": transfer.sha256_in,
         "file_type": transfer.file_type,
         "method": transfer.method,
-        "removed": [f"{f['construct']}×{f['count']}" for f in findings if f["action"] != "kept"],
-        "findings": findings,
-        "name_out": transfer.name_out,
+        "findings": json.loads(transfer.findings) if transfer.findings else [],
         "path_out": transfer.path_out,
         "size_out": transfer.size_out,
         "sha256_out": transfer.sha256_out,
         "attempts": transfer.attempts,
         "duration_ms": round(((transfer.finished or transfer.updated) - transfer.created) * 1000, 1),
     }
+    if transfer.name_in != transfer.name:
+        fields["name_in"] = transfer.name_in
     log.info("transfer", **fields)
     record_transfer(transfer)
