@@ -48,7 +48,8 @@ soak: $(STAMP)
 # clamav-daemon, samba and postfix are for the tests, which start their own clamd, smbd and
 # Postfix instances privately (postfix installed unconfigured: debconf "No configuration");
 # chromium and its driver are for the web console's browser tests (headless); 7z (p7zip-full)
-# and genisoimage build the archives of the archive tests.
+# and genisoimage build the archives of the archive tests. prometheus is only for promtool, which
+# checks the example alert rules: the server it brings is disabled and stopped once installed.
 bootstrap:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing="$$missing libmagic1"; \
@@ -64,11 +65,13 @@ bootstrap:
 	command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing="$$missing postfix"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
 	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing && \
+	    case " $$missing " in *" prometheus "*) systemctl disable --now prometheus.service 2>/dev/null || true;; esac; \
 	  else \
 	    echo "mukaika needs these system packages:$$missing" >&2; \
 	    echo "install them with: sudo apt-get install$$missing   (then run make again)" >&2; \
@@ -117,6 +120,7 @@ install: bootstrap install-files
 # the key that encrypts retained originals (0600) and the console's users file, never replaced.
 install-files:
 	install -D -m 0644 systemd/mukaika.service $(DESTDIR)/etc/systemd/system/mukaika.service
+	install -D -m 0644 systemd/mukaika-http.socket $(DESTDIR)/etc/systemd/system/mukaika-http.socket
 	install -D -m 0644 systemd/sysusers-mukaika.conf $(DESTDIR)/etc/sysusers.d/mukaika.conf
 	install -D -m 0644 systemd/tmpfiles-mukaika.conf $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
 	install -d -m 0755 $(DESTDIR)/etc/mukaika

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from gateway.activation import ActivationError, describe, take_metrics_sockets
 from gateway.config import MAIL_CHANNEL, Channel, Config, ConfigError, load_config
 from gateway.console.app import Console
 from gateway.http import StatusHandlers, queue_depth
@@ -74,6 +75,7 @@ class Gateway:
         self.processor: TransferProcessor | None = None
         self.watcher: InboxWatcher | None = None
         self.status_server: LocalServer | None = None
+        self.scrape_server: LocalServer | None = None  # on the sockets of mukaika-http.socket
         self.releases: OriginalReleases | None = None
         self.console_server: LocalServer | None = None
         self.mail: MailRelay | None = None  # the SMTP relay, with [smtp] listen
@@ -103,6 +105,7 @@ class Gateway:
         self.wakeup.set()
 
     async def startup(self, loop: asyncio.AbstractEventLoop) -> None:
+        metrics_sockets = take_metrics_sockets()  # before any worker starts: none may inherit them
         self._check_confinement()
         self.spool.create()
         await self.pool.start()
@@ -123,6 +126,12 @@ class Gateway:
             status = StatusHandlers(self, METRICS).app()
             self.status_server = LocalServer(status, self.config.http.listen, "status endpoint")
             await self.status_server.start()
+        if metrics_sockets:
+            scrape = StatusHandlers(self, METRICS).scrape_app()
+            self.scrape_server = LocalServer(
+                scrape, describe(metrics_sockets), "metrics listener", metrics_sockets
+            )
+            await self.scrape_server.start()
         if self.config.console.enabled:
             console = Console(self, self.config.console).app()
             self.console_server = LocalServer(console, self.config.console.listen, "console")
@@ -183,6 +192,8 @@ class Gateway:
         await asyncio.gather(*consumers, return_exceptions=True)
         if self.status_server is not None:  # before the executor goes: its handlers use threads
             await self.status_server.stop()
+        if self.scrape_server is not None:
+            await self.scrape_server.stop()
         if self.console_server is not None:
             await self.console_server.stop()
         if self.tending is not None:
@@ -354,6 +365,9 @@ def run_daemon(config: Config, config_arg: str | None, registry: Registry) -> in
         return asyncio.run(Gateway(config, config_arg, registry).serve())
     except VaultError as exc:
         log.error("cannot start: the originals key is unusable", error=str(exc))
+        return 2
+    except ActivationError as exc:
+        log.error("cannot start: the sockets passed by systemd are not the gateway's", error=str(exc))
         return 2
     except ConfinementUnavailableError as exc:
         log.error("cannot start: workers cannot be confined on this host", error=str(exc),

@@ -3,6 +3,10 @@
 Off unless ``[http] listen`` is set, and then bound only to loopback or a unix socket (the
 config refuses anything else): it reports on the gateway, it never controls it. Journal and
 spool checks run in threads so that a slow disk cannot stall the event loop.
+
+The socket systemd passes for Prometheus (``mukaika-http.socket``, TCP) gets ``scrape_app``:
+/metrics, /healthz and /readyz only. /status names files and people, and the console is never
+there: a TCP port is reachable by every local user and, opened up, by a Prometheus elsewhere.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from gateway.config import MAIL_CHANNEL, Config
 from gateway.intake import InboxWatcher, Settler
 from gateway.isolation.provider import IsolationProvider
 from gateway.journal import Journal
@@ -37,6 +42,8 @@ LAST_ERRORS = 10
 class StatusSource(Protocol):
     """What the endpoint reads from the running gateway (``gateway.daemon.Gateway``)."""
 
+    @property
+    def config(self) -> Config: ...
     @property
     def watcher(self) -> InboxWatcher | None: ...
     @property
@@ -96,17 +103,29 @@ def queue_depth(source: StatusSource) -> int:
     return source.queue.qsize() + len(source.backlog)
 
 
+def channel_names(config: Config) -> tuple[str, ...]:
+    """The channels whose gauges are shown even at 0: the configured ones and the relay's."""
+    mail = (MAIL_CHANNEL,) if config.smtp.enabled else ()
+    return (*(c.name for c in config.channels), *mail)
+
+
 class StatusHandlers:
     def __init__(self, source: StatusSource, metrics: Metrics) -> None:
         self.source = source
         self.metrics = metrics
+        metrics.read_journal(lambda: source.journal.view if source.journal is not None else None,
+                             lambda: channel_names(source.config))  # fmt: skip
 
     def app(self) -> web.Application:
+        app = self.scrape_app()
+        app.router.add_get("/status", self.status)
+        return app
+
+    def scrape_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics_text)
-        app.router.add_get("/status", self.status)
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:

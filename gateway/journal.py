@@ -566,24 +566,20 @@ class JournalView:
         return Transfer(**dict(rows[0])) if rows else None
 
     def search(self, *, channel: str = "", state: str = "", file_type: str = "", day: str = "",
-               name: str = "", limit: int = 200) -> list[Transfer]:  # fmt: skip
+               name: str = "", limit: int = 200, offset: int = 0) -> list[Transfer]:  # fmt: skip
         """Transfers matching every given filter, newest first; ``day`` is YYYY-MM-DD (local time)."""
-        clauses, params = ["1 = 1"], []
-        for column, value in (("channel", channel), ("state", state), ("file_type", file_type)):
-            if value:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if day:
-            clauses.append("date(created, 'unixepoch', 'localtime') = ?")
-            params.append(day)
-        if name:
-            clauses.append("(instr(lower(name), lower(?)) > 0 OR instr(lower(name_out), lower(?)) > 0)")
-            params += [name, name]
+        where, params = _search_filter(channel, state, file_type, day, name)
         rows = self._rows(
-            f"SELECT * FROM transfers WHERE {' AND '.join(clauses)} ORDER BY created DESC LIMIT ?",  # noqa: S608
-            (*params, limit),
+            f"SELECT * FROM transfers WHERE {where} ORDER BY created DESC LIMIT ? OFFSET ?",  # noqa: S608
+            (*params, limit, offset),
         )
         return [Transfer(**dict(row)) for row in rows]
+
+    def search_count(self, *, channel: str = "", state: str = "", file_type: str = "", day: str = "",
+                     name: str = "") -> int:  # fmt: skip
+        """How many transfers ``search`` with the same filters finds in all."""
+        where, params = _search_filter(channel, state, file_type, day, name)
+        return int(self._rows(f"SELECT count(*) AS n FROM transfers WHERE {where}", tuple(params))[0]["n"])  # noqa: S608
 
     def in_state(self, state: str, limit: int = 200) -> list[Transfer]:
         rows = self._rows("SELECT * FROM transfers WHERE state = ? ORDER BY created LIMIT ?", (state, limit))
@@ -610,9 +606,17 @@ class JournalView:
         rows = self._rows(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [ReleaseRequest(**dict(row)) for row in rows]
 
-    def audit_entries(self, limit: int = 500) -> list[AuditEntry]:
-        rows = self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+    def audit_entries(self, limit: int = 500, offset: int = 0) -> list[AuditEntry]:
+        rows = self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
         return [AuditEntry(**dict(row)) for row in rows]
+
+    def audit_count(self) -> int:
+        return int(self._rows("SELECT count(*) AS n FROM audit")[0]["n"])
+
+    def release_request_count(self, states: tuple[str, ...] = REQUEST_STATES) -> int:
+        marks = ", ".join("?" for _ in states)
+        sql = f"SELECT count(*) AS n FROM release_requests WHERE state IN ({marks})"  # noqa: S608
+        return int(self._rows(sql, states)[0]["n"])
 
     def oldest_unfinished(self) -> Transfer | None:
         rows = self._rows(
@@ -621,11 +625,42 @@ class JournalView:
         )
         return Transfer(**dict(rows[0])) if rows else None
 
+    def unfinished_by_channel(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """(channel, state) → (how many, creation time of the oldest), over unfinished transfers.
+
+        States are named rather than excluded so that the state index finds the few unfinished
+        rows instead of scanning the whole history (this runs at every metrics scrape).
+        """
+        unfinished = [s for s in STATES if s not in FINAL_STATES]
+        marks = ", ".join("?" for _ in unfinished)
+        rows = self._rows(
+            f"SELECT channel, state, count(*) AS n, min(created) AS oldest FROM transfers"  # noqa: S608
+            f" WHERE state IN ({marks}) GROUP BY channel, state",
+            tuple(unfinished),
+        )
+        return {(row["channel"], row["state"]): (row["n"], row["oldest"]) for row in rows}
+
 
 #: Reason codes of refusals caused by a worker, a sanitiser bug or a failed output check.
 _ERROR_CODES = (
     "(reason_code LIKE 'worker.%' OR reason_code LIKE 'verify.%' OR reason_code = 'sanitizer.crash')"
 )
+
+
+def _search_filter(channel: str, state: str, file_type: str, day: str, name: str) -> tuple[str, list[str]]:
+    """The WHERE clause (and its parameters) of a transfer search."""
+    clauses, params = ["1 = 1"], []
+    for column, value in (("channel", channel), ("state", state), ("file_type", file_type)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if day:
+        clauses.append("date(created, 'unixepoch', 'localtime') = ?")
+        params.append(day)
+    if name:
+        clauses.append("(instr(lower(name), lower(?)) > 0 OR instr(lower(name_out), lower(?)) > 0)")
+        params += [name, name]
+    return " AND ".join(clauses), params
 
 
 def _check_values(values: dict[str, Any]) -> None:

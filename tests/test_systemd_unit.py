@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from gateway.activation import METRICS_SOCKET
 from sanitizers.base import Limits
 
 UNIT = Path(__file__).parents[1] / "systemd" / "mukaika.service"
@@ -93,3 +94,18 @@ def test_the_relays_drop_in_opens_only_the_network_to_named_addresses(tmp_path: 
                     if "=" in line and not line.startswith("#"))  # fmt: skip
     assert settings == {"PrivateNetwork": "no", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
                         "IPAddressAllow": "localhost"}  # fmt: skip
+
+
+def test_the_metrics_socket_unit_verifies_and_hands_its_socket_to_the_gateway(tmp_path: Path) -> None:
+    """mukaika-http.socket: systemd listens on loopback and passes the socket by the name the daemon serves."""
+    socket_unit = UNIT.with_name("mukaika-http.socket")
+    for unit in (UNIT, socket_unit):  # verify loads the service that Service= names from the same folder
+        (tmp_path / unit.name).write_text(unit.read_text(encoding="utf-8"), encoding="utf-8")
+    result = subprocess.run(["systemd-analyze", "verify", "--no-pager", str(tmp_path / socket_unit.name)],
+                            capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    settings = dict(line.split("=", 1) for line in socket_unit.read_text(encoding="utf-8").splitlines()
+                    if "=" in line and not line.startswith("#"))  # fmt: skip
+    assert settings["ListenStream"] == "127.0.0.1:9479" and settings["Service"] == UNIT.name
+    assert settings["FileDescriptorName"] == METRICS_SOCKET
+    assert (settings["IPAddressDeny"], settings["IPAddressAllow"]) == ("any", "localhost")

@@ -256,6 +256,14 @@ class MailView:
         rows = self.view.rows("SELECT state, count(*) AS n FROM mail GROUP BY state")
         return {row["state"]: row["n"] for row in rows}
 
+    def open_by_state(self) -> dict[str, tuple[int, float]]:
+        """queued | deferred → (how many, when the oldest was received); indexed, for every scrape."""
+        if not self.available():
+            return {}
+        rows = self.view.rows("SELECT state, count(*) AS n, min(received) AS oldest FROM mail"
+                              " WHERE state IN ('queued', 'deferred') GROUP BY state")  # fmt: skip
+        return {row["state"]: (row["n"], row["oldest"]) for row in rows}
+
     def open_mails(self, limit: int) -> list[QueuedMail]:
         """The oldest mails not yet delivered (queued or deferred)."""
         if not self.available():

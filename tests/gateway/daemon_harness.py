@@ -45,11 +45,13 @@ def process_alive(pid: int) -> bool:
 class RunningGateway:
     def __init__(self, root: Path, *, settle: float = 0.3, workers: int = 2, rescan: float = 2.0,
                  extra: str = "", channel_extra: str = "", clamav: str = "", http: str = "",
-                 hostile_entry: str = "", wrapper: tuple[str, ...] = (), smtp: str = "") -> None:  # fmt: skip
+                 hostile_entry: str = "", wrapper: tuple[str, ...] = (), smtp: str = "",
+                 pass_fds: tuple[int, ...] = ()) -> None:  # fmt: skip
         self.root = root
         #: a worker entry point that replaces the real sanitiser (tests.gateway.hostile_daemon)
         self.hostile_entry = hostile_entry
         self.wrapper = wrapper  # a command the daemon is started through (it execs the rest)
+        self.pass_fds = pass_fds  # kept open for the wrapper (a socket it passes on as systemd does)
         self.inbox, self.outbox, self.rejected = root / "in", root / "out", root / "rejected"
         self.spool = root / "spool"
         self.config = root / "mukaika.toml"
@@ -104,7 +106,7 @@ rejected = "{self.rejected}"
             ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([*self.wrapper, *command], stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=REPOSITORY)  # fmt: skip
+                                            cwd=REPOSITORY, pass_fds=self.pass_fds)  # fmt: skip
         self.wait_for(lambda: "gateway started" in self.log_text(), 30, "start-up")
         return self
 

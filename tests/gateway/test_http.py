@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway import __version__
 from gateway.http import StatusHandlers
 from gateway.isolation.confinement import probe
 from gateway.journal import Journal, Transfer
@@ -86,15 +87,18 @@ def test_loopback_endpoint_reports_health_readiness_metrics_and_recent_transfers
         assert status == 200 and content_type.startswith("text/plain; version=")
         values = samples(text)
         transfers = {k: v for k, v in values.items() if k[0] == "mukaika_transfers_total"}
-        released = frozenset({"verdict": "released", "file_type": "png", "method": "rebuild"}.items())
-        rejected = frozenset({"verdict": "rejected", "file_type": "exe", "method": "none"}.items())
+        channel = {"channel": "test"}
+        released = frozenset(
+            {**channel, "verdict": "released", "file_type": "png", "method": "rebuild"}.items()
+        )
+        rejected = frozenset({**channel, "verdict": "rejected", "file_type": "exe", "method": "none"}.items())
         assert transfers == {
             ("mukaika_transfers_total", released): 1.0,
             ("mukaika_transfers_total", rejected): 1.0,
         }
-        assert values[("mukaika_bytes_in_total", frozenset())] == len(png_bytes()) + 66
-        assert values[("mukaika_bytes_out_total", frozenset())] > 0
-        assert values[("mukaika_transfer_duration_seconds_count", frozenset())] == 2
+        assert values[("mukaika_bytes_in_total", frozenset(channel.items()))] == len(png_bytes()) + 66
+        assert values[("mukaika_bytes_out_total", frozenset(channel.items()))] > 0
+        assert values[("mukaika_transfer_duration_seconds_count", frozenset(channel.items()))] == 2
         assert values[("mukaika_worker_failures_total", frozenset({("code", "worker.crash")}))] == 0
         for gauge in ("mukaika_queue_depth", "mukaika_in_flight", "mukaika_waiting_files"):
             assert values[(gauge, frozenset())] == 0
@@ -201,16 +205,16 @@ def test_worker_failures_are_counted_by_code_and_other_refusals_are_not() -> Non
     assert value("mukaika_worker_failures_total", {"code": "worker.timeout"}) == 2
     assert value("mukaika_worker_failures_total", {"code": "worker.memory"}) == 1
     assert value("mukaika_worker_failures_total", {"code": "worker.crash"}) == 0
-    assert (
-        value("mukaika_transfers_total", {"verdict": "rejected", "file_type": "pdf", "method": "none"}) == 5
-    )
-    assert value("mukaika_bytes_out_total") == 0 and value("mukaika_bytes_in_total") == 50
-    assert value("mukaika_transfer_duration_seconds_bucket", {"le": "2.5"}) == 5
-    assert value("mukaika_transfer_duration_seconds_bucket", {"le": "1.0"}) == 0
+    rejected = {"channel": "c", "verdict": "rejected", "file_type": "pdf", "method": "none"}
+    assert value("mukaika_transfers_total", rejected) == 5
+    assert value("mukaika_bytes_out_total", {"channel": "c"}) is None  # nothing released there
+    assert value("mukaika_bytes_in_total", {"channel": "c"}) == 50
+    assert value("mukaika_transfer_duration_seconds_bucket", {"channel": "c", "le": "2.5"}) == 5
+    assert value("mukaika_transfer_duration_seconds_bucket", {"channel": "c", "le": "1.0"}) == 0
 
 
 def test_metrics_use_their_own_registry_not_the_global_one() -> None:
     from prometheus_client import REGISTRY
 
     Metrics()  # a second instance would clash in a shared registry
-    assert REGISTRY.get_sample_value("mukaika_bytes_in_total") is None
+    assert REGISTRY.get_sample_value("mukaika_build_info", {"version": __version__}) is None
