@@ -1,4 +1,4 @@
-"""The `mukaika` command: run, sanitize, check-config, status, user.
+"""The `mukaika` command: run, sanitize, check-config, status, user, backup.
 
 Exit codes: 0 success (released / config ok), 1 rejected (or config invalid for
 check-config), 2 usage or configuration error.
@@ -19,6 +19,7 @@ import structlog
 
 from gateway import __version__
 from gateway.audit import log_audit
+from gateway.backup import BackupError, backup_journal
 from gateway.config import Config, ConfigError, load_config
 from gateway.console.users import ROLES, UsersFileError, add_user, change_user, read_users
 from gateway.fsutil import place_file
@@ -56,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sanitize_command(args, config, registry)
     if args.command == "status":
         return status_command(args, config)
+    if args.command == "backup":
+        return backup_command(args, config)
     from gateway.daemon import run_daemon  # the daemon pulls in asyncio, watchdog, sqlite
 
     return run_daemon(config, args.config, registry)
@@ -85,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="summarise the journal: unfinished work, verdicts, errors")
     status.add_argument("--config", metavar="PATH")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    backup = commands.add_parser("backup", help="copy the journal consistently, also while the gateway runs")
+    backup.add_argument("path", type=Path, metavar="PATH",
+                        help="the copy to write (replaced whole, mode 0600), or a directory to write a dated copy into")  # fmt: skip
+    backup.add_argument("--config", metavar="PATH")
 
     user = commands.add_parser("user", help="manage web console users ([console] users_file)")
     actions = user.add_subparsers(dest="action", required=True)
@@ -174,6 +182,21 @@ def config_summary(config: Config, registry: Registry) -> str:
     unruled = sorted(set(TYPES) - set(config.rules))
     lines.append(f"rejected (no rule): {', '.join(unruled)}")
     return "\n".join(lines)
+
+
+def backup_command(args: argparse.Namespace, config: Config) -> int:
+    """Exit 0 with the copy written, 1 if it could not be, 2 if there is no journal to copy."""
+    journal = Spool(config.gateway.spool_dir.absolute()).journal_path
+    if not journal.is_file():
+        print(f"mukaika: no journal at {journal} (the gateway has not run on this spool)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        written = backup_journal(journal, args.path)
+    except (BackupError, OSError) as exc:
+        print(f"mukaika: no backup written: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"backup: {written}")
+    return EXIT_OK
 
 
 def status_command(args: argparse.Namespace, config: Config) -> int:

@@ -53,6 +53,7 @@ class GatewaySettings:
     settle_seconds: float = 2.0
     rescan_seconds: float = 60.0
     retention_days: int = 30
+    journal_retention_days: int = 0  # finished journal rows older than this go; 0: kept for ever
     shutdown_timeout_seconds: float = 30.0
     log_format: str = "auto"
     log_level: str = "info"
@@ -461,6 +462,10 @@ class _Checker:
                 values[f.name] = value
         if "rescan_seconds" in values and values["rescan_seconds"] < 1:
             self.problem("gateway.rescan_seconds", "must be at least 1")
+        journal_days = values.get("journal_retention_days", 0)
+        if 0 < journal_days < values.get("retention_days", defaults.retention_days):
+            self.problem("gateway.journal_retention_days", "must be 0 (keep for ever) or at least"
+                         " gateway.retention_days: a transfer's row outlives its original")  # fmt: skip
         return GatewaySettings(**values)
 
     def limits(self, table: Mapping[str, Any]) -> Limits:

@@ -30,6 +30,7 @@ from gateway.journal import FINAL_STATES, Journal
 from gateway.listener import LocalServer
 from gateway.metrics import METRICS
 from gateway.originals import OriginalReleases
+from gateway.retention import purge_journal
 from gateway.sdnotify import notify, watchdog_interval
 from gateway.smtp.queue import mail_destination
 from gateway.smtp.relay import MailRelay
@@ -80,6 +81,7 @@ class Gateway:
         self.console_server: LocalServer | None = None
         self.mail: MailRelay | None = None  # the SMTP relay, with [smtp] listen
         self.tending: asyncio.Task[None] | None = None
+        self.purging: asyncio.Task[int] | None = None  # the journal's retention purge, off the loop
         self.retry_errors: deque[dict[str, object]] = deque(maxlen=10)  # shown by /status
         self.confinement = ""  # how workers are confined, as checked at start (shown by /readyz)
 
@@ -171,6 +173,7 @@ class Gateway:
                 next_rescan = now + self.config.gateway.rescan_seconds
             if now >= next_purge:
                 self.purge_originals()
+                self._purge_journal()
                 next_purge = now + PURGE_INTERVAL_SECONDS
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
@@ -198,6 +201,8 @@ class Gateway:
             await self.console_server.stop()
         if self.tending is not None:
             await asyncio.gather(self.tending, return_exceptions=True)
+        if self.purging is not None:  # it sees self.stopping and ends after its current batch
+            await asyncio.gather(self.purging, return_exceptions=True)
         if self.mail is not None:  # attempts in flight are cancelled: their mails stay open
             await self.mail.stop()
         await self.pool.close()
@@ -357,6 +362,15 @@ class Gateway:
             log.info(
                 "original purged", transfer_id=transfer.id, retention_days=self.config.gateway.retention_days
             )
+
+    def _purge_journal(self) -> None:
+        """Delete journal rows past journal_retention_days in a thread, batch by batch."""
+        days = self.config.gateway.journal_retention_days
+        if self.journal is None or not days or (self.purging is not None and not self.purging.done()):
+            return
+        self.purging = asyncio.create_task(
+            asyncio.to_thread(purge_journal, self.journal, days, stopping=self.stopping.is_set)
+        )
 
 
 def run_daemon(config: Config, config_arg: str | None, registry: Registry) -> int:

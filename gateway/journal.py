@@ -10,7 +10,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,8 @@ STATES = (
 )
 #: pending → approved → released, or pending → denied | expired
 REQUEST_STATES = ("pending", "approved", "released", "denied", "expired")
+#: Mail still to be delivered (gateway.smtp.queue.OPEN_STATES): its transfer's row must stay.
+OPEN_MAIL_STATES = ("queued", "deferred")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS transfers (
@@ -503,6 +505,30 @@ class Journal:
         )
         return (Transfer(**dict(row)) for row in rows)
 
+    def purge_finished(self, cutoff: float, limit: int) -> int:
+        """Delete up to ``limit`` transfers finished before ``cutoff``, with their rows in other tables.
+
+        Only rows nothing waits on any more: a final state (never held or awaiting approval),
+        the original already purged, no release request open, no mail still to be delivered.
+        The audit table keeps its entries. Returns how many transfers were deleted.
+        """
+        open_requests = ("pending", "approved")
+        with self._transaction():
+            rows = self._db.execute(
+                f"SELECT id FROM transfers WHERE finished < ? AND state IN ({_marks(FINAL_STATES)})"  # noqa: S608
+                " AND original_purged = 1 AND id NOT IN (SELECT transfer_id FROM release_requests"
+                f" WHERE state IN ({_marks(open_requests)})) AND id NOT IN (SELECT transfer_id FROM mail"
+                f" WHERE state IN ({_marks(OPEN_MAIL_STATES)})) ORDER BY finished LIMIT ?",
+                (cutoff, *FINAL_STATES, *open_requests, *OPEN_MAIL_STATES, limit),
+            ).fetchall()
+            ids = [row["id"] for row in rows]
+            if not ids:
+                return 0
+            for table in ("placements", "release_requests", "mail"):  # children first: foreign keys
+                self._db.execute(f"DELETE FROM {table} WHERE transfer_id IN ({_marks(ids)})", ids)  # noqa: S608
+            self._db.execute(f"DELETE FROM transfers WHERE id IN ({_marks(ids)})", ids)  # noqa: S608
+        return len(ids)
+
 
 class JournalView:
     """Read-only questions about the journal, asked by the status endpoint and `mukaika status`."""
@@ -661,6 +687,11 @@ def _search_filter(channel: str, state: str, file_type: str, day: str, name: str
         clauses.append("(instr(lower(name), lower(?)) > 0 OR instr(lower(name_out), lower(?)) > 0)")
         params += [name, name]
     return " AND ".join(clauses), params
+
+
+def _marks(values: Sequence[object]) -> str:
+    """One placeholder per value, for ``IN (...)``."""
+    return ", ".join("?" * len(values))
 
 
 def _check_values(values: dict[str, Any]) -> None:
