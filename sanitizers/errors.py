@@ -406,6 +406,14 @@ REASONS: dict[str, ReasonText] = {
         "画像を PNG か JPEG で貼り直して保存したファイルか、PDF を送ってもらってください。",
         "Ask the sender to insert the picture again as PNG or JPEG and save, or to send a PDF.",
     ),
+    "ole.shape_package": ReasonText(
+        "図形に付いた代替データ（Office 2007 以降が保存する OOXML のパッケージ）の位置を図形のプロパティの表から読み取れず、"
+        "取り除けませんでした（表が壊れています）。",
+        "A shape carries an alternative copy of itself (an OOXML package saved by Office 2007 or later) that "
+        "could not be located to be removed: the shape's property table is damaged.",
+        "図形を描き直して保存したファイルか、PDF を送ってもらってください。",
+        "Ask the sender to draw the shape again and save, or to send a PDF.",
+    ),
     "ole.limit": ReasonText(
         "Office 97-2003形式のファイルの内部要素が多すぎます。",
         "The Office 97-2003 file has more internal entries than allowed.",

@@ -27,10 +27,12 @@ target loses its link, not the workbook (the HLINK and its tooltip are neutralis
 zero-filled; the cell keeps its text), as a dropped link does in PDF and OOXML.  A link
 within the workbook (a location without a moniker) is kept.
 
-Pictures are rebuilt afterwards (``pictures.py``), in the OfficeArt drawings this module
-joins from the records they are split over: the drawing group (MSODRAWINGGROUP, its
-CONTINUE records) and header and footer pictures (HFPicture records continuing one
-another); a sheet background (BkHim) or legacy picture (IMDATA) is refused there.
+ZIP packages (the theme, shapes' DrawingML copies) are removed afterwards (``packages.py``),
+in each record and in the joins this module makes.  Pictures are rebuilt after that
+(``pictures.py``), in the OfficeArt drawings this module joins from the records they are
+split over: the drawing group (MSODRAWINGGROUP, its CONTINUE records) and header and
+footer pictures (HFPicture records continuing one another); a sheet background (BkHim) or
+legacy picture (IMDATA) is refused there.
 
 Refused: FILEPASS (``office.encrypted``); macro sheets and VBA module sheets, by
 BOUNDSHEET or by a substream's BOF (``ole.xlm_macro``); DDE or OLE links (SUPBOOK without
@@ -129,7 +131,7 @@ class Joined:
             pos += end - start
 
 
-def _data_of(record: Record) -> tuple[int, int]:
+def data_of(record: Record) -> tuple[int, int]:
     return record.offset + 4, record.offset + 4 + len(record.data)
 
 
@@ -146,7 +148,7 @@ def drawing_groups(walked: list[Record]) -> list[Joined]:
         end = index + 1
         while end < len(walked) and walked[end].type in (MSODRAWINGGROUP, CONTINUE):
             end += 1
-        groups.append(Joined(tuple(_data_of(r) for r in walked[index:end])))
+        groups.append(Joined(tuple(data_of(r) for r in walked[index:end])))
         index = end
     return groups
 
@@ -159,7 +161,7 @@ def header_footer_drawings(walked: list[Record]) -> list[Joined]:
     for record in walked:
         if record.type == HFPICTURE:
             flags = _u16(record.data, _HFPICTURE_DRAWING - 2, "HFPicture")
-            start, end = _data_of(record)
+            start, end = data_of(record)
             piece = (start + _HFPICTURE_DRAWING, end)
             if not flags & _HFPICTURE_CONTINUES:
                 drawings.append([piece])
@@ -181,7 +183,7 @@ def with_continues(walked: list[Record]) -> list[Joined]:
         while end < len(walked) and walked[end].type == CONTINUE:
             end += 1
         if end > index + 1 and record.type != CONTINUE:
-            joined.append(Joined(tuple(_data_of(r) for r in walked[index:end])))
+            joined.append(Joined(tuple(data_of(r) for r in walked[index:end])))
     return joined
 
 
@@ -195,7 +197,22 @@ def sheet_drawings(walked: list[Record]) -> list[Joined]:
         if record.type == BOF:
             drawings.append([])
         elif drawings and (record.type == MSODRAWING or (record.type == CONTINUE and drawings[-1])):
-            drawings[-1].append(_data_of(record))
+            drawings[-1].append(data_of(record))
+    return [Joined(tuple(pieces)) for pieces in drawings if pieces]
+
+
+def drawing_records(walked: list[Record]) -> list[Joined]:
+    """Each substream's OfficeArtDgContainer as a reader that takes no TXO's CONTINUE record
+    for drawing joins it: its MSODRAWING records, each with the CONTINUE records right after
+    it.  Where ``sheet_drawings`` joins text into the drawing, this joins none."""
+    drawings: list[list[tuple[int, int]]] = []
+    joining = False  # whether the record before was a piece of the drawing
+    for record in walked:
+        joining = bool(drawings) and (record.type == MSODRAWING or (record.type == CONTINUE and joining))
+        if record.type == BOF:
+            drawings.append([])
+        elif joining:
+            drawings[-1].append(data_of(record))
     return [Joined(tuple(pieces)) for pieces in drawings if pieces]
 
 

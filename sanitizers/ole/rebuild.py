@@ -5,7 +5,9 @@ The input is read with olefile under limits (``inspect.py``); the application's 
 what is neutralised inside them and what makes the file unsafe to release; a fresh
 compound file is written with ``cfb_writer.py``.  No storage is ever kept, so VBA
 projects, object pools and embedded objects cannot survive whatever they are called.
-Pictures in the kept streams are rebuilt from their pixels where they lie (``pictures.py``).
+Two kinds of ZIP package Office 2007 and later write into them (a shape's DrawingML copy, a
+workbook's theme) are removed where they lie (``packages.py``), then the pictures in the kept
+streams are rebuilt from their pixels where they lie (``pictures.py``).
 The output is then re-opened strictly and put through the same checks again.
 
 The text is kept byte for byte, so comments cannot be cut out of it: with
@@ -26,7 +28,7 @@ from sanitizers.base import Finding, Limits, Options, OptionSpec, Report, Saniti
 from sanitizers.errors import EncryptedError, MalformedError, PolicyError, SanitizeError, VerifyError
 from sanitizers.links import CHOICES as LINK_CHOICES
 from sanitizers.links import KEEP_WEB
-from sanitizers.ole import excel, pictures, powerpoint, word
+from sanitizers.ole import excel, packages, pictures, powerpoint, word
 from sanitizers.ole.cfb_writer import compound_file_bytes
 from sanitizers.ole.inspect import (
     OBJECT_DATA_NAMES,
@@ -58,6 +60,8 @@ class OleFormat:
     #: root CLSIDs the application writes; the first is written when the input's is another
     clsids: tuple[uuid.UUID, ...]
     count_comments: CommentCounter
+    #: removes the ZIP packages of the streams to write
+    remove_packages: packages.PackageRemover
     #: rebuilds the pictures of the streams to write (or, verifying, checks them)
     rebuild_pictures: pictures.PictureRewriter
 
@@ -73,6 +77,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("00020900-0000-0000-c000-000000000046"),
         ),
         word.comment_count,
+        packages.word_packages,
         pictures.word_pictures,
     ),
     OleFormat(
@@ -85,6 +90,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("00020810-0000-0000-c000-000000000046"),
         ),
         excel.comment_count,
+        packages.workbook_packages,
         pictures.workbook_pictures,
     ),
     OleFormat(
@@ -97,6 +103,7 @@ FORMATS: tuple[OleFormat, ...] = (
             uuid.UUID("64818d11-4f9b-11cf-86ea-00aa00b929e8"),
         ),
         powerpoint.comment_count,
+        packages.powerpoint_packages,
         pictures.powerpoint_pictures,
     ),
 )
@@ -139,6 +146,8 @@ class OleRebuild(Sanitizer):
         kept, findings = ole_format.clean(streams, links)
         if chosen["comments"] == "remove":
             _refuse_comments(ole_format, streams)
+        kept, package_findings = ole_format.remove_packages(kept)
+        findings += package_findings
         kept, picture_findings = ole_format.rebuild_pictures(kept, pictures.RebuildPicture(limits))
         findings += picture_findings
         clsid = root_clsid if root_clsid in ole_format.clsids else ole_format.clsids[0]
@@ -241,8 +250,8 @@ def verify_compound(
 ) -> dict[str, bytes]:
     """The checks that need nothing but the file (the gateway's verifier has nothing else):
     a correct compound file of ``ole_format`` with no storage, only ``allowed`` top-level
-    streams, which cleaning again would leave as they are, with pictures as the rebuild
-    writes them.  Returns the streams."""
+    streams, which cleaning again would leave as they are, with no package left and pictures
+    as the rebuild writes them.  Returns the streams."""
     try:
         with open_compound(untrusted_data, limits, strict=True) as output:
             if any(entry.is_storage for entry in output.entries):
@@ -258,6 +267,8 @@ def verify_compound(
                 )
             streams = {name: output.read(name) for name in names}
         again, findings = ole_format.clean(streams, links)
+        again, package_findings = ole_format.remove_packages(again)
+        findings += package_findings
         again, picture_findings = ole_format.rebuild_pictures(again, pictures.CheckPicture(limits))
         findings += picture_findings
     except VerifyError:

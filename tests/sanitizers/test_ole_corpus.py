@@ -30,6 +30,7 @@ from tests.sanitizers.test_ole import (
     streams_of,
     vba_detected,
 )
+from tests.sanitizers.test_ole_packages import without_packages
 from tests.sanitizers.test_ole_pictures import assert_pictures_rebuilt_in_place
 from tests.sanitizers.test_ole_xls_pictures import drawing_group, outside
 
@@ -56,9 +57,9 @@ def run(src: Path, name: str, scratch: Path) -> tuple[Outcome, float]:
 
 
 def assert_document_stream_unchanged(src: Path, dst: Path, type_name: str) -> None:
-    """The main stream is byte-identical, except xls OBPROJ record types neutralised in place
-    and pictures rebuilt in place; so are the other streams."""
-    before, after = streams_of(src), streams_of(dst)
+    """The main stream is byte-identical, except xls OBPROJ record types neutralised in place,
+    packages removed and pictures rebuilt in place; so are the other streams."""
+    before, after = without_packages(type_name, streams_of(src)), streams_of(dst)
     main = MAIN_STREAMS[type_name]
     if type_name == "xls":
         obproj = [r.offset for r in records(before[main]) if r.type == OBPROJ]

@@ -1,0 +1,204 @@
+"""ZIP packages that Office 2007 and later write into 97-2003 files, removed unread.
+
+Each is an Open Packaging Conventions package (ISO/IEC 29500-2): parts, media and
+relationships, which may point outside (a picture on ``\\\\host\\share`` makes the reader
+hand the user's credentials to that host) and carry files nothing here parses.  Two kinds:
+
+* a shape's DrawingML copy, OfficeArt's ``metroBlob`` (MS-ODRAW 2.3.4.41: property 0x03A9
+  of a property table, OfficeArtFOPT, OfficeArtSecondaryFOPT or OfficeArtTertiaryFOPT), in
+  .doc (the table stream's drawings, the inline shapes of ``Data``), .ppt and .xls;
+* a workbook's theme (MS-XLS 2.4.326 Theme, continued by ContinueFrt12 records).
+
+Office writes others that this module does not read, and the rebuild still copies: a Word
+document's theme (FibRgFcLcb2007 fcOssTheme, in the table stream) and a presentation's
+round-trip atoms (RoundTripTheme12Atom, RoundTripContentMasterInfo12Atom,
+RoundTripOArtTextStyles12Atom, RoundTripCustomTableStyles12Atom, ...).
+
+MS-ODRAW says a reader SHOULD ignore the metroBlob, and Office drops it as soon as the shape
+is edited: the shape's own properties describe it, the package only repeats it for a reader
+that prefers DrawingML.  Its data is zero-filled where it lies and the property keeps its
+id and size, so nothing moves (offsets elsewhere point into these streams, as
+``pictures.py`` says) and a reader that looks for the package finds none (a ZIP has a
+signature; zeros are none) and draws the shape from its properties.
+
+A property table is found by its header, anywhere: a table type, the property count in
+the instance, a length that fits.  Its complex data follows the 6-byte properties in their
+order, each ``op`` bytes long; one holding a metroBlob must be tiled exactly by that data,
+or the package cannot be told apart from the rest and the file is refused
+(``ole.shape_package``).  A workbook's drawings are split over records, so its tables are
+looked for in each record and in every way a reader joins them (``excel.py``).
+
+The theme becomes the one Excel writes for Office's own (dwThemeVersion 124226, which holds
+no package), the rest of its room a zero-filled record of the neutral type, as ``excel.py``
+rewrites other records: no offset moves.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import struct
+from collections.abc import Callable, Mapping
+
+from sanitizers.base import Finding
+from sanitizers.errors import MalformedError
+from sanitizers.ole import excel
+
+#: (the streams to write) → the streams without packages, and findings
+PackageRemover = Callable[[Mapping[str, bytes]], tuple[dict[str, bytes], list[Finding]]]
+
+WORD_STREAMS = ("WordDocument", "0Table", "1Table", "Data")
+POWERPOINT_DOCUMENT = "PowerPoint Document"
+
+METRO_BLOB = 0x03A9
+_OPID, _COMPLEX = 0x3FFF, 0x8000
+_HEADER = struct.Struct("<HHI")  # recVer and recInstance, recType, recLen
+_PROPERTY = struct.Struct("<HI")  # opid (with fBid, fComplex), op
+#: OfficeArtFOPT, OfficeArtSecondaryFOPT, OfficeArtTertiaryFOPT, at any version: a reader
+#: finds a table by its type
+_TABLE_HEADER = re.compile(rb"(?=..(?:\x0b\xf0|\x21\xf1|\x22\xf1))", re.DOTALL)
+_METRO_BLOB_OPID = re.compile(rb"\xa9[\x03\x43\x83\xc3]")  # 0x03A9 with any fBid, fComplex
+
+THEME, CONTINUE_FRT12 = 0x0896, 0x0875
+_DEFAULT_THEME = 124226
+_NEUTRAL_THEME = struct.pack("<HHHH8sI", THEME, 16, THEME, 0, bytes(8), _DEFAULT_THEME)
+
+
+def _refused(why: str) -> MalformedError:
+    return MalformedError("ole.shape_package", why)
+
+
+# ── shapes ─────────────────────────────────────────────────────────────────────────────
+
+
+def _zero_shape_packages(view: bytearray, where: str) -> int:
+    """Zero-fill the data of every metroBlob in the property tables of ``view``; how many
+    held anything.
+
+    Tables are looked for at every offset (one may start inside another's data, and a reader
+    that reaches it reads it), and only those with a metroBlob are read in full: tables that
+    overlap with their properties in step hold each other's header as a complex property of
+    the other's length, so their size doubles with each one and the properties read stay
+    within a few times the size of ``view``; one that is not tiled refuses the file."""
+    # where a metroBlob's opid could be, by offset modulo the size of a property: a table
+    # holds one when its properties start at the same remainder
+    metro_blobs: list[list[int]] = [[] for _ in range(_PROPERTY.size)]
+    for match in _METRO_BLOB_OPID.finditer(view):
+        metro_blobs[match.start() % _PROPERTY.size].append(match.start())
+    removed = 0
+    for match in _TABLE_HEADER.finditer(view):
+        start = match.start()
+        if start + _HEADER.size > len(view):
+            break
+        version_instance, _type, length = _HEADER.unpack_from(view, start)
+        count, table = version_instance >> 4, start + _HEADER.size
+        complex_data, end = table + count * _PROPERTY.size, table + length
+        if complex_data > end or end > len(view):
+            continue
+        in_step = metro_blobs[table % _PROPERTY.size]
+        if bisect.bisect_left(in_step, table) == bisect.bisect_left(in_step, complex_data):
+            continue
+        pos, packages = complex_data, []
+        for opid, op in _PROPERTY.iter_unpack(view[table:complex_data]):
+            if opid & _COMPLEX:
+                if opid & _OPID == METRO_BLOB:
+                    packages.append((pos, pos + op))
+                pos += op
+        if pos != end:
+            raise _refused(
+                f"the shape property table at {start} of {where} holds a metroBlob, and its complex"
+                f" data takes {pos - complex_data} bytes of the {end - complex_data} it has"
+            )
+        for package_start, package_end in packages:
+            if view.count(0, package_start, package_end) != package_end - package_start:
+                view[package_start:package_end] = bytes(package_end - package_start)
+                removed += 1
+    return removed
+
+
+def _shape_packages_in_streams(
+    streams: Mapping[str, bytes], names: tuple[str, ...]
+) -> tuple[dict[str, bytes], list[Finding]]:
+    kept = dict(streams)
+    findings = []
+    for name in names:
+        if name in kept:
+            view = bytearray(kept[name])
+            removed = _zero_shape_packages(view, name)
+            if removed:
+                kept[name] = bytes(view)
+                findings.append(Finding("ole.shape_package", "removed", removed, name))
+    return kept, findings
+
+
+def word_packages(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
+    """A Word document's shapes: floating ones in the table stream, inline ones in ``Data``
+    (and ``WordDocument``, which holds their pictures)."""
+    return _shape_packages_in_streams(streams, WORD_STREAMS)
+
+
+def powerpoint_packages(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
+    """A presentation's shapes, all in ``PowerPoint Document``."""
+    return _shape_packages_in_streams(streams, (POWERPOINT_DOCUMENT,))
+
+
+# ── workbooks ──────────────────────────────────────────────────────────────────────────
+
+
+def workbook_packages(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
+    """A workbook's theme, then its shapes: in each record, and in each record joined with
+    the records a reader joins it with (its CONTINUE records, a drawing group's records, a
+    sheet's drawing records, header and footer pictures)."""
+    kept = dict(streams)
+    workbook = bytearray(kept[excel.MAIN_STREAM])
+    walked = list(excel.records(kept[excel.MAIN_STREAM]))
+    findings = []
+    themes = _replace_themes(walked, workbook)
+    if themes:
+        findings.append(Finding("ole.theme_package", "removed", themes, "Theme"))
+    views = [
+        *(excel.Joined((excel.data_of(record),)) for record in walked),
+        *excel.with_continues(walked),
+        *excel.drawing_groups(walked),
+        *excel.header_footer_drawings(walked),
+        *excel.sheet_drawings(walked),
+        *excel.drawing_records(walked),
+    ]
+    removed = 0
+    for joined in views:
+        view = bytearray(joined.read(workbook))
+        found = _zero_shape_packages(
+            view, f"the records at offset {joined.pieces[0][0]} of {excel.MAIN_STREAM}"
+        )
+        if found:
+            joined.write(workbook, bytes(view))
+            removed += found
+    if removed:
+        findings.append(Finding("ole.shape_package", "removed", removed, excel.MAIN_STREAM))
+    kept[excel.MAIN_STREAM] = bytes(workbook)
+    return kept, findings
+
+
+def _replace_themes(walked: list[excel.Record], workbook: bytearray) -> int:
+    """Every Theme record and the ContinueFrt12 records after it become the default theme
+    and a neutral record in the same room; how many were not that already."""
+    replaced = 0
+    for index, record in enumerate(walked):
+        if record.type != THEME:
+            continue
+        last = index
+        while last + 1 < len(walked) and walked[last + 1].type == CONTINUE_FRT12:
+            last += 1
+        start, end = record.offset, excel.data_of(walked[last])[1]
+        if workbook[start:end] == _NEUTRAL_THEME:
+            continue
+        rest = end - start - len(_NEUTRAL_THEME)
+        # a record too short to hold the default theme and a neutral record after it goes
+        # whole: a workbook without a Theme record has Office's theme too
+        theme = _NEUTRAL_THEME if rest == 0 or rest >= 4 else b""
+        rest = end - start - len(theme)
+        workbook[start:end] = theme + (
+            struct.pack("<HH", excel.NEUTRAL_RECORD, rest - 4) + bytes(rest - 4) if rest else b""
+        )
+        replaced += 1
+    return replaced
