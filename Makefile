@@ -32,6 +32,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# docs/reasons.md from the reason catalogue, docs/mukaika.1 from the command line: run it after
+# changing either (tests/test_docs.py fails while they differ).
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m gateway.docgen docs
+
 # The fuzz harnesses of tests/fuzz with fresh random inputs, EXAMPLES per harness (scaled by
 # each harness' cost); `make test` runs them briefly with fixed inputs. Failures are kept in
 # .hypothesis/ and replayed first next time; each failing input is also saved under $TMPDIR.

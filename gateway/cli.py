@@ -36,10 +36,13 @@ from sanitizers.types import TYPES
 from sanitizers.verification import FAILED, expectation_for, verify_output
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+CONFIG_HELP = (
+    "the config file (default: $MUKAIKA_CONFIG, else /etc/mukaika/mukaika.toml, else the embedded default)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     registry = default_registry()
     if args.command == "check-config":
@@ -64,51 +67,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_daemon(config, args.config, registry)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; docs/mukaika.1 is generated from it (gateway.docgen, `make docs`)."""
     parser = argparse.ArgumentParser(prog="mukaika", description="File-sanitisation (無害化) gateway")
     parser.add_argument("--version", action="version", version=f"mukaika {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the gateway in the foreground")
-    run.add_argument("--config", metavar="PATH", help="config file (default: see README)")
+    run.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
 
     sanitize = commands.add_parser("sanitize", help="sanitise one file")
-    sanitize.add_argument("input", type=Path, metavar="INPUT")
+    sanitize.add_argument("input", type=Path, metavar="INPUT", help="the file to sanitise (left as it is)")
     sanitize.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT",
-                          help="output file, or a directory to write into")  # fmt: skip
-    sanitize.add_argument("--config", metavar="PATH")
+                          help="the clean copy: a file (its extension follows the output's type) or a directory"
+                               " to write it into under its output name; written only if released")  # fmt: skip
+    sanitize.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     sanitize.add_argument(
         "--channel", metavar="NAME", help="use this channel's rules (default: global rules)"
     )
-    sanitize.add_argument("--json", action="store_true", help="print one JSON object")
+    sanitize.add_argument("--json", action="store_true",
+                          help="print one JSON object (verdict, reason, hashes, method, findings) instead of text")  # fmt: skip
 
     check = commands.add_parser("check-config", help="validate a config file and summarise it")
-    check.add_argument("path", nargs="?", metavar="PATH")
+    check.add_argument("path", nargs="?", metavar="PATH", help="the admin's file (default: see README)")
 
     status = commands.add_parser("status", help="summarise the journal: unfinished work, verdicts, errors")
-    status.add_argument("--config", metavar="PATH")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    status.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     backup = commands.add_parser("backup", help="copy the journal consistently, also while the gateway runs")
     backup.add_argument("path", type=Path, metavar="PATH",
                         help="the copy to write (replaced whole, mode 0600), or a directory to write a dated copy into")  # fmt: skip
-    backup.add_argument("--config", metavar="PATH")
+    backup.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
 
     user = commands.add_parser("user", help="manage web console users ([console] users_file)")
     actions = user.add_subparsers(dest="action", required=True)
     config_option = argparse.ArgumentParser(add_help=False)
-    config_option.add_argument("--config", metavar="PATH")
+    config_option.add_argument("--config", metavar="PATH", help=CONFIG_HELP + "; it names users_file")
     for action, text in (("add", "add a user (the password is asked for)"), ("passwd", "set a new password"),
                          ("disable", "lock a user out"), ("enable", "let a disabled user in again"),
                          ("role", "change a user's role"), ("list", "list users, roles and whether they are disabled")):  # fmt: skip
         sub = actions.add_parser(action, help=text, parents=[config_option])
         if action == "list":
             continue
-        sub.add_argument("name", metavar="NAME")
+        sub.add_argument("name", metavar="NAME", help="the user's login name in the console")
         if action == "add":
-            sub.add_argument("--role", choices=ROLES, required=True)
+            sub.add_argument("--role", choices=ROLES, required=True, help="what the user may do (see README)")
         if action == "role":
-            sub.add_argument("role", choices=ROLES)
+            sub.add_argument("role", choices=ROLES, help="the user's new role")
         if action in ("add", "passwd"):
             sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     return parser
