@@ -145,6 +145,8 @@ class Daemon:
     def __init__(self, root: Path, workers: int = 2) -> None:
         self.root = root
         self.inbox, self.outbox, self.rejected = root / "in", root / "out", root / "rej"
+        for folder in (self.inbox, self.outbox, self.rejected):  # the gateway creates only its spool
+            folder.mkdir(exist_ok=True)
         self.log = root / "daemon.log"
         rules = "".join(f"[rules.{t}]\nmethod = {json.dumps(list(r.methods))}\n" for t, r in RULES.items())
         (root / "bench.toml").write_text(

@@ -1,4 +1,4 @@
-"""The `mukaika` command: run, sanitize, check-config, status, user, backup.
+"""The `mukaika` command: run, sanitize, check-config, reload, status, user, backup.
 
 Exit codes: 0 success (released / config ok), 1 rejected (or config invalid for
 check-config), 2 usage or configuration error.
@@ -10,8 +10,11 @@ import argparse
 import dataclasses
 import getpass
 import json
+import os
+import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,10 +25,13 @@ from gateway.audit import log_audit
 from gateway.backup import BackupError, backup_journal
 from gateway.config import Config, ConfigError, load_config
 from gateway.console.users import ROLES, UsersFileError, add_user, change_user, read_users
+from gateway.effective import effective_text
+from gateway.folders import require_share_folders
 from gateway.fsutil import place_file
 from gateway.isolation.confinement import probe
 from gateway.journal import AuditEntry
 from gateway.logsetup import configure_logging
+from gateway.runstate import read_state, state_path
 from gateway.spool import Spool
 from gateway.status import journal_status
 from sanitizers.base import Options, Registry
@@ -37,7 +43,8 @@ from sanitizers.verification import FAILED, expectation_for, verify_output
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 CONFIG_HELP = (
-    "the config file (default: $MUKAIKA_CONFIG, else /etc/mukaika/mukaika.toml, else the embedded default)"
+    "the admin's config file, read over the embedded default and followed by its drop-in folder"
+    " (x.toml: x.d/*.toml); default: $MUKAIKA_CONFIG, else /etc/mukaika/mukaika.toml"
 )
 
 
@@ -46,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     registry = default_registry()
     if args.command == "check-config":
-        return check_config(args.path, registry)
+        return check_config(args.path, registry, effective=args.effective)
+    if args.command == "reload":
+        return reload_command(args.config, registry, args.timeout)
     try:
         config = load_config(args.config, registry)
     except ConfigError as exc:
@@ -88,8 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     sanitize.add_argument("--json", action="store_true",
                           help="print one JSON object (verdict, reason, hashes, method, findings) instead of text")  # fmt: skip
 
-    check = commands.add_parser("check-config", help="validate a config file and summarise it")
-    check.add_argument("path", nargs="?", metavar="PATH", help="the admin's file (default: see README)")
+    check = commands.add_parser(
+        "check-config", help="validate the config (layered files, share folders) and summarise it"
+    )
+    check.add_argument(
+        "path", nargs="?", metavar="PATH", help="the admin's config file, as --config for the other commands"
+    )
+    check.add_argument("--effective", action="store_true",
+                       help="print the merged config, each value with the file it came from")  # fmt: skip
+
+    reload = commands.add_parser(
+        "reload", help="check the config, have the running gateway reload it and wait for its answer"
+    )
+    reload.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    reload.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to wait for the gateway's answer (default 30)")  # fmt: skip
 
     status = commands.add_parser("status", help="summarise the journal: unfinished work, verdicts, errors")
     status.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
@@ -156,21 +178,70 @@ def _new_password(from_stdin: bool) -> str:
     return first
 
 
-def check_config(path: str | None, registry: Registry) -> int:
+def check_config(path: str | None, registry: Registry, *, effective: bool = False) -> int:
     try:
         config = load_config(path, registry)
+        require_share_folders(config)
     except ConfigError as exc:
-        print(f"{len(exc.problems)} error(s) in {exc.source}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems(exc)
         return EXIT_REJECTED
     print("ok")
-    print(config_summary(config, registry))
+    print(effective_text(config) if effective else config_summary(config, registry))
     return EXIT_OK
 
 
+def _print_problems(exc: ConfigError) -> None:
+    print(f"{len(exc.problems)} error(s) in {exc.source}:", file=sys.stderr)
+    for problem in exc.located():
+        print(f"  {problem}", file=sys.stderr)
+
+
+def reload_command(config_arg: str | None, registry: Registry, timeout: float) -> int:
+    """Check the config first (a broken one never reaches the daemon), send SIGHUP, then wait
+    until the daemon's state file reports this reload: 0 applied, 1 refused or no answer."""
+    try:
+        config = load_config(config_arg, registry)
+        require_share_folders(config)
+    except ConfigError as exc:
+        _print_problems(exc)
+        print("not reloaded: the running gateway keeps its configuration", file=sys.stderr)
+        return EXIT_REJECTED
+    path = state_path(config)
+    before = read_state(path)
+    if before is None:
+        print(f"mukaika: no running gateway found (no live daemon in {path}; under systemd: "
+              "systemctl reload mukaika)", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    try:
+        os.kill(before.pid, signal.SIGHUP)
+    except OSError as exc:
+        print(f"mukaika: cannot signal the gateway (pid {before.pid}): {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = read_state(path)
+        if now is None:
+            print("mukaika: the gateway stopped during the reload", file=sys.stderr)
+            return EXIT_REJECTED
+        if now.reloads > before.reloads and now.last_reload is not None:
+            result = now.last_reload
+            if result.applied:
+                print(f"reloaded: {len(result.changes)} change(s)")
+                for change in result.changes:
+                    print(f"  {change}")
+                return EXIT_OK
+            print(f"reload refused, {len(result.problems)} error(s); the gateway keeps its configuration:",
+                  file=sys.stderr)  # fmt: skip
+            for problem in result.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_REJECTED
+    print(f"mukaika: no answer from the gateway (pid {before.pid}) within {timeout:g} s", file=sys.stderr)
+    return EXIT_REJECTED
+
+
 def config_summary(config: Config, registry: Registry) -> str:
-    lines = [f"config: {config.source}", f"spool: {config.gateway.spool_dir}",
+    lines = [f"config: {' + '.join(config.layers)}", f"spool: {config.gateway.spool_dir}",
              f"workers: {config.gateway.worker_count()}",
              f"confinement: {probe().describe(config.gateway.confinement)}", "channels:"]  # fmt: skip
     for ch in config.channels:

@@ -1,22 +1,24 @@
-"""Configuration: find the TOML file, validate every key, build immutable settings.
+"""Configuration: find the TOML files, layer them, validate every key, build immutable settings.
 
-Reading and checking live here, apart from the runtime objects that use the result.
-Every problem is collected (not just the first) and named by its key path, so an admin
-fixes a broken file in one pass.
+Reading and checking live here, apart from the runtime objects that use the result; how the
+layers merge is ``gateway.layers``. Every problem is collected (not just the first) and named
+by its key path and the file it came from, so an admin fixes broken files in one pass.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gateway.layers import EMBEDDED_NAME, Layer, locate, merge_layers
 from sanitizers.base import METHODS, Limits, MiB, OptionValue, Registry
 from sanitizers.pipeline import Rule
 from sanitizers.types import TYPES
@@ -25,7 +27,6 @@ SYSTEM_CONFIG = Path("/etc/mukaika/mukaika.toml")
 #: The channel name of transfers that came through the SMTP relay (no [[channels]] may use it).
 MAIL_CHANNEL = "smtp"
 ENV_VAR = "MUKAIKA_CONFIG"
-EMBEDDED_NAME = "<embedded default config>"
 MIN_WORKER_MEMORY = 256 * MiB
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
@@ -38,12 +39,17 @@ _SIZE_LIMITS = {"max_file_size", "worker_memory", "max_stream_size", "archive_to
 
 
 class ConfigError(Exception):
-    """The file at ``source`` has ``problems``, each "key.path: what is wrong"."""
+    """The config read from ``source`` has ``problems``, each "key.path: what is wrong";
+    ``files`` names, problem by problem, the file that set the key (default: ``source``)."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+    def __init__(self, source: str, problems: list[str], files: Sequence[str] = ()) -> None:
         self.source = source
         self.problems = problems
+        self.files = list(files) or [source] * len(problems)
+        super().__init__("\n".join(self.located()))
+
+    def located(self) -> list[str]:
+        return [f"{file}: {problem}" for file, problem in zip(self.files, self.problems, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class GatewaySettings:
     log_level: str = "info"
     originals_key: Path = Path()  # empty: originals.key in the spool directory
     confinement: str = "full"  # "none": workers without Landlock and seccomp (an explicit choice)
+    embedded_rules: bool = True  # false: only the rules the admin's files write (see gateway.layers)
 
     def originals_key_path(self) -> Path:
         return self.originals_key if self.originals_key != Path() else self.spool_dir / "originals.key"
@@ -179,6 +186,18 @@ class Config:
     clamav: ClamavSettings = ClamavSettings()
     console: ConsoleSettings = ConsoleSettings()
     smtp: SmtpSettings = SmtpSettings()
+    layers: tuple[str, ...] = ()  # the files read, lowest first
+    #: the merged TOML and the layer each key path came from (``check-config --effective``, reloads)
+    settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def origin(self, key: str) -> str:
+        """The file that set ``key`` (or the table holding it)."""
+        return locate(key, self.origins, self.source)
+
+    def named(self, key: str) -> bool:
+        """Whether one of the admin's files (not the embedded default) set ``key``."""
+        return key in self.origins and self.origins[key] != EMBEDDED_NAME
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -202,15 +221,20 @@ class ChannelPolicy:
         return self.rules.get(type_name)
 
 
-def config_path(explicit: str | None) -> Path | None:
-    """--config, else $MUKAIKA_CONFIG, else /etc/mukaika/mukaika.toml, else None (embedded)."""
-    if explicit:
-        return Path(explicit)
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    if SYSTEM_CONFIG.exists():
-        return SYSTEM_CONFIG
-    return None
+def config_files(explicit: str | None) -> tuple[Path, list[Path]]:
+    """The admin's file and the files to read over the embedded default, lowest first.
+
+    The file is --config, else $MUKAIKA_CONFIG (both must exist), else /etc/mukaika/mukaika.toml
+    if it exists; then every ``*.toml`` of its drop-in folder (the file's name with ``.d`` for
+    its extension: /etc/mukaika/mukaika.d/) in the order of their names, hidden files skipped.
+    """
+    chosen = explicit or os.environ.get(ENV_VAR, "")
+    main = Path(chosen) if chosen else SYSTEM_CONFIG
+    files = [main] if chosen or main.exists() else []
+    drop_ins = main.with_suffix(".d")
+    if drop_ins.is_dir():
+        files += sorted(p for p in drop_ins.glob("*.toml") if not p.name.startswith("."))
+    return main, files
 
 
 def embedded_config_text() -> str:
@@ -218,26 +242,43 @@ def embedded_config_text() -> str:
 
 
 def load_config(explicit: str | None, registry: Registry) -> Config:
-    path = config_path(explicit)
-    if path is None:
-        return parse_config(embedded_config_text(), EMBEDDED_NAME, registry)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc}"]) from None
-    return parse_config(text, str(path), registry)
+    """The embedded default with the admin's file and its drop-ins layered over it."""
+    main, files = config_files(explicit)
+    source = str(main) if main in files else EMBEDDED_NAME
+    layers = [Layer(EMBEDDED_NAME, tomllib.loads(embedded_config_text()), default=True)]
+    unreadable: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            layers.append(Layer(str(path), tomllib.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, UnicodeDecodeError) as exc:
+            unreadable.append((str(path), f"cannot read the file: {exc}"))
+        except tomllib.TOMLDecodeError as exc:
+            unreadable.append((str(path), f"not valid TOML: {exc}"))
+    if unreadable:
+        raise ConfigError(source, [p for _, p in unreadable], [f for f, _ in unreadable])
+    return parse_layers(layers, source, registry)
 
 
 def parse_config(text: str, source: str, registry: Registry) -> Config:
+    """One file on its own, over nothing (the embedded default itself, and tests)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    return parse_layers([Layer(source, raw)], source, registry)
+
+
+def parse_layers(layers: Sequence[Layer], source: str, registry: Registry) -> Config:
+    merged = merge_layers(layers)
     checker = _Checker(registry)
-    config = checker.config(raw, source)
-    if checker.problems:
-        raise ConfigError(source, checker.problems)
-    return config
+    config = checker.config(merged.raw, source)
+    located = merged.problems + [
+        (locate(p.split(": ", 1)[0], merged.origins, source), p) for p in checker.problems
+    ]
+    if located:
+        raise ConfigError(source, [p for _, p in located], [f for f, _ in located])
+    return dataclasses.replace(config, layers=tuple(layer.name for layer in layers), settings=merged.raw,
+                               origins=merged.origins)  # fmt: skip
 
 
 class _Checker:
@@ -338,7 +379,8 @@ class _Checker:
             )
         if "max_message_size" in table:
             size = self.size("smtp.max_message_size", table["max_message_size"])
-            if size is not None and size > limits.max_file_size:
+            # only with the relay on: without mail, the embedded default's 25 MiB limits nothing
+            if size is not None and size > limits.max_file_size and "listen" in values:
                 self.problem(
                     "smtp.max_message_size", "cannot exceed limits.max_file_size (the mail is one file)"
                 )
@@ -447,7 +489,12 @@ class _Checker:
             if f.name not in table:
                 continue
             key, value, default = f"gateway.{f.name}", table[f.name], getattr(defaults, f.name)
-            if isinstance(default, Path):
+            if isinstance(default, bool):
+                if isinstance(value, bool):
+                    values[f.name] = value
+                else:
+                    self.problem(key, "expected true or false")
+            elif isinstance(default, Path):
                 if self.string(key, value) and value:
                     values[f.name] = Path(value)
                 elif not value and f.name != "originals_key":
@@ -548,7 +595,6 @@ class _Checker:
             self.problem("channels", "must be an array of tables ([[channels]])")
             return ()
         result: list[Channel] = []
-        seen: set[str] = set()
         for index, table in enumerate(raw):
             prefix = f"channels[{index}]"
             self.unknown_keys(
@@ -560,11 +606,8 @@ class _Checker:
             if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
                 self.problem(f"{prefix}.name", "must be lower-case letters, digits, - or _ (1-64)")
                 continue
-            if name in seen:
-                self.problem(f"{prefix}.name", f"channel {name!r} is defined twice")
             if name == MAIL_CHANNEL:
                 self.problem(f"{prefix}.name", f"{MAIL_CHANNEL!r} is the name of the mail relay's transfers")
-            seen.add(name)
             dirs = {}
             for key in ("inbox", "outbox", "rejected"):
                 value = table.get(key)

@@ -22,16 +22,19 @@ import structlog
 from gateway.activation import ActivationError, describe, take_metrics_sockets
 from gateway.config import MAIL_CHANNEL, Channel, Config, ConfigError, load_config
 from gateway.console.app import Console
+from gateway.folders import ShareWatch, create_default_folders, require_share_folders
 from gateway.http import StatusHandlers, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation.confinement import NONE, probe
 from gateway.isolation.provider import IsolationProvider, ZygoteProvider
 from gateway.journal import FINAL_STATES, Journal
+from gateway.layers import config_changes
 from gateway.listener import LocalServer
 from gateway.metrics import METRICS
 from gateway.originals import OriginalReleases
 from gateway.retention import purge_journal
-from gateway.sdnotify import notify, watchdog_interval
+from gateway.runstate import ReloadResult, own_state, remove_state, state_path, write_state
+from gateway.sdnotify import notify, reloading, watchdog_interval
 from gateway.smtp.queue import mail_destination
 from gateway.smtp.relay import MailRelay
 from gateway.spool import Spool
@@ -49,6 +52,10 @@ CONSUMERS_PER_WORKER = 4  # transfers in flight per worker: their staging and pl
 PURGE_INTERVAL_SECONDS = 3600.0
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
+SHARE_CHECK_SECONDS = 2.0
+#: Settings read once at start: a reload that changes them says they wait for a restart.
+STARTUP_ONLY = ("gateway.workers", "gateway.confinement", "gateway.log_format", "gateway.log_level",
+                "gateway.originals_key", "http.", "console.", "smtp.listen", "smtp.hostname", "smtp.tls_")  # fmt: skip
 
 
 class Gateway:
@@ -84,6 +91,8 @@ class Gateway:
         self.purging: asyncio.Task[int] | None = None  # the journal's retention purge, off the loop
         self.retry_errors: deque[dict[str, object]] = deque(maxlen=10)  # shown by /status
         self.confinement = ""  # how workers are confined, as checked at start (shown by /readyz)
+        self.shares: ShareWatch | None = None  # whether the share folders are still there (/readyz)
+        self.reloads = 0
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
     async def serve(self) -> int:
@@ -108,6 +117,7 @@ class Gateway:
 
     async def startup(self, loop: asyncio.AbstractEventLoop) -> None:
         metrics_sockets = take_metrics_sockets()  # before any worker starts: none may inherit them
+        require_share_folders(self.config)
         self._check_confinement()
         self.spool.create()
         await self.pool.start()
@@ -116,7 +126,8 @@ class Gateway:
         self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config, vault)
         self.processor.destinations[MAIL_CHANNEL] = mail_destination(self.spool)  # also with [smtp] now off
         self.releases = OriginalReleases(self.journal, self.spool, vault, lambda: self.config)
-        self._create_channel_dirs(self.config.channels)
+        create_default_folders(self.config)
+        self.shares = ShareWatch(self.config)
         self._sweep_spool()
         self.releases.resume()
         unfinished = self.journal.unfinished()
@@ -141,8 +152,9 @@ class Gateway:
         if self.config.smtp.enabled:
             self.mail = MailRelay(lambda: self.config, self.journal, self.spool, self.schedule)
             await self.mail.start()
+        write_state(state_path(self.config), own_state())
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
-        log.info("gateway started", config=self.config.source, spool=str(self.spool.root),
+        log.info("gateway started", config=self.config.source, layers=self.config.layers, spool=str(self.spool.root),
                  workers=self.pool.size, confinement=self.confinement, channels=[c.name for c in self.config.channels],
                  recovered=len(unfinished))  # fmt: skip
 
@@ -161,6 +173,7 @@ class Gateway:
         next_purge = time.monotonic()
         watchdog = watchdog_interval()
         next_ping = time.monotonic()
+        next_share_check = time.monotonic() + SHARE_CHECK_SECONDS
         while not self.stopping.is_set():
             if watchdog is not None and time.monotonic() >= next_ping:
                 notify("WATCHDOG=1", f"STATUS={len(self.in_flight)} in flight, {len(self.settler)} waiting")
@@ -175,6 +188,9 @@ class Gateway:
                 self.purge_originals()
                 self._purge_journal()
                 next_purge = now + PURGE_INTERVAL_SECONDS
+            if now >= next_share_check:
+                self._check_shares()
+                next_share_check = now + SHARE_CHECK_SECONDS
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), TICK_SECONDS)
@@ -209,26 +225,57 @@ class Gateway:
         await asyncio.get_running_loop().shutdown_default_executor()  # let I/O threads finish their step
         if self.journal is not None:
             self.journal.close()
+        remove_state(state_path(self.config))
         log.info("gateway stopped", interrupted=len(self.in_flight))
 
     def reload(self) -> None:
-        """SIGHUP: adopt a valid new config; an invalid one is refused and the old one kept."""
+        """SIGHUP: adopt a valid new config; an invalid one is refused and the old one kept.
+
+        systemd hears RELOADING=1 then READY=1 either way; `mukaika reload` reads the result
+        from the state file (gateway.runstate)."""
+        reloading("STATUS=reloading the configuration")
         try:
             new = load_config(self.config_arg, self.registry)
+            if new.gateway.spool_dir.absolute() != self.spool.root:
+                raise ConfigError(new.source, ["gateway.spool_dir: cannot change without a restart"],
+                                  [new.origin("gateway.spool_dir")])  # fmt: skip
+            require_share_folders(new)
         except ConfigError as exc:
-            log.error("config reload refused", source=exc.source, problems=exc.problems)
+            self._reloaded(ReloadResult(applied=False, problems=exc.located()))
+            log.error("config reload refused", problems=exc.located(), kept=self.config.layers)
+            notify(
+                "READY=1", f"STATUS=reload refused, {len(exc.problems)} problem(s): the previous config runs"
+            )
             return
-        if new.gateway.spool_dir.absolute() != self.spool.root:
-            log.error("config reload refused", problems=["gateway.spool_dir cannot change without a restart"])
-            return
+        changes = config_changes(self.config.settings, new.settings)
         self.config = new
         self.settler.settle_seconds = new.gateway.settle_seconds
-        self._create_channel_dirs(new.channels)
+        create_default_folders(new)
+        self.shares = ShareWatch(new)
+        self._restart_watcher()
+        self._reloaded(ReloadResult(applied=True, changes=changes))
+        log.info("config reloaded", config=new.source, layers=new.layers, channels=[c.name for c in new.channels],
+                 changes=changes)  # fmt: skip
+        if waiting := [c for c in changes if c.startswith(STARTUP_ONLY)]:
+            log.warning("changed settings take effect at the next restart", changes=waiting)
+        notify("READY=1", f"STATUS=watching {len(new.channels)} channel(s)")
+
+    def _reloaded(self, result: ReloadResult) -> None:
+        self.reloads += 1
+        write_state(state_path(self.config), own_state(self.reloads, result))
+
+    def _restart_watcher(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
-            self.watcher.start(new.channels)
+            try:
+                self.watcher.start(self.config.channels)
+            except OSError as exc:  # an inbox gone again since it was checked: /readyz says so
+                log.error("inbox watchers not running", error=str(exc))
         self.rescan()
-        log.info("config reloaded", config=new.source, channels=[c.name for c in new.channels])
+
+    def _check_shares(self) -> None:
+        if self.shares is not None and self.shares.review():
+            self._restart_watcher()
 
     # ── for the console ────────────────────────────────────────────────────────────────
     def queue_numbers(self) -> dict[str, int]:
@@ -331,11 +378,6 @@ class Gateway:
         asyncio.get_running_loop().call_later(delay, self.backlog.append, transfer_id)
 
     # ── housekeeping ───────────────────────────────────────────────────────────────────
-    def _create_channel_dirs(self, channels: tuple[Channel, ...]) -> None:
-        for channel in channels:
-            for directory in (channel.inbox, channel.outbox, channel.rejected, channel.approved_dir):
-                directory.mkdir(parents=True, exist_ok=True)
-
     def _sweep_spool(self) -> None:
         """Finish the bookkeeping of transfers that reached a final state just before a crash.
 
@@ -379,6 +421,9 @@ def run_daemon(config: Config, config_arg: str | None, registry: Registry) -> in
         return asyncio.run(Gateway(config, config_arg, registry).serve())
     except VaultError as exc:
         log.error("cannot start: the originals key is unusable", error=str(exc))
+        return 2
+    except ConfigError as exc:
+        log.error("cannot start: a folder the config names is not there", problems=exc.located())
         return 2
     except ActivationError as exc:
         log.error("cannot start: the sockets passed by systemd are not the gateway's", error=str(exc))

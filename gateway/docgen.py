@@ -77,9 +77,14 @@ _EXIT_STATUS = (
     ),
     ("2", "usage or configuration error, or nothing to work on (no journal yet)"),
 )
-_ENVIRONMENT = (("MUKAIKA_CONFIG", "the config file when --config is not given"),)
+_ENVIRONMENT = (("MUKAIKA_CONFIG", "the admin's config file when --config is not given"),
+                ("RUNTIME_DIRECTORY", "where the daemon writes daemon.json for mukaika reload (set by systemd); "
+                                      "without it, the spool"))  # fmt: skip
 _FILES = (
-    ("/etc/mukaika/mukaika.toml", "the config; without one the embedded default runs (everything under ./var/mukaika/)"),
+    ("/etc/mukaika/mukaika.toml", "the admin's config, layered over the embedded default: it names only what it "
+                                  "changes; without it the embedded default runs (everything under ./var/mukaika/)"),
+    ("/etc/mukaika/mukaika.d/*.toml", "layered over mukaika.toml in the order of their names"),
+    ("/run/mukaika/daemon.json", "the running daemon's pid and the result of its last reload (mukaika reload)"),
     ("/etc/mukaika/originals.key", "the key that encrypts retained originals (32 bytes, mode 0600)"),
     ("/etc/mukaika/users.toml", "the web console's users and roles (mukaika user)"),
     ("/var/lib/mukaika/spool/journal.sqlite", "the journal: one row per transfer (mukaika status, mukaika backup)"),

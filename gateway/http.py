@@ -25,6 +25,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.config import MAIL_CHANNEL, Config
+from gateway.folders import ShareWatch
 from gateway.intake import InboxWatcher, Settler
 from gateway.isolation.provider import IsolationProvider
 from gateway.journal import Journal
@@ -66,6 +67,8 @@ class StatusSource(Protocol):
     def retry_errors(self) -> Collection[Mapping[str, object]]: ...
     @property
     def mail(self) -> MailRelay | None: ...
+    @property
+    def shares(self) -> ShareWatch | None: ...
 
 
 async def readiness(source: StatusSource) -> dict[str, str]:
@@ -76,7 +79,15 @@ async def readiness(source: StatusSource) -> dict[str, str]:
         "spool": await asyncio.to_thread(_spool_writable, source.spool.root),
         "journal": await asyncio.to_thread(_journal_answers, source.journal),
         "workers": "ok" if source.pool is not None and source.pool.size > 0 else "no worker pool",
+        "shares": await asyncio.to_thread(_shares_present, source.shares),
     }
+
+
+def _shares_present(shares: ShareWatch | None) -> str:
+    if shares is None:
+        return "share folders not checked yet"
+    problems = shares.problems()
+    return "; ".join(f"{key}: {why}" for key, why in problems.items()) or "ok"
 
 
 def _spool_writable(root: Path) -> str:

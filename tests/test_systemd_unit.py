@@ -109,3 +109,12 @@ def test_the_metrics_socket_unit_verifies_and_hands_its_socket_to_the_gateway(tm
     assert settings["ListenStream"] == "127.0.0.1:9479" and settings["Service"] == UNIT.name
     assert settings["FileDescriptorName"] == METRICS_SOCKET
     assert (settings["IPAddressDeny"], settings["IPAddressAllow"]) == ("any", "localhost")
+
+
+def test_a_reload_checks_the_config_and_waits_for_the_daemons_answer() -> None:
+    """`systemctl reload` fails when the config is refused; Type=notify-reload would need systemd 253."""
+    assert directives("Type") == ["notify"]
+    (start,) = directives("ExecStart")
+    (reload,) = directives("ExecReload")
+    program, _, *config = start.split()
+    assert reload.split() == [program, "reload", *config]

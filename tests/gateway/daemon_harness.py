@@ -65,6 +65,7 @@ settle_seconds = {settle}
 rescan_seconds = {rescan}
 shutdown_timeout_seconds = 10
 log_format = "json"
+embedded_rules = false
 {extra}
 [clamav]
 {clamav}
@@ -94,7 +95,13 @@ rejected = "{self.rejected}"
         )
         self.process: subprocess.Popen[bytes] | None = None
 
+    def create_folders(self) -> None:
+        """The channel's folders: the gateway refuses a folder its config names that is not there."""
+        for folder in (self.inbox, self.outbox, self.rejected):
+            folder.mkdir(parents=True, exist_ok=True)
+
     def start(self) -> RunningGateway:
+        self.create_folders()
         command = [str(MUKAIKA), "run", "--config", str(self.config)]
         if self.hostile_entry:
             command = [

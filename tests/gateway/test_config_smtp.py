@@ -72,7 +72,8 @@ def test_a_full_relay_table_is_read() -> None:
         ('allowed_recipient_domains = ["bad domain"]', "smtp.allowed_recipient_domains: 'bad domain' is not a domain"),
         ('allowed_recipients = ["nobody"]', "smtp.allowed_recipients: 'nobody' is not a mail address"),
         ('allowed_clients = ["192.0.2.300"]', "smtp.allowed_clients: '192.0.2.300' is not an IP address"),
-        ('max_message_size = "60 MiB"', "smtp.max_message_size: cannot exceed limits.max_file_size"),
+        ('listen = "127.0.0.1:10025"\nsmart_host = "127.0.0.1:25"\nallowed_recipient_domains = ["lg.jp"]\n'
+         'max_message_size = "60 MiB"', "smtp.max_message_size: cannot exceed limits.max_file_size"),
         ("retry_min_seconds = 600\nretry_max_seconds = 60", "smtp.retry_max_seconds: cannot be less"),
         ("max_queue = 0", "smtp.max_queue: must be at least 1"),
         ("require_starttls = 1", "smtp.require_starttls: expected true or false"),

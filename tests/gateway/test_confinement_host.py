@@ -37,7 +37,8 @@ def test_the_gateway_refuses_to_start_without_landlock(tmp_path: Path) -> None:
     log = gateway.log_text()
     assert "cannot start: workers cannot be confined on this host" in log
     assert "the kernel has no Landlock" in log
-    assert not gateway.outbox.exists()  # it stopped before touching the shares
+    assert gateway.files(gateway.outbox) == []  # it stopped before touching the shares
+    assert not (tmp_path / "out-approved").exists()
 
 
 def test_confinement_none_is_an_explicit_choice_shown_everywhere(tmp_path: Path) -> None:
@@ -59,7 +60,9 @@ def test_confinement_none_is_an_explicit_choice_shown_everywhere(tmp_path: Path)
 
 
 def test_check_config_shows_the_confinement_that_will_apply(tmp_path: Path) -> None:
-    config = RunningGateway(tmp_path).config
+    gateway = RunningGateway(tmp_path)
+    gateway.create_folders()
+    config = gateway.config
     here = subprocess.run(
         [str(MUKAIKA), "check-config", str(config)], capture_output=True, text=True, check=True
     )

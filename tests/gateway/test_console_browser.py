@@ -90,6 +90,8 @@ approved = "{outbound / "approved"}"
 approval = "required"
 """
     gateway = RunningGateway(root, extra=console, channel_extra=second_channel)
+    for folder in (root / "approved", *(outbound / name for name in ("in", "out", "rejected", "approved"))):
+        folder.mkdir(parents=True)  # folders a config names must exist
     for name, role in USERS.items():
         subprocess.run([str(MUKAIKA), "user", "add", name, "--role", role, "--password-stdin", "--config",
                         str(gateway.config)], input=f"{PASSWORD}\n", text=True, check=True, capture_output=True)  # fmt: skip

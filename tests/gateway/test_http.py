@@ -79,7 +79,7 @@ def test_loopback_endpoint_reports_health_readiness_metrics_and_recent_transfers
         assert json.loads(body) == {
             "ready": True,
             "failed": [],
-            "checks": {"watchers": "ok", "spool": "ok", "journal": "ok", "workers": "ok"},
+            "checks": {"watchers": "ok", "spool": "ok", "journal": "ok", "workers": "ok", "shares": "ok"},
             "confinement": probe().describe("full"),
         }
 
@@ -159,6 +159,7 @@ def test_readyz_is_503_and_names_every_failed_check(tmp_path: Path) -> None:
         journal=journal,
         pool=None,
         confinement="full (Landlock ABI 6, seccomp)",
+        shares=SimpleNamespace(problems=lambda: {"channels[0].outbox": "/srv/share/out does not exist"}),
     )
     handlers = StatusHandlers(source, Metrics())  # type: ignore[arg-type]
     response = asyncio.run(handlers.readyz(make_mocked_request("GET", "/readyz")))
@@ -166,7 +167,8 @@ def test_readyz_is_503_and_names_every_failed_check(tmp_path: Path) -> None:
     assert response.text is not None
     body = json.loads(response.text)
     assert body["ready"] is False
-    assert body["failed"] == ["journal", "spool", "watchers", "workers"]
+    assert body["failed"] == ["journal", "shares", "spool", "watchers", "workers"]
+    assert body["checks"]["shares"] == "channels[0].outbox: /srv/share/out does not exist"
     assert body["checks"]["spool"].startswith("spool not writable")
     assert body["checks"]["journal"].startswith("journal error")
 
@@ -179,6 +181,7 @@ def test_readyz_fails_only_the_check_that_fails(tmp_path: Path) -> None:
         journal=journal,
         pool=SimpleNamespace(size=2),
         confinement="full (Landlock ABI 6, seccomp)",
+        shares=SimpleNamespace(problems=dict),
     )
     handlers = StatusHandlers(source, Metrics())  # type: ignore[arg-type]
     try:
