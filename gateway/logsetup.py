@@ -28,7 +28,7 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 _PRIORITIES = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "critical": 2, "exception": 3}
 _FIELD = re.compile(r"[^A-Z0-9_]")
 #: Keys shown in the human-readable MESSAGE of a journal entry, besides the event.
-_SUMMARY_KEYS = ("verdict", "name", "reason", "method", "error")
+_SUMMARY_KEYS = ("verdict", "name", "reason", "method", "mail_state", "sent", "error")
 #: Where an event was logged, as journald names it.
 _CODE_FIELDS = {CallsiteParameter.PATHNAME: "CODE_FILE", CallsiteParameter.LINENO: "CODE_LINE",
                 CallsiteParameter.FUNC_NAME: "CODE_FUNC"}  # fmt: skip

@@ -200,7 +200,7 @@ class MailDelivery:
                         deferred=[r.address for r in recipients if r.open])  # fmt: skip
             return done
         await asyncio.to_thread(self.queue.discard_delivered, transfer)
-        log_mail(done, transfer)
+        log_mail(done)
         MAIL_METRICS.finished.labels(state=state, sent=sent).inc()
         if sent == "message" and state == "delivered":
             MAIL_METRICS.latency.observe(max(0.0, now - mail.received))
@@ -224,15 +224,16 @@ class MailDelivery:
         return "deferred", now + self.backoff(mail.attempts + 1), error
 
 
-def log_mail(mail: QueuedMail, transfer: Transfer) -> None:
-    """The one canonical line per mail, once its delivery is final (journald fields MAIL_STATE, SENT, ...)."""
+def log_mail(mail: QueuedMail) -> None:
+    """The one canonical line per mail, once its delivery is final (journald fields MAIL_STATE, SENT, ...).
+
+    What the sanitiser decided (VERDICT, REASON) is on the transfer's own line, with the same TRANSFER_ID.
+    """
     log.info(
         "mail",
         transfer_id=mail.transfer_id,
         mail_state=mail.state,
         sent=mail.sent,
-        verdict=transfer.state,
-        reason=transfer.reason_code,
         mail_from=mail.mail_from,
         recipients=[{"address": r.address, "status": r.status, "code": r.code} for r in mail.recipients],
         subject=mail.subject,
