@@ -23,6 +23,7 @@ from sanitizers.base import (
     Registry,
     Report,
 )
+from sanitizers.details import staff_detail
 from sanitizers.detect import Detection, detect
 from sanitizers.errors import (
     AmbiguousStructureError,
@@ -235,7 +236,9 @@ def _member_processor(policy: Policy, limits: Limits, registry: Registry) -> Mem
                 findings=tuple(outcome.findings),
             )
         code, message = (outcome.reason.code, outcome.reason.message) if outcome.reason else (None, None)
-        return MemberResult(name, False, reason_code=code, reason_message=message)
+        # the container writes this detail where staff read it (the list of removed members, a
+        # mail's note where its attachment was, the archive's own refusal)
+        return MemberResult(name, False, reason_code=code, reason_message=staff_detail(message))
 
     return process_member
 

@@ -18,6 +18,10 @@ class FileType:
     #: the reason a rule of ``reject`` gives: a format staff can export to another has its own,
     #: which names the format and says what to send instead
     refusal: str = "policy.reject"
+    #: what an original of this type may carry that makes handing it back a decision the
+    #: console asks an approver to confirm: "executable", "macro" (a document that can hold
+    #: macros) or "archive" (other files inside, a mail's attachments too); "" for none
+    risk: str = ""
 
     @property
     def output_extension(self) -> str:
@@ -100,8 +104,9 @@ def _t(
     mimes: frozenset[str] | set[str],
     description: str,
     refusal: str = "policy.reject",
+    risk: str = "",
 ) -> FileType:
-    return FileType(name, tuple(extensions.split()), frozenset(mimes), description, refusal)
+    return FileType(name, tuple(extensions.split()), frozenset(mimes), description, refusal, risk)
 
 
 TYPES: dict[str, FileType] = {
@@ -109,23 +114,35 @@ TYPES: dict[str, FileType] = {
     for t in (
         _t("pdf", "pdf", {"application/pdf", "application/octet-stream", "text/plain"}, "PDF document"),
         _t("docx", "docx dotx", _OOXML_WORD, "Word document"),
-        _t("docm", "docm dotm docx dotx", _OOXML_WORD, "Word document with macros"),
+        _t("docm", "docm dotm docx dotx", _OOXML_WORD, "Word document with macros", risk="macro"),
         _t("xlsx", "xlsx xltx", _OOXML_EXCEL, "Excel workbook"),
-        _t("xlsm", "xlsm xltm xlsx xltx", _OOXML_EXCEL, "Excel workbook with macros"),
-        _t("xlsb", "xlsb", _OOXML_EXCEL, "Excel binary workbook"),
+        _t("xlsm", "xlsm xltm xlsx xltx", _OOXML_EXCEL, "Excel workbook with macros", risk="macro"),
+        _t("xlsb", "xlsb", _OOXML_EXCEL, "Excel binary workbook", risk="macro"),
         _t("pptx", "pptx potx ppsx", _OOXML_POWERPOINT, "PowerPoint presentation"),
-        _t("pptm", "pptm potm ppsm pptx potx ppsx", _OOXML_POWERPOINT, "PowerPoint presentation with macros"),
-        _t("doc", "doc dot", _OLE | {"application/msword"}, "Word 97-2003 document"),
-        _t("xls", "xls xlt", _OLE | {"application/vnd.ms-excel"}, "Excel 97-2003 workbook"),
-        _t("ppt", "ppt pot pps", _OLE | {"application/vnd.ms-powerpoint"}, "PowerPoint 97-2003 presentation"),
-        _t("msg", "msg", _OLE | {"application/vnd.ms-outlook"}, "Outlook message"),
+        _t(
+            "pptm",
+            "pptm potm ppsm pptx potx ppsx",
+            _OOXML_POWERPOINT,
+            "PowerPoint presentation with macros",
+            risk="macro",
+        ),
+        _t("doc", "doc dot", _OLE | {"application/msword"}, "Word 97-2003 document", risk="macro"),
+        _t("xls", "xls xlt", _OLE | {"application/vnd.ms-excel"}, "Excel 97-2003 workbook", risk="macro"),
+        _t(
+            "ppt",
+            "ppt pot pps",
+            _OLE | {"application/vnd.ms-powerpoint"},
+            "PowerPoint 97-2003 presentation",
+            risk="macro",
+        ),
+        _t("msg", "msg", _OLE | {"application/vnd.ms-outlook"}, "Outlook message", risk="archive"),
         _t("rtf", "rtf", {"text/rtf", "text/plain", "application/rtf"}, "Rich Text Format"),
-        _t("odt", "odt ott", _odf_package("text"), "OpenDocument text"),
-        _t("ods", "ods ots", _odf_package("spreadsheet"), "OpenDocument spreadsheet"),
-        _t("odp", "odp otp", _odf_package("presentation"), "OpenDocument presentation"),
-        _t("fodt", "fodt", _odf_flat("text"), "OpenDocument text (flat XML)"),
-        _t("fods", "fods", _odf_flat("spreadsheet"), "OpenDocument spreadsheet (flat XML)"),
-        _t("fodp", "fodp", _odf_flat("presentation"), "OpenDocument presentation (flat XML)"),
+        _t("odt", "odt ott", _odf_package("text"), "OpenDocument text", risk="macro"),
+        _t("ods", "ods ots", _odf_package("spreadsheet"), "OpenDocument spreadsheet", risk="macro"),
+        _t("odp", "odp otp", _odf_package("presentation"), "OpenDocument presentation", risk="macro"),
+        _t("fodt", "fodt", _odf_flat("text"), "OpenDocument text (flat XML)", risk="macro"),
+        _t("fods", "fods", _odf_flat("spreadsheet"), "OpenDocument spreadsheet (flat XML)", risk="macro"),
+        _t("fodp", "fodp", _odf_flat("presentation"), "OpenDocument presentation (flat XML)", risk="macro"),
         _t(
             "odf",
             "odg otg odf odc odb odi odm oth fodg",
@@ -144,6 +161,7 @@ TYPES: dict[str, FileType] = {
                 "application/xml",
             },
             "OpenDocument drawing, formula, chart, database or master document",
+            risk="macro",
         ),
         _t(
             "xps",
@@ -168,51 +186,63 @@ TYPES: dict[str, FileType] = {
         _t("txt", "txt text log md json", _TEXT, "plain text"),
         _t("xml", "xml", {"text/xml", "application/xml", "text/plain"}, "XML document"),
         # a message whose first field libmagic does not know and whose body is HTML is text/html to it
-        _t("eml", "eml", {"message/rfc822", "message/news", "text/plain", "text/html"}, "e-mail message"),
+        _t(
+            "eml",
+            "eml",
+            {"message/rfc822", "message/news", "text/plain", "text/html"},
+            "e-mail message",
+            risk="archive",
+        ),
         _t(
             "zip",
             "zip",
             {"application/zip", "application/octet-stream"} | _OOXML_WORD | _OOXML_EXCEL | _OOXML_POWERPOINT,
             "ZIP archive",
+            risk="archive",
         ),
-        _t("7z", "7z", {"application/x-7z-compressed"}, "7-Zip archive"),
+        _t("7z", "7z", {"application/x-7z-compressed"}, "7-Zip archive", risk="archive"),
         _t(
             "rar",
             "rar",
             {"application/x-rar", "application/vnd.rar", "application/x-rar-compressed"},
             "RAR archive",
+            risk="archive",
         ),
-        _t("tar", "tar", {"application/x-tar", "application/x-gtar"}, "tar archive"),
-        _t("gzip", "gz tgz", {"application/gzip", "application/x-gzip"}, "gzip data"),
-        _t("bzip2", "bz2 tbz2 tbz", {"application/x-bzip2"}, "bzip2 data"),
-        _t("xz", "xz txz", {"application/x-xz"}, "xz data"),
-        _t("zstd", "zst tzst", {"application/zstd"}, "Zstandard data"),
-        _t("cab", "cab", {"application/vnd.ms-cab-compressed"}, "Windows cabinet"),
+        _t("tar", "tar", {"application/x-tar", "application/x-gtar"}, "tar archive", risk="archive"),
+        _t("gzip", "gz tgz", {"application/gzip", "application/x-gzip"}, "gzip data", risk="archive"),
+        _t("bzip2", "bz2 tbz2 tbz", {"application/x-bzip2"}, "bzip2 data", risk="archive"),
+        _t("xz", "xz txz", {"application/x-xz"}, "xz data", risk="archive"),
+        _t("zstd", "zst tzst", {"application/zstd"}, "Zstandard data", risk="archive"),
+        _t("cab", "cab", {"application/vnd.ms-cab-compressed"}, "Windows cabinet", risk="archive"),
         _t(
             "lzh",
             "lzh lha",
             {"application/x-lha", "application/x-lharc", "application/x-lzh-compressed"},
             "LHA archive",
+            risk="archive",
         ),
-        _t("iso", "iso img", {"application/x-iso9660-image"}, "disk image"),
+        _t("iso", "iso img", {"application/x-iso9660-image"}, "disk image", risk="archive"),
         _t(
             "jar",
             "jar",
             {"application/java-archive", "application/zip", "application/x-java-archive"},
             "Java archive",
+            risk="executable",
         ),
         _t(
             "exe",
             "exe dll scr com cpl msi sys ocx pif lnk",
             _EXECUTABLE | {"application/octet-stream"},
             "Windows executable",
+            risk="executable",
         ),
-        _t("elf", "elf so", _ELF, "Unix executable"),
+        _t("elf", "elf so", _ELF, "Unix executable", risk="executable"),
         _t(
             "script",
             "js jse vbs vbe wsf wsh hta bat cmd ps1 psm1 sh py pl rb reg scf inf url iqy slk",
             _TEXT | {"application/javascript", "text/x-shellscript", "text/x-script.python"},
             "script or shortcut",
+            risk="executable",
         ),
         _t(
             "jtd",

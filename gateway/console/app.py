@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -37,9 +38,19 @@ from gateway.console.auth import (
     tokens_match,
 )
 from gateway.console.i18n import LANG_COOKIE, LANGUAGES, MESSAGES, translate
+from gateway.console.present import (
+    Page,
+    action_text,
+    construct_text,
+    human_size,
+    location_text,
+    original_risk,
+    place_of,
+)
 from gateway.console.users import User, UserStore, check_password
 from gateway.journal import STATES, AuditEntry, DecisionRefusedError, Journal
 from gateway.originals import OriginalReleases
+from gateway.reasons import staff_reason
 from gateway.smtp.queue import MailView
 from gateway.transfers import TransferProcessor
 from gateway.vault import VaultError
@@ -146,6 +157,18 @@ class Console:
         session = request.get(SESSION)
         return {
             "t": lambda key: translate(key, lang),
+            "reason": staff_reason,
+            "construct": lambda construct: construct_text(construct, lang),
+            "action": lambda action: action_text(action, lang),
+            "location": location_text,
+            "size": lambda size: human_size(size, lang),
+            "place": lambda path, channel: place_of(
+                path, channel, self.backend.config, self._releases().spool
+            ),
+            "risk": original_risk,
+            "audit_action": lambda action: (
+                translate(f"audit_action.{action}", lang) if f"audit_action.{action}" in MESSAGES else action
+            ),
             "lang": lang,
             "other_lang": "en" if lang == "ja" else "ja",
             "user": request.get(USER),
@@ -239,11 +262,12 @@ class Console:
         view = self._journal().view
 
         def read() -> dict[str, Any]:
+            states = view.counts_by_state()
             return {
-                "states": view.counts_by_state(),
+                "states": states,
                 "last24h": view.counts_by_state(finished_since=time.time() - 86400),
-                "awaiting": len(view.in_state("awaiting_approval")),
-                "pending": len(view.release_requests(states=("pending",))),
+                "awaiting": states.get("awaiting_approval", 0),
+                "pending": view.release_request_count(("pending",)),
                 "rejections": view.recent_rejections(10),
             }
 
@@ -264,14 +288,17 @@ class Console:
         }
         view = self._journal().view
 
-        def read() -> tuple[list[Any], dict[str, Any]]:
-            rows = view.search(channel=filters["channel"], state=filters["state"], file_type=filters["file_type"],
-                               day=filters["day"], name=filters["name"])  # fmt: skip
-            return rows, MailView(view).mails([r.id for r in rows if r.channel == MAIL_CHANNEL])
+        def read() -> tuple[list[Any], dict[str, Any], Page]:
+            page = Page.asked(query.get("page", ""), view.search_count(**filters))
+            rows = view.search(**filters, limit=page.size, offset=page.offset)
+            return rows, MailView(view).mails([r.id for r in rows if r.channel == MAIL_CHANNEL]), page
 
-        rows, mails = await asyncio.to_thread(read)
+        rows, mails, page = await asyncio.to_thread(read)
+        shown = {"channel": filters["channel"], "state": filters["state"], "type": filters["file_type"],
+                 "date": filters["day"], "name": filters["name"]}  # fmt: skip
         context = {"rows": rows, "mails": mails, "filters": filters, "channels": self._channel_names(),
-                   "states": STATES, "types": sorted(TYPES)}  # fmt: skip
+                   "states": STATES, "types": sorted(TYPES), "page": page,
+                   "page_query": urlencode({k: v for k, v in shown.items() if v})}  # fmt: skip
         return self.render(request, "transfers.html", context)
 
     @requires("viewer")
@@ -307,19 +334,27 @@ class Console:
         view = self._journal().view
 
         def read() -> dict[str, Any]:
+            decided = ("approved", "released", "denied", "expired")
             pending = view.release_requests(states=("pending",))
-            history = view.release_requests(states=("approved", "released", "denied", "expired"), limit=50)
+            history = view.release_requests(states=decided, limit=50)
             names = {r.transfer_id: view.transfer(r.transfer_id) for r in [*pending, *history]}
             return {"pending": pending, "history": history, "transfers": names,
-                    "held": view.in_state("awaiting_approval")}  # fmt: skip
+                    "held": view.in_state("awaiting_approval"),
+                    "totals": {"pending": view.release_request_count(("pending",)),
+                               "history": view.release_request_count(decided),
+                               "held": view.counts_by_state().get("awaiting_approval", 0)}}  # fmt: skip
 
         return self.render(request, "approvals.html", await asyncio.to_thread(read))
 
     @requires("admin")
     async def audit_log(self, request: web.Request) -> web.StreamResponse:
         view = self._journal().view
-        entries = await asyncio.to_thread(view.audit_entries)
-        return self.render(request, "audit.html", {"entries": entries})
+
+        def read() -> dict[str, Any]:
+            page = Page.asked(request.query.get("page", ""), view.audit_count())
+            return {"entries": view.audit_entries(page.size, page.offset), "page": page, "page_query": ""}
+
+        return self.render(request, "audit.html", await asyncio.to_thread(read))
 
     async def no_icon(self, request: web.Request) -> web.StreamResponse:
         return web.Response(status=404)
@@ -357,6 +392,12 @@ class Console:
         note = _field(request, "note")
         if not approve and not note:
             return self.error(request, "refused.note_required", 400)
+        if approve:
+            unconfirmed = await asyncio.to_thread(
+                self._unconfirmed_risk, request_id, _field(request, "confirm")
+            )
+            if unconfirmed is not None:
+                return self.render(request, "confirm.html", unconfirmed)
         user, remote = request[USER].name, self.remote(request)
         try:
             await asyncio.to_thread(self._releases().decide, request_id, user, approve=approve, note=note,
@@ -399,6 +440,23 @@ class Console:
         log_audit(entry)
         self.backend.schedule(transfer_id)  # the daemon places it, as it places every transfer
         raise web.HTTPSeeOther(f"/approvals?msg=held.{'released' if approve else 'denied'}")
+
+    def _unconfirmed_risk(self, request_id: int, confirmed: str) -> dict[str, Any] | None:
+        """What the confirmation page names about a risky original, unless its type was confirmed.
+
+        One click must not hand back an executable, a macro document or an archive: the
+        approval goes through only with the type the approver was shown.
+        """
+        view = self._journal().view
+        pending = view.release_request(request_id)
+        if pending is None or pending.state != "pending":
+            return None  # refused by the decision itself, with its own message
+        transfer = view.transfer(pending.transfer_id)
+        risk = original_risk(transfer) if transfer is not None else None
+        if risk is None or confirmed == risk.token:
+            return None
+        description = TYPES[risk.file_type].description if risk.file_type else ""
+        return {"pending": pending, "tr": transfer, "risk_of": risk, "description": description}
 
     # ── helpers ────────────────────────────────────────────────────────────────────────
     def error(self, request: web.Request, key: str, status: int) -> web.StreamResponse:

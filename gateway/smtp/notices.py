@@ -1,7 +1,8 @@
 """The notice a recipient gets instead of a mail that could not be made safe (Japanese, then English).
 
 Written by the daemon from what it knows itself (the envelope, the journal's reason code and
-transfer id); of the refused message it repeats only the subject, already cut to one clean line.
+transfer id, the detail as staff may read it); of the refused message it repeats only the
+subject, already cut to one clean line.
 Sent with the null sender, as delivery notices are, so that no reply or bounce loops back.
 """
 
@@ -13,10 +14,9 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 from gateway.journal import Transfer
+from gateway.reasons import staff_reason
 from gateway.smtp.queue import QueuedMail
-from sanitizers.errors import REASONS
 
-_FALLBACK = REASONS["sanitizer.crash"]
 _RELEASE_JA = (
     "原本が必要な場合は、転送IDを添えて運用担当者に依頼してください。管理画面で依頼と別の担当者の承認を経て"
     "提供されます。"
@@ -28,7 +28,8 @@ _RELEASE_EN = (
 
 
 def refusal_notice(mail: QueuedMail, transfer: Transfer, *, sender: str, hostname: str) -> bytes:
-    text = REASONS.get(transfer.reason_code or "", _FALLBACK)
+    reason = staff_reason(transfer.reason_code, transfer.reason_message)
+    text = reason.text
     received = datetime.fromtimestamp(mail.received).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     body = "\n".join([
         "次のメールは無害化できなかったため、配送されませんでした。",
@@ -38,12 +39,12 @@ def refusal_notice(mail: QueuedMail, transfer: Transfer, *, sender: str, hostnam
         f"件名 / Subject:           {mail.subject}",
         f"受信日時 / Received:      {received}",
         f"転送ID / Transfer id:     {transfer.id}",
-        f"理由コード / Reason code: {transfer.reason_code or 'sanitizer.crash'}",
+        f"理由コード / Reason code: {reason.code}",
         "",
         f"理由: {text.ja}",
         f"Reason: {text.en}",
         "",
-        f"詳細 / Detail: {transfer.reason_message or ''}",
+        f"詳細 / Detail: {reason.detail}",
         "",
         f"対処: {text.advice_ja}",
         f"What to do: {text.advice_en}",

@@ -124,6 +124,28 @@ approval = "{approval}"
         return Console(self, self.config.console, clock=self.clock)  # type: ignore[arg-type]
 
 
+def many_transfers(env: ConsoleEnv, count: int, name: str, *, age: float = 0.0) -> None:
+    """``count`` released transfers named ``name.format(n)``, newest first, in one commit."""
+    now = time.time() - age
+    rows = [(f"t-many-{n:04d}", "test", "[]", f"/in/{n}", name.format(n), name.format(n), "released", now - n, now - n,
+             now - n, "jpeg", "rebuild", 90_000 + n) for n in range(count)]  # fmt: skip
+    with env.journal.transaction() as db:
+        db.executemany(
+            "INSERT INTO transfers (id, channel, rel_dir, inbox_path, name_in, name, state, created, updated,"
+            " finished, file_type, method, size_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def many_audit_entries(env: ConsoleEnv, count: int, action: str, *, age: float = 0.0) -> None:
+    now = time.time() - age
+    with env.journal.transaction() as db:
+        db.executemany(
+            "INSERT INTO audit (time, actor, action, target, remote, detail) VALUES (?, 'op', ?, ?, '127.0.0.1', '')",
+            [(now - n, action, f"request:{n}") for n in range(count)],
+        )
+
+
 class Browser:
     """A test client that keeps cookies itself: the console's cookies are Secure, which a jar withholds over http."""
 
