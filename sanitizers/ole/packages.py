@@ -2,17 +2,27 @@
 
 Each is an Open Packaging Conventions package (ISO/IEC 29500-2): parts, media and
 relationships, which may point outside (a picture on ``\\\\host\\share`` makes the reader
-hand the user's credentials to that host) and carry files nothing here parses.  Two kinds:
+hand the user's credentials to that host) and carry files nothing here parses.  Office
+writes them so that its later versions can restore what the binary format cannot hold:
 
 * a shape's DrawingML copy, OfficeArt's ``metroBlob`` (MS-ODRAW 2.3.4.41: property 0x03A9
   of a property table, OfficeArtFOPT, OfficeArtSecondaryFOPT or OfficeArtTertiaryFOPT), in
   .doc (the table stream's drawings, the inline shapes of ``Data``), .ppt and .xls;
-* a workbook's theme (MS-XLS 2.4.326 Theme, continued by ContinueFrt12 records).
+* a workbook's theme (MS-XLS 2.4.326 Theme, continued by ContinueFrt12 records);
+* a Word document's theme (FibRgFcLcb2007 fcOssTheme, MS-DOC 2.5.10, in the table stream);
+* a presentation's round-trip atoms (MS-PPT 2.11): the theme of each master, slide, notes
+  and handout (RoundTripTheme12Atom), the slide layouts (RoundTripContentMasterInfo12Atom,
+  one per layout), text styles (RoundTripOArtTextStyles12Atom,
+  RoundTripNotesMasterTextStyles12Atom), table styles (RoundTripCustomTableStyles12Atom) and
+  animations with their sounds (RoundTripAnimationAtom12Atom).
 
-Office writes others that this module does not read, and the rebuild still copies: a Word
-document's theme (FibRgFcLcb2007 fcOssTheme, in the table stream) and a presentation's
-round-trip atoms (RoundTripTheme12Atom, RoundTripContentMasterInfo12Atom,
-RoundTripOArtTextStyles12Atom, RoundTripCustomTableStyles12Atom, ...).
+Three more go with them, for the same reason (Office 2007 and later, or Outlook, read them
+with a parser of their own, and nothing here reads them): the colour mapping that goes with
+a theme (XML: a .doc's fcColorSchemeMapping, a .ppt's RoundTripColorMapping12Atom), a .doc's
+mail envelope (FibRgFcLcb2000 fcMsoEnvelope: MS-OSHARED 2.3.8.1 MsoEnvelopeCLSID, the
+persisted data of the COM class its CLSID names) and a slide's link to the slide library it
+came from (RoundTripSlideSyncInfo12, whose SlideLibUrlAtom is a server's URL).  The other
+round-trip atoms hold numbers only (identifiers, checksums, flags) and stay.
 
 MS-ODRAW says a reader SHOULD ignore the metroBlob, and Office drops it as soon as the shape
 is edited: the shape's own properties describe it, the package only repeats it for a reader
@@ -31,6 +41,23 @@ looked for in each record and in every way a reader joins them (``excel.py``).
 The theme becomes the one Excel writes for Office's own (dwThemeVersion 124226, which holds
 no package), the rest of its room a zero-filled record of the neutral type, as ``excel.py``
 rewrites other records: no offset moves.
+
+A Word document names its theme, colour mapping and envelope by a pair (offset, size) of the
+FIB: the pair becomes (0, 0) and the bytes it named are zero-filled where they lie.  MS-DOC
+says both FibRgFcLcb2007 pairs SHOULD be empty and MUST be ignored; Word 2007 and later read
+them, and a file Word 2003 wrote (whose FIB has no such pair) opens with Office's default
+theme.  Bytes that another pair of the FIB names as well refuse the file (``ole.malformed``):
+zero-filling them would damage that structure, and Word never writes two structures over
+each other.
+
+A presentation's round-trip record becomes a record of a type MS-PPT does not define, of the
+same length, its data zero-filled: MS-PPT 2.1.2 says a reader MUST ignore such a record,
+skipping it by its length, as PowerPoint 2003 skips the round-trip atoms it does not know.
+No record moves, so the persist directory still points where it did, and PowerPoint 2007 and
+later, finding no round-trip data, build the theme, layouts and styles from the binary
+records, as for a file PowerPoint 2003 saved (MS-PPT: each SHOULD be ignored).  The colour
+mapping goes with the theme: kept alone, it would remap the colours of the theme built from
+the slides' colour schemes, which already hold them in place.
 """
 
 from __future__ import annotations
@@ -42,7 +69,7 @@ from collections.abc import Callable, Mapping
 
 from sanitizers.base import Finding
 from sanitizers.errors import MalformedError
-from sanitizers.ole import excel
+from sanitizers.ole import excel, powerpoint, word
 
 #: (the streams to write) → the streams without packages, and findings
 PackageRemover = Callable[[Mapping[str, bytes]], tuple[dict[str, bytes], list[Finding]]]
@@ -62,6 +89,33 @@ _METRO_BLOB_OPID = re.compile(rb"\xa9[\x03\x43\x83\xc3]")  # 0x03A9 with any fBi
 THEME, CONTINUE_FRT12 = 0x0896, 0x0875
 _DEFAULT_THEME = 124226
 _NEUTRAL_THEME = struct.pack("<HHHH8sI", THEME, 16, THEME, 0, bytes(8), _DEFAULT_THEME)
+
+#: FIB pairs (by their index in the FIB's fcLcb array, MS-DOC 2.5.6 to 2.5.10) naming data
+#: only Office's own parsers read → the construct reported when one goes, and its name
+WORD_FIB_PAIRS: dict[int, tuple[str, str]] = {
+    97: ("ole.mail_envelope", "fcMsoEnvelope"),  # FibRgFcLcb2000
+    181: ("ole.theme_package", "fcOssTheme"),  # FibRgFcLcb2007
+    182: ("ole.color_mapping", "fcColorSchemeMapping"),
+}
+#: pairs that name no bytes of the table stream: undo information in WordDocument
+#: (fcDocUndoWord9, fcRgbUse, fcUsp, fcDocUndo), a FILETIME (dwLowDateTime, dwHighDateTime)
+#: and fcMid, whose size MUST be ignored
+_NOT_IN_TABLE = frozenset({77, 78, 79, 87, 95, 119})
+
+#: MS-PPT 2.11 round-trip records → the construct reported when one goes, and its name
+ROUND_TRIP_RECORDS: dict[int, tuple[str, str]] = {
+    0x040E: ("ole.theme_package", "RoundTripTheme12Atom"),
+    0x040F: ("ole.color_mapping", "RoundTripColorMapping12Atom"),
+    0x041E: ("ole.round_trip_package", "RoundTripContentMasterInfo12Atom"),
+    0x0423: ("ole.round_trip_package", "RoundTripOArtTextStyles12Atom"),
+    0x0427: ("ole.round_trip_package", "RoundTripNotesMasterTextStyles12Atom"),
+    0x0428: ("ole.round_trip_package", "RoundTripCustomTableStyles12Atom"),
+    0x2B0B: ("ole.round_trip_package", "RoundTripAnimationAtom12Atom"),
+    0x3714: ("ole.slide_library_link", "RoundTripSlideSyncInfo12"),
+}
+#: What a removed round-trip record becomes: a type the RecordType enumeration (MS-PPT
+#: 2.13.24) does not list, an atom (version and instance 0)
+NEUTRAL_ATOM = 0x0FFF
 
 
 def _refused(why: str) -> MalformedError:
@@ -132,14 +186,86 @@ def _shape_packages_in_streams(
 
 
 def word_packages(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
-    """A Word document's shapes: floating ones in the table stream, inline ones in ``Data``
-    (and ``WordDocument``, which holds their pictures)."""
-    return _shape_packages_in_streams(streams, WORD_STREAMS)
+    """What the FIB names (the theme first: its bytes may look like anything), then the
+    document's shapes: floating ones in the table stream, inline ones in ``Data`` (and
+    ``WordDocument``, which holds their pictures)."""
+    kept, findings = _remove_named_by_fib(streams)
+    kept, shape_findings = _shape_packages_in_streams(kept, WORD_STREAMS)
+    return kept, findings + shape_findings
 
 
 def powerpoint_packages(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
-    """A presentation's shapes, all in ``PowerPoint Document``."""
-    return _shape_packages_in_streams(streams, (POWERPOINT_DOCUMENT,))
+    """A presentation's round-trip records, then its shapes, all in ``PowerPoint Document``."""
+    kept = dict(streams)
+    document, findings = _remove_round_trip_records(kept[POWERPOINT_DOCUMENT])
+    kept[POWERPOINT_DOCUMENT] = document
+    kept, shape_findings = _shape_packages_in_streams(kept, (POWERPOINT_DOCUMENT,))
+    return kept, findings + shape_findings
+
+
+# ── a Word document's FIB ──────────────────────────────────────────────────────────────
+
+
+def _remove_named_by_fib(streams: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[Finding]]:
+    """Each pair of ``WORD_FIB_PAIRS`` that names bytes becomes (0, 0), those bytes of the
+    table stream zeros."""
+    kept = dict(streams)
+    word_document = bytearray(kept[word.MAIN_STREAM])
+    fib = word.read_fib(bytes(word_document))
+    table = bytearray(kept[fib.table_stream])
+    findings = []
+    for index, (construct, name) in WORD_FIB_PAIRS.items():
+        if index >= len(fib.fc_lcb) or fib.fc_lcb[index][1] == 0:
+            continue  # a size of 0 names nothing, whatever the offset (MS-DOC)
+        fc, lcb = fib.fc_lcb[index]
+        start, end = min(fc, len(table)), min(fc + lcb, len(table))
+        shared = _pair_sharing(fib, start, end)
+        if shared is not None:
+            raise MalformedError(
+                "ole.malformed", f"{name} names bytes of {fib.table_stream} that pair {shared} names too"
+            )
+        table[start:end] = bytes(end - start)
+        struct.pack_into("<II", word_document, word.FC_LCB_START + 8 * index, 0, 0)
+        findings.append(Finding(construct, "removed", 1, name))
+    kept[word.MAIN_STREAM], kept[fib.table_stream] = bytes(word_document), bytes(table)
+    return kept, findings
+
+
+def _pair_sharing(fib: word.Fib, start: int, end: int) -> int | None:
+    """The index of a pair, other than those to remove, that names a byte from ``start``
+    to ``end`` of the table stream; None when no pair does."""
+    for index, (fc, lcb) in enumerate(fib.fc_lcb):
+        if index in WORD_FIB_PAIRS or index in _NOT_IN_TABLE or lcb == 0:
+            continue
+        if max(start, fc) < min(end, fc + lcb):
+            return index
+    return None
+
+
+# ── a presentation's round-trip records ────────────────────────────────────────────────
+
+
+def _remove_round_trip_records(document: bytes) -> tuple[bytes, list[Finding]]:
+    """Every record of ``ROUND_TRIP_RECORDS`` the walk of the presentation's records finds
+    becomes a neutral atom of its length, zero-filled."""
+    found, _top_level = powerpoint.walk(document)
+    view = bytearray(document)
+    removed: dict[str, list[str]] = {}
+    covered = 0  # where the last record removed ends: the records inside it went with it
+    for record in sorted(found, key=lambda record: record.offset):
+        kind = ROUND_TRIP_RECORDS.get(record.type)
+        if kind is None or record.offset < covered:
+            continue
+        _version_instance, _type, length = _HEADER.unpack_from(view, record.offset)
+        covered = record.offset + _HEADER.size + length
+        view[record.offset : covered] = _HEADER.pack(0, NEUTRAL_ATOM, length) + bytes(length)
+        construct, name = kind
+        removed.setdefault(construct, []).append(name)
+    findings = [
+        Finding(construct, "removed", len(names), ", ".join(sorted(set(names))))
+        for construct, names in sorted(removed.items())
+    ]
+    return bytes(view), findings
 
 
 # ── workbooks ──────────────────────────────────────────────────────────────────────────

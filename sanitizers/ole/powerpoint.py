@@ -2,11 +2,11 @@
 
 Kept streams: ``PowerPoint Document``, ``Current User``, ``Pictures`` and the summary
 streams when metadata is kept; everything else is dropped.  Nothing inside the kept
-streams is changed here (pictures are rebuilt and shapes' DrawingML copies emptied where
-they lie: ``pictures.py``, ``packages.py``): a ppt's VBA project and OLE objects live inside
-``PowerPoint Document`` (ExOleObjStg records reached through the persist directory), and
-cutting them out would mean rewriting every persist offset.  Such presentations are
-refused instead.
+streams is changed here (pictures are rebuilt, shapes' DrawingML copies and round-trip
+records emptied where they lie: ``pictures.py``, ``packages.py``): a ppt's VBA project and
+OLE objects live inside ``PowerPoint Document`` (ExOleObjStg records reached through the
+persist directory), and cutting them out would mean rewriting every persist offset.  Such
+presentations are refused instead.
 
 Every record of ``PowerPoint Document`` is walked, containers recursively; the top-level
 records must tile the stream, and every offset the file uses to find a record (persist

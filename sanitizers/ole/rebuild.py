@@ -5,9 +5,9 @@ The input is read with olefile under limits (``inspect.py``); the application's 
 what is neutralised inside them and what makes the file unsafe to release; a fresh
 compound file is written with ``cfb_writer.py``.  No storage is ever kept, so VBA
 projects, object pools and embedded objects cannot survive whatever they are called.
-Two kinds of ZIP package Office 2007 and later write into them (a shape's DrawingML copy, a
-workbook's theme) are removed where they lie (``packages.py``), then the pictures in the kept
-streams are rebuilt from their pixels where they lie (``pictures.py``).
+The ZIP packages Office 2007 and later write into them (a shape's DrawingML copy, a theme, a
+presentation's other round-trip records) are removed where they lie (``packages.py``), then
+the pictures in the kept streams are rebuilt from their pixels where they lie (``pictures.py``).
 The output is then re-opened strictly and put through the same checks again.
 
 The text is kept byte for byte, so comments cannot be cut out of it: with

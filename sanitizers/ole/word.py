@@ -3,7 +3,9 @@
 Kept streams (everything else is dropped by the rebuild):
 
 * ``WordDocument`` — the FIB and the text, byte for byte;
-* ``1Table`` or ``0Table`` — whichever the FIB names (the other is stale and dropped);
+* ``1Table`` or ``0Table`` — whichever the FIB names (the other is stale and dropped); what
+  the FIB names for Office alone (a theme, its colour mapping, a mail envelope) is removed
+  afterwards (``packages.py``);
 * ``Data`` — pictures and form-field data (pictures, here and in ``WordDocument``, are
   rebuilt from their pixels in place afterwards: ``pictures.py``);
 * ``\\x01CompObj`` — the class name Word checks; summary streams when metadata is kept.
@@ -57,7 +59,7 @@ _FLAG_OBFUSCATED = 0x8000
 # FIB layout (MS-DOC 2.5.1): FibBase is 32 bytes, then counted arrays of 16-, 32- and
 # 64-bit (fc, lcb) values; the counts are fixed for every Word 97+ file.
 _CSW, _CSLW = 0x000E, 0x0016
-_FC_LCB_START = 32 + 2 + _CSW * 2 + 2 + _CSLW * 4 + 2  # 154
+FC_LCB_START = 32 + 2 + _CSW * 2 + 2 + _CSLW * 4 + 2  # 154
 _FC_STTBF_ASSOC, _FC_CLX = 32, 33  # indexes into FibRgFcLcb97
 #: FibRgFcLcb97.fcPlcfandRef: where each comment is anchored in the text, a character
 #: position and an ATRDPre10 per comment after the closing position (MS-DOC 2.8.3)
@@ -80,7 +82,7 @@ class Fib:
 
 def read_fib(word_document: bytes) -> Fib:
     """The parts of the FIB the rebuild needs, or a refusal."""
-    if len(word_document) < _FC_LCB_START:
+    if len(word_document) < FC_LCB_START:
         raise MalformedError("ole.malformed", "WordDocument is shorter than a FIB")
     ident, _nfib, _unused, _lid, _pn_next, flags = struct.unpack_from("<HHHHHH", word_document, 0)
     if ident == WORD6_IDENT:
@@ -91,12 +93,12 @@ def read_fib(word_document: bytes) -> Fib:
         raise EncryptedError("office.encrypted", "the FIB marks the document as encrypted")
     (csw,) = struct.unpack_from("<H", word_document, 32)
     (cslw,) = struct.unpack_from("<H", word_document, 32 + 2 + csw * 2)
-    (count,) = struct.unpack_from("<H", word_document, _FC_LCB_START - 2)
+    (count,) = struct.unpack_from("<H", word_document, FC_LCB_START - 2)
     if (csw, cslw) != (_CSW, _CSLW) or count < _MIN_FC_LCB:
         raise MalformedError("ole.malformed", "the FIB's array sizes are not those of Word 97 or later")
-    if _FC_LCB_START + count * 8 > len(word_document):
+    if FC_LCB_START + count * 8 > len(word_document):
         raise MalformedError("ole.malformed", "the FIB runs past the end of WordDocument")
-    pairs = struct.unpack_from(f"<{count * 2}I", word_document, _FC_LCB_START)
+    pairs = struct.unpack_from(f"<{count * 2}I", word_document, FC_LCB_START)
     table = TABLE_STREAMS[1] if flags & _FLAG_TABLE_1 else TABLE_STREAMS[0]
     return Fib(table, tuple(zip(pairs[::2], pairs[1::2], strict=True)))
 

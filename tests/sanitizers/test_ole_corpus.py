@@ -99,7 +99,7 @@ def test_verdict_matches_the_table(name: str, tmp_path: Path) -> None:
 def test_japanese_documents_are_released_with_their_text_intact(name: str, tmp_path: Path) -> None:
     outcome, _ = run(OLE / name, name, tmp_path)
     assert outcome.verdict == "released" and outcome.output_path is not None
-    before, after = streams_of(OLE / name), streams_of(outcome.output_path)
+    before, after = without_packages("doc", streams_of(OLE / name)), streams_of(outcome.output_path)
     for stream in ("WordDocument", "1Table", "Data"):
         assert_pictures_rebuilt_in_place(before[stream], after[stream])
     fib = read_fib(after["WordDocument"])

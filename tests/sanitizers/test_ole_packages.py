@@ -1,17 +1,21 @@
 """ZIP packages inside .doc, .ppt and .xls are removed where they lie: a shape's DrawingML
-copy (OfficeArt's metroBlob) and a workbook's theme.
+copy (OfficeArt's metroBlob), a workbook's theme, a document's theme (and what else its FIB
+names for Office alone) and a presentation's round-trip records.
 
 The attacks start from files LibreOffice writes from a document holding a rectangle with
 text (and, in the workbook, cells): a metroBlob whose package links its picture to
 ``\\\\attacker\\share\\x.png`` and carries an executable is added to the rectangle's tertiary
 property table (the one it has, grown, or a new one after its first table), every
 container around it and every offset past it moved to match; a workbook gets a Theme
-record holding such a package at the end of its globals.  Outputs are read back with
-olefile and the walkers here, which go from container to container (the sanitiser finds
-tables by their header), searched byte for byte, and printed (PDF, CSV) by LibreOffice.
-Hand-made files cover what those do not: a metroBlob among other complex properties,
-split over records or in ``Data``, a table whose data does not add up, themes continued
-over records or too short to hold the default one.
+record holding such a package at the end of its globals; a document gets the FIB of Word
+2007 naming such a theme and a colour mapping at the end of its table stream; the
+presentation's master gets a round-trip theme, colour mapping and layout.  Outputs are
+read back with olefile and the walkers here, which go from container to container (the
+sanitiser finds tables by their header) or follow the FIB, searched byte for byte, and
+printed (PDF, CSV) by LibreOffice.  Hand-made files cover what those do not: a metroBlob
+among other complex properties, split over records or in ``Data``, a table whose data does
+not add up, themes continued over records or too short to hold the default one, each
+round-trip record, a FIB pair that names bytes past its stream or under another structure.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import struct
+import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +38,8 @@ from sanitizers.errors import VerifyError
 from sanitizers.ole import rebuild
 from sanitizers.ole.cfb_writer import write_compound_file
 from sanitizers.ole.excel import NEUTRAL_RECORD
+from sanitizers.ole.packages import NEUTRAL_ATOM
+from sanitizers.ole.word import document_text, read_fib
 from sanitizers.pipeline import Rule, process_file
 from sanitizers.registry import default_registry
 from tests.conftest import CORPUS
@@ -70,6 +77,17 @@ DEFAULT_THEME = 124226
 PERSIST_DIRECTORY, USER_EDIT = 0x1772, 0x0FF5
 PPDRAWING = 0x040C
 MAX_DATA = 8224  # the most data a BIFF8 record holds
+FIB_PAIRS = 154  # where the FIB's fcLcb array starts (MS-DOC 2.5.1)
+WORD_2007_PAIRS = 0xB7
+FC_MSO_ENVELOPE, FC_OSS_THEME, FC_COLOR_SCHEME_MAPPING = 97, 181, 182
+MAIN_MASTER = 0x03F8
+ROUND_TRIP_THEME, ROUND_TRIP_COLOR_MAPPING, ROUND_TRIP_LAYOUT = 0x040E, 0x040F, 0x041E
+#: MS-PPT's round-trip records that hold a package, XML or a server's URL
+ROUND_TRIP_REMOVED = frozenset({0x040E, 0x040F, 0x041E, 0x0423, 0x0427, 0x0428, 0x2B0B, 0x3714})
+#: ... and those that hold numbers: identifiers, checksums, flags
+ROUND_TRIP_NUMBERS = {
+    0x041C: 4, 0x041D: 4, 0x041F: 4, 0x0420: 1, 0x0422: 8, 0x0424: 1, 0x0425: 1, 0x0426: 8, 0x2B0D: 4, 0x0BDD: 1,
+}  # fmt: skip
 
 
 # ── packages ─────────────────────────────────────────────────────────────────────────
@@ -306,10 +324,18 @@ def ppt_with_metro_blob(src: Path, dst: Path, blob: bytes) -> Path:
     text = document.index(SHAPE_TEXT.encode("utf-16-le"))
     shape = next(r for r in ppt_records(document) if r.type == SP_CONTAINER and r.offset < text < r.end)
     stream, at, grown = with_metro_blob(document, shape, blob)
+    write_compound_file(dst, clsid, with_ppt_offsets_moved(tree, stream, at, grown))
+    return dst
+
+
+def with_ppt_offsets_moved(tree: Mapping[str, bytes], stream: bytes, at: int, grown: int) -> dict[str, bytes]:
+    """``tree`` with ``stream`` as its PowerPoint Document, ``grown`` bytes longer from ``at``
+    on: the persist directory, the user edit and Current User point that much further where
+    they pointed at ``at`` or past it."""
     out = bytearray(stream)
 
     def moved(offset: int) -> int:
-        return offset + grown if offset > at else offset
+        return offset + grown if offset >= at else offset
 
     for record in ppt_records(stream):
         data = record.offset + 8
@@ -325,9 +351,54 @@ def ppt_with_metro_blob(src: Path, dst: Path, blob: bytes) -> Path:
             struct.pack_into("<II", out, data + 8, moved(last_edit) if last_edit else 0, moved(directory))
     current_user = bytearray(tree["Current User"])
     struct.pack_into("<I", current_user, 16, moved(struct.unpack_from("<I", current_user, 16)[0]))
-    write_compound_file(
-        dst, clsid, {**tree, "PowerPoint Document": bytes(out), "Current User": bytes(current_user)}
-    )
+    return {**tree, "PowerPoint Document": bytes(out), "Current User": bytes(current_user)}
+
+
+def ppt_with_round_trip(src: Path, dst: Path, records: bytes) -> Path:
+    """``records`` added at the end of the first main master (MainMasterContainer, a
+    top-level record), which grows as much; every offset past it moves as much further."""
+    tree, clsid = streams_and_clsid(src)
+    document = tree["PowerPoint Document"]
+    master = next(r for r in ppt_records(document) if r.type == MAIN_MASTER)
+    assert not master.around
+    stream = bytearray(document[: master.end] + records + document[master.end :])
+    struct.pack_into("<I", stream, master.offset + 4, master.length + len(records))
+    write_compound_file(dst, clsid, with_ppt_offsets_moved(tree, bytes(stream), master.end, len(records)))
+    return dst
+
+
+def word_table_name(word_document: bytes) -> str:
+    return "1Table" if struct.unpack_from("<H", word_document, 10)[0] & 0x0200 else "0Table"
+
+
+def with_word_2007_fib(word_document: bytes, pairs: Mapping[int, tuple[int, int]]) -> bytes:
+    """``word_document`` with the FIB Word 2007 writes (nFib 0x00C1, FibRgFcLcb2007,
+    FibRgCswNew of nFibNew 0x0112) in the room up to its text, ``pairs`` set in it."""
+    out = bytearray(word_document)
+    (count,) = struct.unpack_from("<H", out, FIB_PAIRS - 2)
+    values = [*struct.unpack_from(f"<{2 * count}I", out, FIB_PAIRS), *([0] * 2 * (WORD_2007_PAIRS - count))]
+    for index, (fc, lcb) in pairs.items():
+        values[2 * index : 2 * index + 2] = [fc, lcb]
+    rgcswnew = FIB_PAIRS + 8 * WORD_2007_PAIRS
+    (fc_min,) = struct.unpack_from("<I", out, 0x18)  # where the text starts
+    assert rgcswnew + 12 <= fc_min and not any(out[FIB_PAIRS + 8 * count + 2 : fc_min])
+    struct.pack_into("<H", out, 2, 0x00C1)
+    struct.pack_into(f"<H{2 * WORD_2007_PAIRS}I", out, FIB_PAIRS - 2, WORD_2007_PAIRS, *values)
+    struct.pack_into("<6H", out, rgcswnew, 5, 0x0112, 0, 0x0409, 0x0411, 0x0401)
+    return bytes(out)
+
+
+def doc_with_fib_named(src: Path, dst: Path, named: Mapping[int, bytes]) -> Path:
+    """The document with the FIB of Word 2007, each of ``named`` (pair index → bytes)
+    added at the end of the table stream and named by its pair."""
+    tree, clsid = streams_and_clsid(src)
+    table = word_table_name(tree["WordDocument"])
+    pairs, stream = {}, tree[table]
+    for index, data in named.items():
+        pairs[index] = (len(stream), len(data))
+        stream += data
+    word_document = with_word_2007_fib(tree["WordDocument"], pairs)
+    write_compound_file(dst, clsid, {**tree, "WordDocument": word_document, table: stream})
     return dst
 
 
@@ -410,18 +481,47 @@ def workbook_drawings(stream: bytes) -> list[list[tuple[int, int]]]:
 def without_packages(type_name: str, streams: Mapping[str, bytes]) -> dict[str, bytes]:
     """``streams`` as the rebuild should leave them once their packages are gone: every
     metroBlob of the drawings (a presentation's records, a Word document's table stream, a
-    workbook's drawing records) zero-filled; a workbook's Theme records the default theme."""
+    workbook's drawing records) zero-filled; a workbook's Theme records the default theme; a
+    Word document's FIB naming no envelope, theme or colour mapping, and the bytes they were
+    zeros; a presentation's round-trip records neutral atoms."""
     out = dict(streams)
     if type_name == "ppt" and "PowerPoint Document" in out:
-        document = out["PowerPoint Document"]
+        document = without_round_trip_records(out["PowerPoint Document"])
         out["PowerPoint Document"] = zeroed_metro_blobs(document, 0, len(document))[0]
     elif type_name == "doc" and "WordDocument" in out:
+        table = word_table_name(out["WordDocument"])
+        out["WordDocument"], out[table] = without_fib_named(out["WordDocument"], out[table])
         table, drawings = word_drawings(out)
         for start, end in drawings:
             out[table] = zeroed_metro_blobs(out[table], start, end)[0]
     elif type_name == "xls" and "Workbook" in out:
         out["Workbook"] = without_workbook_packages(out["Workbook"])
     return out
+
+
+def without_fib_named(word_document: bytes, table: bytes) -> tuple[bytes, bytes]:
+    """The FIB's envelope, theme and colour mapping pairs (0, 0), the bytes of the table
+    stream each named zeros."""
+    fib, out = bytearray(word_document), bytearray(table)
+    (count,) = struct.unpack_from("<H", fib, FIB_PAIRS - 2)
+    for index in (FC_MSO_ENVELOPE, FC_OSS_THEME, FC_COLOR_SCHEME_MAPPING):
+        fc, lcb = struct.unpack_from("<II", fib, FIB_PAIRS + 8 * index) if index < count else (0, 0)
+        if lcb:
+            out[fc : fc + lcb] = bytes(len(out[fc : fc + lcb]))
+            struct.pack_into("<II", fib, FIB_PAIRS + 8 * index, 0, 0)
+    return bytes(fib), bytes(out)
+
+
+def without_round_trip_records(document: bytes) -> bytes:
+    """Each round-trip record (but those holding numbers) a neutral atom of its length,
+    zero-filled, and what was inside it with it."""
+    out, done = bytearray(document), 0
+    for record in ppt_records(document):
+        if record.type in ROUND_TRIP_REMOVED and record.offset >= done:
+            neutral = HEADER.pack(0, NEUTRAL_ATOM, record.length)
+            out[record.offset : record.end] = neutral + bytes(record.length)
+            done = record.end
+    return bytes(out)
 
 
 def without_workbook_packages(stream: bytes) -> bytes:
@@ -643,6 +743,93 @@ def test_a_workbooks_theme_is_gone_and_the_cells_stay(written: Written, tmp_path
     assert pdf_text(dst, tmp_path / "out") == written.printed["xls"]
 
 
+# ── what Office 2007 keeps for itself: a document's theme, a presentation's round trip ──
+
+
+#: A colour mapping that swaps the light and dark colours of the theme
+COLOR_MAPPING = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n<a:clrMap'
+    b' xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" bg1="dk1" tx1="lt1" bg2="dk2"'
+    b' tx2="lt2" accent1="accent1" accent2="accent2" accent3="accent3" accent4="accent4"'
+    b' accent5="accent5" accent6="accent6" hlink="hlink" folHlink="folHlink"/>'
+)
+#: An MsoEnvelopeCLSID (MS-OSHARED 2.3.8.1) of a class other than Outlook's envelope
+ENVELOPE = uuid.UUID("0006f01b-0000-0000-c000-000000000046").bytes_le + UNC.encode("utf-16-le") + EXECUTABLE
+
+
+def fib_pair(streams: Mapping[str, bytes], index: int) -> tuple[int, int]:
+    fc, lcb = struct.unpack_from("<II", streams["WordDocument"], FIB_PAIRS + 8 * index)
+    return fc, lcb
+
+
+def fib_named(streams: Mapping[str, bytes], index: int) -> bytes:
+    """The bytes of the table stream a reader following the FIB's pair ``index`` reads."""
+    fc, lcb = fib_pair(streams, index)
+    return streams[word_table_name(streams["WordDocument"])][fc : fc + lcb]
+
+
+def round_trip_records(streams: Mapping[str, bytes]) -> list[tuple[int, bytes]]:
+    """(type, data) of each round-trip record (or neutral atom) a reader walking the
+    presentation's containers finds."""
+    document = streams["PowerPoint Document"]
+    kinds = ROUND_TRIP_REMOVED | set(ROUND_TRIP_NUMBERS) | {NEUTRAL_ATOM}
+    return [(r.type, document[r.offset + 8 : r.end]) for r in ppt_records(document) if r.type in kinds]
+
+
+@pytest.mark.slow
+def test_a_documents_theme_and_colour_mapping_are_gone_and_the_text_stays(
+    written: Written, tmp_path: Path
+) -> None:
+    named = {FC_OSS_THEME: theme_package(), FC_COLOR_SCHEME_MAPPING: COLOR_MAPPING}
+    src = doc_with_fib_named(written.doc, tmp_path / "theme.doc", named)
+    attack, _ = streams_and_clsid(src)
+    assert {index: fib_named(attack, index) for index in named} == named
+    assert pdf_text(src, tmp_path / "attack") == written.printed["doc"]  # LibreOffice reads the attack
+
+    dst, findings = sanitize(src)
+
+    assert findings["ole.theme_package"] == findings["ole.color_mapping"] == ("removed", 1)
+    after = assert_only_packages_gone(src, dst)
+    assert [fib_pair(after, index) for index in named] == [(0, 0), (0, 0)]
+    table, added = after[word_table_name(after["WordDocument"])], sum(map(len, named.values()))
+    assert table == attack[word_table_name(attack["WordDocument"])][:-added] + bytes(added)
+    assert pdf_text(dst, tmp_path / "out") == written.printed["doc"]
+
+
+@pytest.mark.slow
+def test_a_presentations_round_trip_packages_are_gone_and_the_slide_stays(
+    written: Written, tmp_path: Path
+) -> None:
+    master_id = struct.pack("<I", 0x80000001)
+    added = [
+        (ROUND_TRIP_THEME, theme_package()),
+        (ROUND_TRIP_COLOR_MAPPING, COLOR_MAPPING),
+        (ROUND_TRIP_LAYOUT, theme_package()),
+        (0x041C, master_id),  # RoundTripOriginalMainMasterId12Atom: a number
+    ]
+    records = b"".join(
+        ppt_atom(record_type, data, 1 if record_type == ROUND_TRIP_LAYOUT else 0)
+        for record_type, data in added
+    )
+    src = ppt_with_round_trip(written.ppt, tmp_path / "round-trip.ppt", records)
+    attack, _ = streams_and_clsid(src)
+    assert round_trip_records(attack) == added
+    assert pdf_text(src, tmp_path / "attack") == written.printed["ppt"]  # LibreOffice reads the attack
+
+    dst, findings = sanitize(src)
+
+    removed = {
+        construct: findings[construct]
+        for construct in ("ole.theme_package", "ole.color_mapping", "ole.round_trip_package")
+    }
+    assert removed == dict.fromkeys(removed, ("removed", 1))
+    after = assert_only_packages_gone(src, dst)
+    neutral = [(NEUTRAL_ATOM, bytes(len(data))) for _, data in added[:3]]
+    assert round_trip_records(after) == [*neutral, (0x041C, master_id)]
+    printed = pdf_text(dst, tmp_path / "out")
+    assert printed == written.printed["ppt"] and SHAPE_TEXT in printed
+
+
 # ── hand-made files ──────────────────────────────────────────────────────────────────
 
 
@@ -822,14 +1009,172 @@ def test_verification_refuses_a_package_left_in_a_shape(tmp_path: Path) -> None:
     rebuild.verify_compound(dst.read_bytes(), ppt, ppt.kept_streams, Limits(), "keep-web")
 
 
+def text_of(streams: Mapping[str, bytes]) -> str:
+    """The document's text as the sanitiser reads it, through the piece table."""
+    fib = read_fib(streams["WordDocument"])
+    return document_text(streams["WordDocument"], streams[fib.table_stream], fib)
+
+
+def word_2007_streams(
+    named: Mapping[int, bytes], pairs: Mapping[int, tuple[int, int]] | None = None
+) -> dict[str, bytes]:
+    """A document of one piece of text with the FIB of Word 2007 (its text from 0x800 on),
+    each of ``named`` at the end of its table stream, named by its pair; ``pairs`` set as
+    they are after that."""
+    streams = word_streams("本文")
+    fib_size = FIB_PAIRS + 0x5D * 8
+    text = streams["WordDocument"][fib_size:]
+    word_document = bytearray(streams["WordDocument"][:fib_size] + bytes(0x800 - fib_size) + text)
+    struct.pack_into("<II", word_document, 0x18, 0x800, 0x800 + len(text))  # fcMin, fcMac
+    table = bytearray(streams["1Table"])
+    struct.pack_into("<I", table, 1 + 4 + 8 + 2, 0x800)  # the one piece's text: Clx, lcb, two CPs, Pcd
+    chosen = {}
+    for index, data in named.items():
+        chosen[index] = (len(table), len(data))
+        table += data
+    chosen |= pairs or {}
+    return {"WordDocument": with_word_2007_fib(bytes(word_document), chosen), "1Table": bytes(table)}
+
+
+@pytest.mark.parametrize(
+    ("index", "data", "construct"),
+    [
+        (FC_MSO_ENVELOPE, ENVELOPE, "ole.mail_envelope"),
+        (FC_OSS_THEME, theme_package(), "ole.theme_package"),
+        (FC_COLOR_SCHEME_MAPPING, COLOR_MAPPING, "ole.color_mapping"),
+    ],
+    ids=["fcMsoEnvelope", "fcOssTheme", "fcColorSchemeMapping"],
+)
+def test_what_the_fib_names_for_office_alone_goes_and_the_fib_names_it_no_more(
+    tmp_path: Path, index: int, data: bytes, construct: str
+) -> None:
+    streams = word_2007_streams({index: data})
+    dst, findings = sanitize(write(tmp_path, "in.doc", WORD_CLSID, streams))
+    assert findings == {construct: ("removed", 1)}
+    after = streams_and_clsid(dst)[0]
+    assert fib_pair(after, index) == (0, 0)
+    assert after == dict(zip(("WordDocument", "1Table"), without_fib_named(*streams.values()), strict=True))
+    assert after["1Table"].endswith(bytes(len(data))) and "本文" in text_of(after)
+    assert_no_package(after)
+
+
+def test_a_pair_of_size_zero_names_nothing_whatever_its_offset(tmp_path: Path) -> None:
+    streams = word_2007_streams({}, {FC_OSS_THEME: (3, 0), FC_COLOR_SCHEME_MAPPING: (0, 0)})
+    src = write(tmp_path, "in.doc", WORD_CLSID, streams)
+    dst, findings = sanitize(src)
+    assert findings == {} and streams_and_clsid(dst)[0] == streams
+
+
+def test_a_theme_running_past_the_table_stream_loses_what_lies_in_it(tmp_path: Path) -> None:
+    table_size = len(word_2007_streams({})["1Table"])
+    streams = word_2007_streams({FC_OSS_THEME: theme_package()}, {FC_OSS_THEME: (table_size, 1 << 30)})
+    dst, findings = sanitize(write(tmp_path, "in.doc", WORD_CLSID, streams))
+    assert findings == {"ole.theme_package": ("removed", 1)}
+    after = streams_and_clsid(dst)[0]
+    assert fib_pair(after, FC_OSS_THEME) == (0, 0)
+    assert after["1Table"] == streams["1Table"][:table_size] + bytes(len(theme_package()))
+
+
+def test_a_theme_over_another_structure_refuses(tmp_path: Path) -> None:
+    """Zero-filling it would wipe the piece table, which Word never writes under a theme."""
+    streams = word_2007_streams({}, {FC_OSS_THEME: (2, 8)})
+    assert refusal(write(tmp_path, "in.doc", WORD_CLSID, streams)) == "ole.malformed"
+
+
+ROUND_TRIP_CASES = {
+    0x040E: "ole.theme_package",
+    0x040F: "ole.color_mapping",
+    0x041E: "ole.round_trip_package",
+    0x0423: "ole.round_trip_package",
+    0x0427: "ole.round_trip_package",
+    0x0428: "ole.round_trip_package",
+    0x2B0B: "ole.round_trip_package",
+    0x3714: "ole.slide_library_link",
+}
+
+
+def round_trip_record(record_type: int) -> bytes:
+    """A record of ``record_type`` as PowerPoint writes one, holding the theme package;
+    RoundTripSlideSyncInfo12 a container naming a slide library on a share: the slide's id
+    and the library's URL (CStrings of instance 0 and 1), then SlideSyncInfoAtom12."""
+    if record_type == 0x3714:
+        library = ppt_atom(0x0FBA, "257".encode("utf-16-le")) + ppt_atom(0x0FBA, UNC.encode("utf-16-le"), 1)
+        return ppt_container(record_type, library + ppt_atom(0x3715, bytes(32)))
+    if record_type == ROUND_TRIP_COLOR_MAPPING:
+        return ppt_atom(record_type, COLOR_MAPPING)
+    return ppt_atom(record_type, theme_package(), 3 if record_type == ROUND_TRIP_LAYOUT else 0)
+
+
+@pytest.mark.parametrize(
+    ("record_type", "construct"), ROUND_TRIP_CASES.items(), ids=[f"{t:#06x}" for t in ROUND_TRIP_CASES]
+)
+def test_each_round_trip_record_becomes_a_neutral_atom_of_its_length(
+    tmp_path: Path, record_type: int, construct: str
+) -> None:
+    record = round_trip_record(record_type)
+    src = write(tmp_path, "round-trip.ppt", PPT_CLSID, ppt_streams(record))
+    dst, findings = sanitize(src)
+    assert findings == {construct: ("removed", 1)}
+    before, after = document_of(src), document_of(dst)
+    at = before.index(record)
+    neutral = HEADER.pack(0, NEUTRAL_ATOM, len(record) - 8) + bytes(len(record) - 8)
+    assert after == before[:at] + neutral + before[at + len(record) :]
+    assert_no_package({"PowerPoint Document": after})
+
+
+def test_round_trip_atoms_holding_numbers_stay(tmp_path: Path) -> None:
+    atoms = b"".join(
+        ppt_atom(record_type, bytes(range(1, size + 1))) for record_type, size in ROUND_TRIP_NUMBERS.items()
+    )
+    src = write(tmp_path, "numbers.ppt", PPT_CLSID, ppt_streams(atoms))
+    dst, findings = sanitize(src)
+    assert findings == {} and document_of(dst) == document_of(src)
+
+
+def test_a_round_trip_record_inside_another_goes_with_it(tmp_path: Path) -> None:
+    sync = ppt_container(0x3714, ppt_atom(ROUND_TRIP_THEME, theme_package()))
+    dst, findings = sanitize(write(tmp_path, "nested.ppt", PPT_CLSID, ppt_streams(sync)))
+    assert findings == {"ole.slide_library_link": ("removed", 1)}
+    assert_no_package({"PowerPoint Document": document_of(dst)})
+
+
+@pytest.mark.parametrize("type_name", ["doc", "ppt"])
+def test_verification_refuses_round_trip_data_left_named(tmp_path: Path, type_name: str) -> None:
+    """An output whose FIB names the theme again, or whose theme atom has its type back,
+    is one the removal would still change."""
+    theme = theme_package()
+    if type_name == "doc":
+        stream, clsid, streams = "WordDocument", WORD_CLSID, word_2007_streams({FC_OSS_THEME: theme})
+        at, named = FIB_PAIRS + 8 * FC_OSS_THEME, struct.pack("<II", *fib_pair(streams, FC_OSS_THEME))
+    else:
+        stream, clsid, streams = (
+            "PowerPoint Document",
+            PPT_CLSID,
+            ppt_streams(ppt_atom(ROUND_TRIP_THEME, theme)),
+        )
+        at, named = streams[stream].index(theme) - 8, HEADER.pack(0, ROUND_TRIP_THEME, len(theme))
+    dst, _ = sanitize(write(tmp_path, f"in.{type_name}", clsid, streams))
+    tree, _ = streams_and_clsid(dst)
+    tree[stream] = tree[stream][:at] + named + tree[stream][at + len(named) :]
+    tampered = write(tmp_path, f"tampered.{type_name}", clsid, tree)
+    ole_format = next(f for f in rebuild.FORMATS if f.type_name == type_name)
+    allowed = ole_format.kept_streams
+    with pytest.raises(VerifyError) as caught:
+        rebuild.verify_compound(tampered.read_bytes(), ole_format, allowed, Limits(), "keep-web")
+    assert caught.value.code == "ole.verify_failed"
+    rebuild.verify_compound(dst.read_bytes(), ole_format, allowed, Limits(), "keep-web")
+
+
 # ── the shared corpus ────────────────────────────────────────────────────────────────
 
 
 @pytest.mark.slow
 @pytest.mark.corpus
-def test_powerpoints_own_shape_packages_go_and_the_slide_prints_the_same(tmp_path: Path) -> None:
-    """PowerPoint 2007 and later write a DrawingML copy of each shape into a .ppt; without
-    it LibreOffice draws the slide from the shapes' own properties, pixel for pixel as before."""
+def test_powerpoints_own_packages_go_and_the_slide_prints_the_same(tmp_path: Path) -> None:
+    """PowerPoint 2007 and later write a DrawingML copy of each shape into a .ppt, and
+    round-trip atoms (the master's theme, colour mapping, 11 layouts, text and table
+    styles); without them LibreOffice draws the slide from the binary records, pixel for
+    pixel as before."""
     src = CORPUS / "ole" / "poi__54880_chinese.ppt"
     if not src.exists():
         pytest.skip("../shared/corpus is absent")
@@ -839,7 +1184,10 @@ def test_powerpoints_own_shape_packages_go_and_the_slide_prints_the_same(tmp_pat
     assert len(metro_blobs_of("ppt", before)) == 4
     dst, findings = sanitize(src)
     assert findings["ole.shape_package"] == ("removed", 4)
+    assert findings["ole.theme_package"] == findings["ole.color_mapping"] == ("removed", 1)
+    assert findings["ole.round_trip_package"] == ("removed", 13)
     after = streams_and_clsid(dst)[0]
+    assert {record_type for record_type, _ in round_trip_records(after)} == {NEUTRAL_ATOM, 0x041C, 0x0422}
     assert metro_blobs_of("ppt", after) == [bytes(len(blob)) for blob in metro_blobs_of("ppt", before)]
     assert after["PowerPoint Document"] == without_packages("ppt", before)["PowerPoint Document"]
     assert pages(src, tmp_path / "in") == pages(dst, tmp_path / "out")
