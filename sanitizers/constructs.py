@@ -140,18 +140,27 @@ CONSTRUCTS: dict[str, Label] = {
     # conversion
     "office.converted": Label("PDF への変換", "Conversion to PDF"),
     # Office 97-2003
+    "ole.color_mapping": Label("テーマの色の割り当て（OOXML）", "Theme colour mapping (OOXML)"),
     "ole.embed_field": Label("埋め込みオブジェクトのフィールド", "Embedded object field"),
     "ole.embedded_object": Label("埋め込みオブジェクト", "Embedded object"),
     "ole.external_formula": Label("別のブックを参照する数式", "Formula referring to another workbook"),
     "ole.external_workbook": Label("別のブックへのリンク", "Link to another workbook"),
     "ole.hyperlink": Label("ハイパーリンク", "Hyperlink"),
+    "ole.mail_envelope": Label(
+        "メールの送信情報（宛先、件名等）", "E-mail envelope (recipients, subject, ...)"
+    ),
     "ole.metadata": Label("文書のプロパティ（作成者等）", "Document properties (author, ...)"),
     "ole.object_data": Label("オブジェクトのデータ", "Object data"),
     "ole.picture": Label("画像", "Picture"),
     "ole.root_clsid": Label("ファイルの種類を示す識別子", "File class identifier"),
+    "ole.round_trip_package": Label(
+        "Office 2007 以降のための複製データ（OOXML パッケージ）",
+        "Copy kept for Office 2007 and later (OOXML package)",
+    ),
     "ole.shape_package": Label(
         "図形の代替データ（OOXML パッケージ）", "Alternative shape data (OOXML package)"
     ),
+    "ole.slide_library_link": Label("スライド ライブラリへのリンク", "Link to a slide library"),
     "ole.theme_package": Label("テーマ（OOXML パッケージ）", "Theme (OOXML package)"),
     "ole.unlisted_entry": Label("想定外の内部データ", "Unexpected internal entry"),
     "ole.vba_macros": Label("VBA マクロ", "VBA macros"),
