@@ -94,11 +94,12 @@ ROUND_TRIP_NUMBERS = {
 
 
 def package(parts: Mapping[str, bytes]) -> bytes:
-    """A ZIP of ``parts``, stored: the link and the executable lie in it as they are."""
+    """A ZIP of ``parts``, stored: the link and the executable lie in it as they are.  Its
+    members are dated, so that the same parts make the same bytes whenever they are zipped."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         for name, data in parts.items():
-            archive.writestr(name, data)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 4, 1, 9, 0, 0)), data)
     return out.getvalue()
 
 
