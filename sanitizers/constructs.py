@@ -149,6 +149,8 @@ CONSTRUCTS: dict[str, Label] = {
     "ole.mail_envelope": Label(
         "メールの送信情報（宛先、件名等）", "E-mail envelope (recipients, subject, ...)"
     ),
+    "ole.embedded_font": Label("埋め込みフォント", "Embedded font"),
+    "ole.media": Label("埋め込まれた音声", "Embedded sound"),
     "ole.metadata": Label("文書のプロパティ（作成者等）", "Document properties (author, ...)"),
     "ole.object_data": Label("オブジェクトのデータ", "Object data"),
     "ole.picture": Label("画像", "Picture"),

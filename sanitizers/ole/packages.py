@@ -102,7 +102,7 @@ WORD_FIB_PAIRS: dict[int, tuple[str, str]] = {
 #: and fcMid, whose size MUST be ignored
 _NOT_IN_TABLE = frozenset({77, 78, 79, 87, 95, 119})
 
-#: MS-PPT 2.11 round-trip records → the construct reported when one goes, and its name
+#: MS-PPT round-trip records (2.11) and opaque blobs → the construct reported when one goes, and its name
 ROUND_TRIP_RECORDS: dict[int, tuple[str, str]] = {
     0x040E: ("ole.theme_package", "RoundTripTheme12Atom"),
     0x040F: ("ole.color_mapping", "RoundTripColorMapping12Atom"),
@@ -112,6 +112,10 @@ ROUND_TRIP_RECORDS: dict[int, tuple[str, str]] = {
     0x0428: ("ole.round_trip_package", "RoundTripCustomTableStyles12Atom"),
     0x2B0B: ("ole.round_trip_package", "RoundTripAnimationAtom12Atom"),
     0x3714: ("ole.slide_library_link", "RoundTripSlideSyncInfo12"),
+    # blobs no parser here reads: a font program (Embedded OpenType) and a sound file, which
+    # PowerPoint hands to its font engine and its media player as they are
+    0x0FB8: ("ole.embedded_font", "FontEmbedDataBlob"),
+    0x07E7: ("ole.media", "SoundDataBlob"),
 }
 #: What a removed round-trip record becomes: a type the RecordType enumeration (MS-PPT
 #: 2.13.24) does not list, an atom (version and instance 0)

@@ -1124,6 +1124,25 @@ def test_each_round_trip_record_becomes_a_neutral_atom_of_its_length(
     assert_no_package({"PowerPoint Document": after})
 
 
+@pytest.mark.parametrize(
+    ("container", "blob", "construct"),
+    [(0x07D5, 0x0FB8, "ole.embedded_font"), (0x07E6, 0x07E7, "ole.media")],
+    ids=["FontEmbedDataBlob", "SoundDataBlob"],
+)
+def test_an_embedded_font_or_sound_becomes_a_neutral_atom_in_its_container(
+    tmp_path: Path, container: int, blob: int, construct: str
+) -> None:
+    atom = ppt_atom(blob, EXECUTABLE)
+    src = write(tmp_path, "blob.ppt", PPT_CLSID, ppt_streams(ppt_container(container, atom)))
+    dst, findings = sanitize(src)
+    assert findings == {construct: ("removed", 1)}
+    before, after = document_of(src), document_of(dst)
+    at = before.index(atom)
+    neutral = HEADER.pack(0, NEUTRAL_ATOM, len(atom) - 8) + bytes(len(atom) - 8)
+    assert after == before[:at] + neutral + before[at + len(atom) :]
+    assert not any(marker in after for marker in payload_markers())
+
+
 def test_round_trip_atoms_holding_numbers_stay(tmp_path: Path) -> None:
     atoms = b"".join(
         ppt_atom(record_type, bytes(range(1, size + 1))) for record_type, size in ROUND_TRIP_NUMBERS.items()
