@@ -18,7 +18,8 @@ import pytest
 from sanitizers.base import Limits, Registry, Report, Sanitizer
 from sanitizers.detect import detect
 from sanitizers.errors import SanitizeError
-from sanitizers.pipeline import Outcome, Policy, process_file
+from sanitizers.pipeline import Outcome, Policy, Rule, process_file
+from sanitizers.registry import default_registry
 from sanitizers.types import TYPES
 
 GARBAGE_SAMPLES: dict[str, bytes] = {
@@ -27,6 +28,22 @@ GARBAGE_SAMPLES: dict[str, bytes] = {
     "truncated_header": b"%PDF-1.7\n1 0 obj\n<<",
     "text": "これは壊れたファイルです\n".encode() * 20,
 }
+
+
+class RebuildElsePdf:
+    """The rule an admin writes for office documents: the rebuild, else PDF化."""
+
+    def rule_for(self, type_name: str) -> Rule | None:
+        return Rule(("rebuild", "pdf"))
+
+
+def fell_back_to_pdf(src: Path, scratch: Path) -> list[str]:
+    """The pipeline on ``src`` under RebuildElsePdf: the PDF method must have released it;
+    returns the constructs of the methods it fell back from."""
+    scratch.mkdir(exist_ok=True)
+    outcome = process_file(src, src.name, scratch, RebuildElsePdf(), Limits(), default_registry())
+    assert outcome.verdict == "released" and outcome.method == "pdf", outcome.reason
+    return [f.construct for f in outcome.findings if f.action == "fell_back"]
 
 
 def removed_counts(report: Report) -> dict[str, int]:

@@ -41,9 +41,8 @@ from sanitizers.ole.cfb_writer import write_compound_file
 from sanitizers.ole.excel import NEUTRAL_RECORD
 from sanitizers.ole.packages import NEUTRAL_ATOM
 from sanitizers.ole.word import document_text, read_fib
-from sanitizers.pipeline import Rule, process_file
-from sanitizers.registry import default_registry
 from tests.conftest import CORPUS
+from tests.sanitizers.contract import fell_back_to_pdf
 from tests.sanitizers.pictures import EXECUTABLE, payload_markers
 from tests.sanitizers.test_ole import (
     EXCEL_CLSID,
@@ -709,16 +708,7 @@ def test_a_table_whose_data_does_not_add_up_refuses_and_the_next_method_takes_ov
     struct.pack_into("<I", document, entry + 2, len(shape_package()) - 1)  # a byte of it left to no one
     write_compound_file(src, clsid, {**tree, "PowerPoint Document": bytes(document)})
     assert refusal(src) == "ole.shape_package"
-
-    class RebuildElsePdf:
-        def rule_for(self, type_name: str) -> Rule | None:
-            return Rule(("rebuild", "pdf"))
-
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    outcome = process_file(src, src.name, scratch, RebuildElsePdf(), Limits(), default_registry())
-    assert outcome.verdict == "released" and outcome.method == "pdf"
-    assert [f.construct for f in outcome.findings if f.action == "fell_back"] == ["method.ole.shape_package"]
+    assert fell_back_to_pdf(src, tmp_path / "scratch") == ["method.ole.shape_package"]
 
 
 # ── a workbook's theme ───────────────────────────────────────────────────────────────

@@ -31,9 +31,7 @@ from sanitizers.ole import OleRebuild, rebuild
 from sanitizers.ole.cfb_writer import write_compound_file
 from sanitizers.ole.hyperlinks import check_hyperlink_objects
 from sanitizers.ole.word import document_text, read_fib
-from sanitizers.pipeline import Rule, process_file
-from sanitizers.registry import default_registry
-from tests.sanitizers.contract import removed_counts
+from tests.sanitizers.contract import fell_back_to_pdf, removed_counts
 from tests.sanitizers.pictures import (
     assert_clean_picture_in_place,
     encoded,
@@ -336,16 +334,7 @@ def test_a_picture_that_does_not_decode_refuses_the_doc_and_the_next_method_take
         written.doc, tmp_path / "broken.doc", "Data", [(start, broken + bytes(end - start - len(broken)))]
     )
     assert refusal(src) == "ole.picture"
-
-    class RebuildElsePdf:
-        def rule_for(self, type_name: str) -> Rule | None:
-            return Rule(("rebuild", "pdf"))
-
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    outcome = process_file(src, src.name, scratch, RebuildElsePdf(), Limits(), default_registry())
-    assert outcome.verdict == "released" and outcome.method == "pdf"
-    assert [f.construct for f in outcome.findings if f.action == "fell_back"] == ["method.ole.picture"]
+    assert fell_back_to_pdf(src, tmp_path / "scratch") == ["method.ole.picture"]
 
 
 @pytest.mark.slow

@@ -31,9 +31,8 @@ from sanitizers.errors import PolicyError, VerifyError
 from sanitizers.ole import OleRebuild, rebuild
 from sanitizers.ole.cfb_writer import write_compound_file
 from sanitizers.ole.excel import NEUTRAL_RECORD, OBPROJ
-from sanitizers.pipeline import Rule, process_file
-from sanitizers.registry import default_registry
 from tests.conftest import CORPUS
+from tests.sanitizers.contract import fell_back_to_pdf
 from tests.sanitizers.pictures import (
     assert_clean_picture_in_place,
     encoded,
@@ -252,16 +251,7 @@ def test_a_picture_that_does_not_decode_refuses_the_xls_and_the_next_method_take
     damaged = drawing[:start] + broken + bytes(end - start - len(broken)) + drawing[end:]
     src = with_workbook(written, tmp_path / "broken.xls", with_joined(before, pieces, damaged))
     assert refusal(src) == "ole.picture"
-
-    class RebuildElsePdf:
-        def rule_for(self, type_name: str) -> Rule | None:
-            return Rule(("rebuild", "pdf"))
-
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    outcome = process_file(src, src.name, scratch, RebuildElsePdf(), Limits(), default_registry())
-    assert outcome.verdict == "released" and outcome.method == "pdf"
-    assert [f.construct for f in outcome.findings if f.action == "fell_back"] == ["method.ole.picture"]
+    assert fell_back_to_pdf(src, tmp_path / "scratch") == ["method.ole.picture"]
 
 
 @pytest.mark.slow
