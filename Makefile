@@ -8,14 +8,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest soak fuzz bootstrap clean install install-files
+.PHONY: service-packages uninstall deb
 
 # `make bench` writes bench/REPORT.md; the tools it compares against are installed only for it.
 .PHONY: bench bench-tools
 
 # Installation as a systemd service (as root): `make install`, then
-# `systemctl enable --now mukaika`. DESTDIR stages the files elsewhere (packaging, tests).
+# `systemctl enable --now mukaika`; `make uninstall` (PURGE=yes: the state too); `make deb`.
+# DESTDIR installs into another root (an image, the tests): the user and folders are made there.
 PREFIX ?= /opt/mukaika
+BINDIR ?= /usr/local/bin
 DESTDIR ?=
+# The service runs as the mukaika user: its interpreter is the system's unless PYTHON= names
+# one, never whatever python3 comes first on root's PATH (pyenv's, under /root, is unreadable).
+SERVICE_PYTHON := $(if $(filter command line environment,$(origin PYTHON)),$(PYTHON),/usr/bin/python3)
+ROOT_OPTION := $(if $(DESTDIR),--root=$(DESTDIR))
+UNITS := $(notdir $(wildcard systemd/*.service systemd/*.socket))
 
 run: $(STAMP)
 	$(BIN)/mukaika run
@@ -56,15 +64,12 @@ soak: $(STAMP)
 # chromium and its driver are for the web console's browser tests (headless); 7z (p7zip-full)
 # and genisoimage build the archives of the archive tests. prometheus is only for promtool, which
 # checks the example alert rules: the server it brings is disabled and stopped once installed.
-bootstrap:
+# lintian checks the package of `make deb`.
+bootstrap: service-packages
 	@missing=""; \
-	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing="$$missing libmagic1"; \
-	ldconfig -p 2>/dev/null | grep -q 'libarchive\.so\.13 ' || missing="$$missing libarchive13"; \
 	command -v 7z >/dev/null || missing="$$missing p7zip-full"; \
 	command -v genisoimage >/dev/null || missing="$$missing genisoimage"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
-	command -v soffice >/dev/null || missing="$$missing libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui"; \
-	fc-list :lang=ja 2>/dev/null | grep -qi 'noto' || missing="$$missing fonts-noto-cjk"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
 	command -v smbd >/dev/null || [ -x /usr/sbin/smbd ] || missing="$$missing samba"; \
@@ -72,12 +77,33 @@ bootstrap:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
 	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing && \
 	    case " $$missing " in *" prometheus "*) systemctl disable --now prometheus.service 2>/dev/null || true;; esac; \
+	  else \
+	    echo "mukaika needs these system packages:$$missing" >&2; \
+	    echo "install them with: sudo apt-get install$$missing   (then run make again)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# What the service itself needs (`make install`; the Depends and Recommends of `make deb`).
+service-packages:
+	@missing=""; \
+	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing="$$missing libmagic1"; \
+	ldconfig -p 2>/dev/null | grep -q 'libarchive\.so\.13 ' || missing="$$missing libarchive13"; \
+	$(SERVICE_PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui"; \
+	fc-list :lang=ja 2>/dev/null | grep -qi 'noto' || missing="$$missing fonts-noto-cjk"; \
+	command -v systemd-sysusers >/dev/null || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
 	    echo "mukaika needs these system packages:$$missing" >&2; \
 	    echo "install them with: sudo apt-get install$$missing   (then run make again)" >&2; \
@@ -112,20 +138,24 @@ $(STAMP): pyproject.toml | bootstrap
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: bootstrap install-files
-	python3 -m venv $(DESTDIR)$(PREFIX)/.venv
-	$(DESTDIR)$(PREFIX)/.venv/bin/pip install --quiet --upgrade pip
-	$(DESTDIR)$(PREFIX)/.venv/bin/pip install --quiet .
-	systemd-sysusers $(DESTDIR)/etc/sysusers.d/mukaika.conf
-	chown mukaika:mukaika $(DESTDIR)/etc/mukaika/originals.key
-	chown mukaika:mukaika $(DESTDIR)/etc/mukaika/users.toml
-	systemd-tmpfiles --create $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
-	-systemctl daemon-reload
+# Safe to run again (after an update, say): the venv is rebuilt beside the old one and swapped
+# in; the config, key and users file stay. It comes first: an interpreter or a download that
+# fails leaves the machine as it was. tmpfiles gives the key and users file to mukaika.
+# A running systemd must see the new unit: a reload that fails stops here.
+install: service-packages
+	packaging/build-venv.sh $(SERVICE_PYTHON) $(DESTDIR)$(PREFIX)/.venv $(PREFIX)/.venv
+	$(MAKE) --no-print-directory install-files
+	systemd-sysusers $(ROOT_OPTION) $(DESTDIR)/etc/sysusers.d/mukaika.conf
+	systemd-tmpfiles --create $(ROOT_OPTION) $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
+	if [ -d $(DESTDIR)/run/systemd/system ]; then systemctl daemon-reload; \
+	else echo "systemd is not running in $(or $(DESTDIR),/): it reads the unit when it starts"; fi
 
 # Unit, sysusers, tmpfiles, and a config for /srv/mukaika + /var/lib/mukaika unless one exists;
-# the key that encrypts retained originals (0600) and the console's users file, never replaced.
+# the key that encrypts retained originals (0600) and the console's users file, never replaced;
+# the README where the units' Documentation= points, and `mukaika` on PATH.
 install-files:
 	install -D -m 0644 systemd/mukaika.service $(DESTDIR)/etc/systemd/system/mukaika.service
+	sed -i 's|/opt/mukaika/|$(PREFIX)/|' $(DESTDIR)/etc/systemd/system/mukaika.service
 	install -D -m 0644 systemd/mukaika-http.socket $(DESTDIR)/etc/systemd/system/mukaika-http.socket
 	install -D -m 0644 systemd/sysusers-mukaika.conf $(DESTDIR)/etc/sysusers.d/mukaika.conf
 	install -D -m 0644 systemd/tmpfiles-mukaika.conf $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
@@ -138,6 +168,30 @@ install-files:
 	test -e $(DESTDIR)/etc/mukaika/originals.key || \
 	  (umask 077 && head -c 32 /dev/urandom > $(DESTDIR)/etc/mukaika/originals.key)
 	test -e $(DESTDIR)/etc/mukaika/users.toml || install -m 0600 /dev/null $(DESTDIR)/etc/mukaika/users.toml
+	install -D -m 0644 README.md $(DESTDIR)/usr/share/doc/mukaika/README.md
+	install -d -m 0755 $(DESTDIR)$(BINDIR)
+	ln -sfr $(DESTDIR)$(PREFIX)/.venv/bin/mukaika $(DESTDIR)$(BINDIR)/mukaika
+
+# Removes what `make install` put in place, its units stopped and disabled first. The config,
+# the key, the users file and the spool stay unless PURGE=yes; the shares under /srv/mukaika
+# (staff's files) and the mukaika user always stay.
+uninstall:
+	units=$$(cd $(DESTDIR)/etc/systemd/system 2>/dev/null && ls $(UNITS) 2>/dev/null); \
+	if [ -z "$$units" ]; then :; \
+	elif [ -d $(DESTDIR)/run/systemd/system ]; then systemctl disable --now $$units; \
+	else systemctl --root=$(or $(DESTDIR),/) disable $$units; fi
+	rm -f $(addprefix $(DESTDIR)/etc/systemd/system/,$(UNITS)) $(DESTDIR)$(BINDIR)/mukaika \
+	  $(DESTDIR)/etc/sysusers.d/mukaika.conf $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
+	rm -rf $(DESTDIR)$(PREFIX)/.venv $(DESTDIR)/usr/share/doc/mukaika
+	if [ -d $(DESTDIR)$(PREFIX) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(PREFIX); fi
+	if [ "$(PURGE)" = yes ]; then rm -rf $(DESTDIR)/etc/mukaika $(DESTDIR)/var/lib/mukaika; fi
+	if [ -d $(DESTDIR)/run/systemd/system ]; then systemctl daemon-reload; fi
+
+# The same installation as a Debian package, dist/mukaika_<version>_<arch>.deb (DEBDIR= elsewhere),
+# its Python packages from PyPI bundled; `apt install ./mukaika_*.deb` on the gateway.
+DEBDIR ?= dist
+deb:
+	PYTHON=$(SERVICE_PYTHON) packaging/deb/build.sh $(DEBDIR)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache *.egg-info
