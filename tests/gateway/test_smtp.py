@@ -277,7 +277,10 @@ def test_the_console_lists_mail_and_releases_a_refused_original_with_four_eyes(t
         await approver.login("boss")
         await approver.get("/approvals")
         request = env.journal.view.release_requests(transfer_id=transfer_id)[0]
-        response, _ = await approver.post(f"/requests/{request.id}/approve", {"note": ""})
+        # a message is a container of anything: the approver confirms its type first
+        response, page = await approver.post(f"/requests/{request.id}/approve", {"note": ""})
+        assert response.status == 200 and 'name="confirm" value="eml"' in page
+        response, _ = await approver.post(f"/requests/{request.id}/approve", {"note": "", "confirm": "eml"})
         assert response.status == 303
 
     run_console(env, scenario)
