@@ -37,8 +37,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two processes, one test module each at a time (module fixtures such as a LibreOffice-written
+# document are made once): the suite is mostly waiting on subprocesses, and 2 cores halve it.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # docs/reasons.md from the reason catalogue, docs/mukaika.1 from the command line: run it after
 # changing either (tests/test_docs.py fails while they differ).
