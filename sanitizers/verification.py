@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from sanitizers.archives.budget import TreeBudget, copy_bounded, tree_budget
+from sanitizers.archives.budget import TreeBudget, tree_budget
 from sanitizers.archives.libarchive_read import STREAM_TYPES
 from sanitizers.archives.tarwrite import tar_members
 from sanitizers.archives.zipbuild import verify_archive
-from sanitizers.archives.zipcheck import Entry, check_entries, open_zip
+from sanitizers.archives.zipcheck import Entry, check_entries, extract_entry, open_zip
 from sanitizers.base import Limits, Options
 from sanitizers.detect import Detection, detect_bytes
 from sanitizers.errors import SanitizeError, VerifyError
@@ -357,8 +357,7 @@ def _eml(subject: _Subject) -> None:
 
 def _extracted(archive: zipfile.ZipFile, entry: Entry, limits: Limits, budget: TreeBudget) -> bytes:
     buffer = io.BytesIO()
-    with archive.open(entry.info) as untrusted_stream:
-        copy_bounded(untrusted_stream, buffer, entry.info.compress_size, limits, budget, entry.name)
+    extract_entry(archive, entry, buffer, limits, budget)
     return buffer.getvalue()
 
 

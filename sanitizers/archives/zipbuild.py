@@ -11,16 +11,14 @@ whole archive.  The writer and its check serve every archive rebuild whose outpu
 from __future__ import annotations
 
 import io
-import lzma
 import shutil
 import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from sanitizers.archives.budget import CHUNK, TreeBudget, Writable, copy_bounded, tree_budget
+from sanitizers.archives.budget import CHUNK, TreeBudget, tree_budget
 from sanitizers.archives.members import (
     MEMBER_OPTIONS,
     REMOVED_LIST_NAME,
@@ -37,7 +35,7 @@ from sanitizers.archives.members import (
     scratch_beside,
 )
 from sanitizers.archives.names import UTF8_FLAG, collision_key, safe_member_path
-from sanitizers.archives.zipcheck import Entry, check_entries, open_zip
+from sanitizers.archives.zipcheck import Entry, check_entries, extract_entry, open_zip
 from sanitizers.base import ContainerSanitizer, Limits, MemberProcessor, Options, OptionSpec, Report
 from sanitizers.errors import MalformedError, VerifyError
 
@@ -84,27 +82,8 @@ def zip_members(
     refuses them)."""
     for entry in entries:
         kind = MemberKind.FOLDER if entry.is_dir else MemberKind.FILE
-        extract = partial(_extract, archive, entry, limits, budget)
+        extract = partial(extract_entry, archive, entry, limits=limits, budget=budget)
         yield SourceMember(entry.name, kind, entry.info.date_time, extract, entry.renamed_from)
-
-
-def _extract(
-    archive: zipfile.ZipFile, entry: Entry, limits: Limits, budget: TreeBudget, out: Writable
-) -> int:
-    try:
-        with archive.open(entry.info) as untrusted_stream:
-            return copy_bounded(untrusted_stream, out, entry.info.compress_size, limits, budget, entry.name)
-    # NotImplementedError: a feature zipfile does not read (patched data, flag bit 5)
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        lzma.LZMAError,
-        OSError,
-        EOFError,
-        ValueError,
-        NotImplementedError,
-    ) as exc:
-        raise MalformedError("archive.malformed", f"{entry.name}: cannot be decompressed: {exc}") from None
 
 
 def _new_info(name: str, date_time: DateTime, folder: bool) -> zipfile.ZipInfo:

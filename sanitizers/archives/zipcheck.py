@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import io
 import itertools
+import lzma
 import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sanitizers.archives.budget import member_cap
+from sanitizers.archives.budget import TreeBudget, Writable, copy_bounded, member_cap
 from sanitizers.archives.members import UniqueNames
 from sanitizers.archives.names import decode_name, raw_name, renamed, safe_member_path
 from sanitizers.base import Limits
@@ -173,3 +175,29 @@ def _check_layout(f: IO[bytes], entries: list[Entry], central_directory: int) ->
         raise AmbiguousStructureError(
             "archive.malformed", f"{spans[-1][2][:200]!r} runs into the central directory"
         )
+
+
+def extract_entry(
+    archive: zipfile.ZipFile,
+    entry: Entry,
+    out: Writable,
+    limits: Limits,
+    budget: TreeBudget,
+    malformed: str = "archive.malformed",
+) -> int:
+    """Decompress one accepted entry into ``out``, counting what it produces against the
+    limits; what zipfile cannot decompress becomes ``malformed``.  Returns the bytes written."""
+    try:
+        with archive.open(entry.info) as untrusted_stream:
+            return copy_bounded(untrusted_stream, out, entry.info.compress_size, limits, budget, entry.name)
+    # NotImplementedError: a feature zipfile does not read (patched data, flag bit 5)
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
+        raise MalformedError(malformed, f"{entry.name}: cannot be decompressed: {exc}") from None

@@ -11,17 +11,15 @@ describe a bomb; the ones that mean "this is not a sound package" become the for
 from __future__ import annotations
 
 import io
-import lzma
 import zipfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import olefile
 
-from sanitizers.archives.budget import TreeBudget, copy_bounded, tree_budget
-from sanitizers.archives.zipcheck import Entry, check_entries, open_zip
+from sanitizers.archives.budget import TreeBudget, tree_budget
+from sanitizers.archives.zipcheck import Entry, check_entries, extract_entry, open_zip
 from sanitizers.base import Limits
 from sanitizers.errors import EncryptedError, MalformedError, SanitizeError
 
@@ -60,21 +58,7 @@ class Package:
         """Decompress one part, counting what it produces against the limits."""
         entry = self._entries[name.casefold()]
         buffer = io.BytesIO()
-        try:
-            with self._archive.open(entry.info) as untrusted_stream:
-                copy_bounded(
-                    untrusted_stream, buffer, entry.info.compress_size, self._limits, self._budget, name
-                )
-        except (
-            zipfile.BadZipFile,
-            zlib.error,
-            lzma.LZMAError,
-            OSError,
-            EOFError,
-            ValueError,
-            NotImplementedError,  # a feature zipfile does not read (patched data, flag bit 5)
-        ) as exc:
-            raise MalformedError(self._malformed, f"{name}: cannot be decompressed: {exc}") from None
+        extract_entry(self._archive, entry, buffer, self._limits, self._budget, self._malformed)
         return buffer.getvalue()
 
 
