@@ -20,6 +20,7 @@ from sanitizers.base import Limits
 from sanitizers.errors import MalformedError, VerifyError
 from sanitizers.ooxml import OoxmlRebuild
 from sanitizers.ooxml.verify import verify_package
+from sanitizers.pdf.fonts import sfnt_file, sfnt_tables
 from sanitizers.pipeline import FINAL_REFUSALS
 from tests.sanitizers import ooxml_builders as b
 from tests.sanitizers.contract import removed_counts
@@ -82,6 +83,20 @@ def test_a_picture_keeps_its_pixels_and_loses_what_follows_it(
         assert out.format == fmt
         difference = ImageChops.difference(out.convert("RGB"), before.convert("RGB")).getbbox()
         assert difference is None or fmt == "JPEG"
+
+
+def test_a_slides_picture_loses_what_follows_it_too(tmp_path: Path) -> None:
+    def slide_picture(package: b.Package) -> None:
+        package.add("ppt/media/image9.gif", picture("GIF") + PAYLOAD, "image/gif")
+        package.relate("ppt/slides/slide1.xml", b.REL + "image", "../media/image9.gif")
+
+    src = b.build(tmp_path / "in.pptx", "pptx", slide_picture)
+    dst = tmp_path / "out.pptx"
+    removed = removed_counts(OoxmlRebuild().sanitize(src, dst, {}, Limits()))
+    assert removed["image.trailing_data"] == 1
+    assert PAYLOAD[:24] not in every_member(dst)
+    with Image.open(io.BytesIO(read_member(dst, "ppt/media/image9.gif"))) as out:
+        assert out.format == "GIF"
 
 
 def test_metadata_hidden_in_a_picture_goes(tmp_path: Path) -> None:
@@ -201,6 +216,18 @@ def test_an_embedded_font_is_rewritten_by_ots_and_keeps_its_key(tmp_path: Path) 
     # the glyph outlines are the font's own
     glyf_at, glyf_length = tables[b"glyf"]
     assert clean[glyf_at : glyf_at + glyf_length] in font
+
+
+def test_a_payload_in_a_table_of_its_own_inside_the_font_goes(tmp_path: Path) -> None:
+    font = TRUETYPE_FONT.read_bytes()
+    tables = sfnt_tables(font)
+    assert tables is not None
+    carrying = sfnt_file(font[:4], {**tables, b"zPay": PAYLOAD})  # a table no rasteriser reads
+    src = b.build(tmp_path / "in.docx", "docx", with_font(obfuscated(carrying, FONT_KEY)))
+    dst, _ = rebuild(src, tmp_path)
+    assert PAYLOAD[:24] not in every_member(dst)
+    clean = obfuscated(read_member(dst, "word/fonts/font1.odttf"), FONT_KEY)
+    assert b"zPay" not in table_directory(clean) and b"glyf" in table_directory(clean)
 
 
 def test_a_font_ots_refuses_refuses_the_rebuild_so_the_next_method_runs(tmp_path: Path) -> None:
