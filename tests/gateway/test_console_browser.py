@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -99,19 +100,26 @@ approval = "required"
         yield Site(gateway, port)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+@contextmanager
+def chromium(profile_parent: Path, *flags: str) -> Iterator[webdriver.Chrome]:
+    """Debian's Chromium, headless, with a profile of its own under ``profile_parent``."""
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for flag in CHROME_FLAGS:
+    for flag in (*CHROME_FLAGS, *flags):
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}")
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(dir=profile_parent)}")
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(30)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    with chromium(tmp_path) as driver:
+        yield driver
 
 
 def log_in(driver: webdriver.Chrome, site: Site, user: str, password: str = PASSWORD) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +14,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import ROOT
 from tests.gateway.console_env import PASSWORD, ConsoleEnv, many_audit_entries, many_transfers
-from tests.gateway.test_console_browser import CHROME_FLAGS
+from tests.gateway.test_console_browser import chromium
 from tests.gateway.test_http import free_port
 
 pytestmark = pytest.mark.slow
@@ -95,17 +92,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dic
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (*CHROME_FLAGS, "--window-size=1280,900", "--lang=ja", "--hide-scrollbars"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path_factory.mktemp('chromium'))}")
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(
+        tmp_path_factory.mktemp("chromium"), "--window-size=1280,900", "--lang=ja", "--hide-scrollbars"
+    ) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
