@@ -13,6 +13,7 @@ import structlog
 
 from sanitizers.base import Limits, Registry
 from sanitizers.pipeline import Outcome, Policy, process_file
+from tests.postgres_harness import PostgresCluster, running_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -78,3 +79,10 @@ def restore_logging() -> Iterator[None]:
     logging.getLogger().handlers[:] = handlers
     logging.getLogger().setLevel(level)
     structlog.reset_defaults()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster for this test process (tests.postgres_harness)."""
+    with running_cluster() as cluster:
+        yield cluster
