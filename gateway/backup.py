@@ -5,6 +5,9 @@ the journal as of one commit while the daemon goes on writing (WAL lets it). The
 written under a temporary name beside PATH, checked, made durable, and only then renamed
 over PATH: PATH is never a half-written journal, and an older backup there stays whole
 until the new one replaces it.
+
+A journal in PostgreSQL is the database's to back up (pg_dump, or the server's own backups
+and WAL archive): this command refuses it rather than copy half of what matters.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from gateway.dburl import is_postgres_url, redact_url
 from gateway.fsutil import fsync_dir
 
 
@@ -23,11 +27,18 @@ class BackupError(Exception):
     """The copy could not be made or did not check out."""
 
 
-def backup_journal(journal: Path, target: Path) -> Path:
+def backup_journal(journal: Path | str, target: Path) -> Path:
     """Copy ``journal`` to ``target`` (into it, under a dated name, if it is a directory); return the file.
 
-    Raises FileNotFoundError if there is no journal, BackupError or OSError if no copy was made.
+    Raises FileNotFoundError if there is no journal, BackupError or OSError if no copy was made
+    (always for a PostgreSQL journal: ``journal`` is then its URL).
     """
+    if is_postgres_url(journal):
+        raise BackupError(
+            f"the journal is in PostgreSQL ({redact_url(str(journal))}): back it up with the database's"
+            " tools, e.g. pg_dump --format=custom --file=journal.dump with the same connection settings"
+        )
+    journal = Path(journal)
     if not journal.is_file():
         raise FileNotFoundError(journal)
     if target.is_dir():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import sqlite3
 import tempfile
 from collections.abc import Collection, Mapping, Sized
 from pathlib import Path
@@ -28,7 +27,7 @@ from gateway.config import MAIL_CHANNEL, Config
 from gateway.folders import ShareWatch
 from gateway.intake import InboxWatcher, Settler
 from gateway.isolation.provider import IsolationProvider
-from gateway.journal import Journal
+from gateway.journal import Journal, JournalError
 from gateway.metrics import Metrics
 from gateway.smtp.queue import MailView
 from gateway.smtp.relay import MailRelay
@@ -105,7 +104,7 @@ def _journal_answers(journal: Journal | None) -> str:
         return "journal not open"
     try:
         journal.view.ping()
-    except sqlite3.Error as exc:
+    except JournalError as exc:
         return f"journal error: {exc}"
     return "ok"
 

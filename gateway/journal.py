@@ -1,20 +1,27 @@
-"""The journal: one SQLite row per transfer, the source of truth for recovery.
+"""The journal: one row per transfer, the source of truth for recovery.
 
-A state is committed before the file operation it allows (WAL, synchronous=FULL), so after
-a crash every unfinished row says what may have happened and recovery can finish it.
+A state is committed before the file operation it allows (SQLite: WAL, synchronous=FULL), so
+after a crash every unfinished row says what may have happened and recovery can finish it.
+The rows live in a SQLite file in the spool, or in a PostgreSQL database that several nodes
+share (gateway.journal_sql: the SQL here is written once for both).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
+
+from gateway.dburl import redact_url
+from gateway.journal_sql import Database, Session, open_database
+from gateway.journal_sql import JournalError as JournalError
+from gateway.journal_sql import JournalUnavailableError as JournalUnavailableError
+from gateway.journal_sql import Row as Row
 
 #: admitted → staged → sanitising → releasing | rejecting → released | rejected
 #: (held: waiting for something outside, e.g. a scanner; awaiting_approval: sanitised, its
@@ -76,7 +83,8 @@ CREATE TABLE IF NOT EXISTS placements (
 """
 
 #: Schema changes after the first release, applied in order to journals of older versions
-#: (``PRAGMA user_version`` counts those applied).
+#: (SQLite's ``PRAGMA user_version``, PostgreSQL's schema_version table count those applied).
+#: Written for SQLite; gateway.journal_sql gives PostgreSQL its column types.
 _MIGRATIONS = (
     """
     ALTER TABLE transfers ADD COLUMN decided_by TEXT;
@@ -229,103 +237,127 @@ _TRANSFER_FIELDS = tuple(f.name for f in fields(Transfer))
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # one connection shared by the daemon's I/O threads, serialised by a lock
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._lock = threading.RLock()
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        self._migrate()
-        self.view = JournalView(self._db, self._lock)
+    """The transfers, their placements, release requests, audit and the users seen, on one database.
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-            # executescript commits first; the steps and the version bump commit together
-            self._db.executescript(f"BEGIN IMMEDIATE; {script} PRAGMA user_version = {number}; COMMIT;")
+    ``target`` is a path (the embedded SQLite file) or a ``postgresql://`` URL (a database
+    several nodes share); see gateway.journal_sql for what differs between the two.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self._db = open_database(target)
+        try:
+            self._db.ensure_schema(_SCHEMA, _MIGRATIONS)
+        except BaseException:
+            self._db.close()
+            raise
+        self.view = JournalView(self._db)
+
+    @property
+    def backend(self) -> str:
+        """The database: "sqlite" or "postgresql"."""
+        return self._db.backend
+
+    @property
+    def url(self) -> str | None:
+        """The PostgreSQL URL, password included (None for SQLite): log only ``redact_url(url)``."""
+        return self._db.url
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
+    def transaction(self) -> AbstractContextManager[Session]:
+        """One commit for the tables kept by other modules (``with journal.transaction() as db``).
 
-    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        ``db.execute(sql, params)`` takes SQL with ``?`` placeholders that both databases accept.
+        """
+        return self._db.transaction()
 
-    def transaction(self) -> _Transaction:
-        """One commit for the tables kept by other modules (``with journal.transaction() as db``)."""
-        return self._transaction()
-
-    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        return self._rows(sql, params)
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        return self._db.rows(sql, params)
 
     def create(self, transfer_id: str, channel: str, folders: tuple[str, ...], inbox_path: str, name_in: str,
                name: str) -> Transfer:  # fmt: skip
         now = time.time()
-        with self._transaction():
-            self._db.execute(
+        with self._db.transaction() as db:
+            db.execute(
                 "INSERT INTO transfers (id, channel, rel_dir, inbox_path, name_in, name, state, created,"
                 " updated) VALUES (?, ?, ?, ?, ?, ?, 'admitted', ?, ?)",
                 (transfer_id, channel, json.dumps(list(folders)), inbox_path, name_in, name, now, now),
             )
         return self.get(transfer_id)
 
-    def update(self, transfer_id: str, **values: Any) -> Transfer:
-        """Commit new values (a new ``state`` among them) for one transfer."""
-        _check_values(values)
-        with self._transaction():
-            self._update(transfer_id, values)
-        return self.get(transfer_id)
+    @overload
+    def update(self, transfer_id: str, *, expect: Mapping[str, Any], then: Callable[[Any], None] | None = None,
+               **values: Any) -> Transfer | None: ...  # fmt: skip
+    @overload
+    def update(self, transfer_id: str, *, then: Callable[[Any], None], **values: Any) -> Transfer: ...
+    @overload
+    def update(self, transfer_id: str, **values: Any) -> Transfer: ...
+    def update(self, transfer_id: str, *, expect: Mapping[str, Any] | None = None,
+               then: Callable[[Any], None] | None = None, **values: Any) -> Transfer | None:  # fmt: skip
+        """Commit new values (a new ``state`` among them) for one transfer; return it as committed.
 
-    def _update(self, transfer_id: str, values: dict[str, Any]) -> None:
-        values["updated"] = time.time()
-        if values.get("state") in FINAL_STATES:
-            values["finished"] = values["updated"]
-        assignments = ", ".join(f"{k} = ?" for k in values)  # keys checked against the dataclass
-        self._db.execute(f"UPDATE transfers SET {assignments} WHERE id = ?", (*values.values(), transfer_id))  # noqa: S608
+        With ``expect``, only if the row's columns still hold those values (another node may
+        have moved it on meanwhile): None when they did not, and nothing is written.
+        ``then(connection)`` runs in the same transaction after the update (only if it
+        applied), with the database driver's own connection, for rows that must commit with
+        it; if it raises, nothing of the transaction is kept.
+        """
+        _check_values(values)
+        _check_expect(expect)
+        with self._db.transaction() as db:
+            row = _update(db, transfer_id, values, expect)
+            if row is None:
+                if expect is None:
+                    raise KeyError(transfer_id)
+                return None
+            if then is not None:
+                then(db.connection)
+        return Transfer(**dict(row))
 
     def get(self, transfer_id: str) -> Transfer:
-        rows = self._rows("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
+        rows = self._db.rows("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
         if not rows:
             raise KeyError(transfer_id)
         return Transfer(**dict(rows[0]))
 
     def exists(self, transfer_id: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)))
+        return bool(self._db.rows("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)))
 
     def delete(self, transfer_id: str) -> None:
-        with self._transaction():
-            self._db.execute("DELETE FROM mail WHERE transfer_id = ?", (transfer_id,))
-            self._db.execute("DELETE FROM placements WHERE transfer_id = ?", (transfer_id,))
-            self._db.execute("DELETE FROM transfers WHERE id = ?", (transfer_id,))
+        with self._db.transaction() as db:
+            db.execute("DELETE FROM mail WHERE transfer_id = ?", (transfer_id,))
+            db.execute("DELETE FROM placements WHERE transfer_id = ?", (transfer_id,))
+            db.execute("DELETE FROM transfers WHERE id = ?", (transfer_id,))
 
     def unfinished(self) -> list[Transfer]:
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT * FROM transfers WHERE state NOT IN ('released', 'rejected', 'failed') ORDER BY created"
         )
         return [Transfer(**dict(row)) for row in rows]
 
-    def plan_placements(self, transfer_id: str, placements: list[Placement], **values: Any) -> None:
-        """Record what will be placed, and the new state, in one commit."""
+    def plan_placements(self, transfer_id: str, placements: list[Placement], *,
+                        expect: Mapping[str, Any] | None = None, **values: Any) -> bool:  # fmt: skip
+        """Record what will be placed, and the new state, in one commit; whether it applied.
+
+        A placement already planned under its key stays as first planned. With ``expect``,
+        as ``update``: nothing is recorded unless the row still holds those values.
+        """
         _check_values(values)
-        with self._transaction():
+        _check_expect(expect)
+        with self._db.transaction() as db:
+            if _update(db, transfer_id, values, expect) is None and expect is not None:
+                return False
             for p in placements:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO placements (transfer_id, key, directory, name, source, sha256)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                db.execute(
+                    "INSERT INTO placements (transfer_id, key, directory, name, source, sha256)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (transfer_id, p.key, p.directory, p.name, p.source, p.sha256),
                 )
-            self._update(transfer_id, values)
+        return True
 
     def placements(self, transfer_id: str) -> list[Placement]:
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT key, directory, name, source, sha256, final_path FROM placements"
             " WHERE transfer_id = ? ORDER BY key",
             (transfer_id,),
@@ -335,24 +367,18 @@ class Journal:
     def placement_done(self, transfer_id: str, key: str, final_path: str, **values: Any) -> None:
         """Record where a placement landed, with any new transfer values, in one commit."""
         _check_values(values)
-        with self._transaction():
-            self._db.execute(
+        with self._db.transaction() as db:
+            db.execute(
                 "UPDATE placements SET final_path = ? WHERE transfer_id = ? AND key = ?",
                 (final_path, transfer_id, key),
             )
             if values:
-                self._update(transfer_id, values)
+                _update(db, transfer_id, values)
 
     # ── approvals and audit ────────────────────────────────────────────────────────────
     def audit(self, entry: AuditEntry) -> None:
-        with self._transaction():
-            self._audit(entry)
-
-    def _audit(self, entry: AuditEntry) -> None:
-        self._db.execute(
-            "INSERT INTO audit (time, actor, action, target, remote, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (entry.time or time.time(), entry.actor, entry.action, entry.target, entry.remote, entry.detail),
-        )
+        with self._db.transaction() as db:
+            _audit(db, entry)
 
     def decide_held(self, transfer_id: str, decided_by: str, audit: AuditEntry,
                     deny_placements: list[Placement] | None = None, **values: Any) -> None:  # fmt: skip
@@ -360,97 +386,93 @@ class Journal:
 
         A release turns the planned output placement loose (state ``releasing``); a denial
         replaces it with ``deny_placements`` (state ``rejecting``). Raises DecisionRefusedError
-        when the transfer no longer awaits approval (decided by someone else meanwhile).
+        when the transfer no longer awaits approval (decided by someone else meanwhile, on
+        this node or another: the update applies only to a row still awaiting).
         """
         _check_values(values)
-        with self._transaction():
-            row = self._db.execute("SELECT state FROM transfers WHERE id = ?", (transfer_id,)).fetchone()
-            if row is None or row["state"] != "awaiting_approval":
+        state = "releasing" if deny_placements is None else "rejecting"
+        with self._db.transaction() as db:
+            decided = _update(db, transfer_id, {"state": state, "decided_by": decided_by, **values},
+                              {"state": "awaiting_approval"})  # fmt: skip
+            if decided is None:
                 raise DecisionRefusedError("not_awaiting")
-            if deny_placements is None:
-                self._update(transfer_id, {"state": "releasing", "decided_by": decided_by, **values})
-            else:
-                self._db.execute("DELETE FROM placements WHERE transfer_id = ?", (transfer_id,))
+            if deny_placements is not None:
+                db.execute("DELETE FROM placements WHERE transfer_id = ?", (transfer_id,))
                 for p in deny_placements:
-                    self._db.execute(
+                    db.execute(
                         "INSERT INTO placements (transfer_id, key, directory, name, source, sha256)"
                         " VALUES (?, ?, ?, ?, ?, ?)",
                         (transfer_id, p.key, p.directory, p.name, p.source, p.sha256),
                     )
-                self._update(transfer_id, {"state": "rejecting", "decided_by": decided_by, **values})
-            self._audit(audit)
+            _audit(db, audit)
 
     def request_release(self, transfer_id: str, requested_by: str, reason: str, expires: float,
                         audit: AuditEntry) -> int:  # fmt: skip
         """Record a pending request for a transfer's original; one open request per transfer."""
-        with self._transaction():
-            row = self._db.execute(
-                "SELECT original_purged FROM transfers WHERE id = ?", (transfer_id,)
-            ).fetchone()
+        with self._db.transaction() as db:
+            # the transfer's row locked first: a second request, or the purge, waits for this commit
+            row = db.locking("SELECT original_purged FROM transfers WHERE id = ?", (transfer_id,)).fetchone()
             if row is None or row["original_purged"]:  # the retention purge may have won the race
                 raise DecisionRefusedError("no_original")
-            open_request = self._db.execute(
+            open_request = db.execute(
                 "SELECT 1 FROM release_requests WHERE transfer_id = ? AND state IN ('pending', 'approved')",
                 (transfer_id,),
             ).fetchone()
             if open_request is not None:
                 raise DecisionRefusedError("already_requested")
-            cursor = self._db.execute(
+            created = db.execute(
                 "INSERT INTO release_requests (transfer_id, requested_by, reason, created, expires, state)"
-                " VALUES (?, ?, ?, ?, ?, 'pending')",
+                " VALUES (?, ?, ?, ?, ?, 'pending') RETURNING id",
                 (transfer_id, requested_by, reason, time.time(), expires),
+            ).fetchone()
+            assert created is not None
+            request_id = int(created["id"])
+            _audit(
+                db, AuditEntry(audit.actor, audit.action, f"request:{request_id}", audit.remote, audit.detail)
             )
-            request_id = int(cursor.lastrowid or 0)
-            self._audit(AuditEntry(audit.actor, audit.action, f"request:{request_id}", audit.remote,
-                                   audit.detail))  # fmt: skip
         return request_id
 
     def decide_release(self, request_id: int, decided_by: str, *, approve: bool, note: str, now: float,
                        directory: str | None, audit: AuditEntry) -> ReleaseRequest:  # fmt: skip
         """Approve or deny a pending request, never by its requester and never once expired."""
-        with self._transaction():
-            request = self._request(request_id)
-            if request is None or request.state != "pending":
+        with self._db.transaction() as db:
+            row = db.locking("SELECT * FROM release_requests WHERE id = ?", (request_id,)).fetchone()
+            if row is None or row["state"] != "pending":
                 raise DecisionRefusedError("not_pending")
-            if request.expires <= now:
+            if row["expires"] <= now:
                 raise DecisionRefusedError("expired")
-            if request.requested_by == decided_by:
+            if row["requested_by"] == decided_by:
                 raise DecisionRefusedError("own_request")
-            self._db.execute(
+            decided = db.execute(
                 "UPDATE release_requests SET state = ?, decided_by = ?, decided = ?, note = ?, directory = ?"
-                " WHERE id = ? AND state = 'pending'",
+                " WHERE id = ? AND state = 'pending' RETURNING *",
                 ("approved" if approve else "denied", decided_by, now, note, directory, request_id),
-            )
-            self._audit(audit)
-        result = self._request(request_id)
-        assert result is not None
-        return result
+            ).fetchone()
+            assert decided is not None  # the row is locked and was pending
+            _audit(db, audit)
+        return ReleaseRequest(**dict(decided))
 
     def release_placed(self, request_id: int, final_path: str, audit: AuditEntry) -> None:
-        with self._transaction():
-            self._db.execute(
+        with self._db.transaction() as db:
+            db.execute(
                 "UPDATE release_requests SET state = 'released', final_path = ? WHERE id = ? AND state = 'approved'",
                 (final_path, request_id),
             )
-            self._audit(audit)
+            _audit(db, audit)
 
     def expire_requests(self, now: float) -> list[ReleaseRequest]:
         """Mark pending requests past their expiry as expired (audited); return them."""
-        with self._transaction():
-            rows = self._db.execute(
+        with self._db.transaction() as db:
+            rows = db.locking(
                 "SELECT * FROM release_requests WHERE state = 'pending' AND expires <= ?", (now,)
-            ).fetchall()
+            )
             expired = [ReleaseRequest(**dict(row)) for row in rows]
             for request in expired:
-                self._db.execute("UPDATE release_requests SET state = 'expired', decided = ? WHERE id = ?",
-                                 (now, request.id))  # fmt: skip
-                self._audit(AuditEntry("system", "release.expire", f"request:{request.id}",
-                                       detail=f"transfer {request.transfer_id}", time=now))  # fmt: skip
+                db.execute("UPDATE release_requests SET state = 'expired', decided = ? WHERE id = ?",
+                           (now, request.id))  # fmt: skip
+                _audit(db, AuditEntry("system", "release.expire", f"request:{request.id}",
+                                      detail=f"transfer {request.transfer_id}", time=now))  # fmt: skip
         return expired
-
-    def _request(self, request_id: int) -> ReleaseRequest | None:
-        row = self._db.execute("SELECT * FROM release_requests WHERE id = ?", (request_id,)).fetchone()
-        return ReleaseRequest(**dict(row)) if row is not None else None
 
     def sync_users(self, users: dict[str, tuple[str, bool, float]]) -> list[AuditEntry]:
         """Audit the changes made to the users file since it was last seen (by `mukaika user`).
@@ -458,9 +480,10 @@ class Journal:
         ``users`` maps a name to (role, disabled, changed); the journal keeps the last state seen.
         """
         entries: list[AuditEntry] = []
-        with self._transaction():
+        with self._db.transaction() as db:
+            db.lock_table("known_users")  # two nodes reading the same file audit each change once
             known = {row["name"]: (row["role"], bool(row["disabled"]), row["changed"])
-                     for row in self._db.execute("SELECT * FROM known_users")}  # fmt: skip
+                     for row in db.execute("SELECT * FROM known_users")}  # fmt: skip
             for name, (role, disabled, changed) in sorted(users.items()):
                 before = known.get(name)
                 if before == (role, disabled, changed):
@@ -474,13 +497,16 @@ class Journal:
                 else:
                     action, detail = "user.passwd", ""
                 entries.append(AuditEntry("users-file", action, f"user:{name}", detail=detail, time=changed))
-                self._db.execute("INSERT OR REPLACE INTO known_users VALUES (?, ?, ?, ?)",
-                                 (name, role, int(disabled), changed))  # fmt: skip
+                db.execute(
+                    "INSERT INTO known_users (name, role, disabled, changed) VALUES (?, ?, ?, ?) ON CONFLICT (name)"
+                    " DO UPDATE SET role = excluded.role, disabled = excluded.disabled, changed = excluded.changed",
+                    (name, role, int(disabled), changed),
+                )
             for name in sorted(set(known) - set(users)):
                 entries.append(AuditEntry("users-file", "user.remove", f"user:{name}"))
-                self._db.execute("DELETE FROM known_users WHERE name = ?", (name,))
+                db.execute("DELETE FROM known_users WHERE name = ?", (name,))
             for entry in entries:
-                self._audit(entry)
+                _audit(db, entry)
         return entries
 
     def mark_purged(self, transfer_id: str) -> bool:
@@ -489,16 +515,18 @@ class Journal:
         Committed before the file is removed, so a request made meanwhile either sees the
         mark and is refused, or keeps the original from being removed.
         """
-        with self._transaction():
-            cursor = self._db.execute(
+        with self._db.transaction() as db:
+            # locked first, so that the update's look at the requests sees one committed meanwhile
+            db.locking("SELECT id FROM transfers WHERE id = ?", (transfer_id,))
+            marked = db.execute(
                 "UPDATE transfers SET original_purged = 1 WHERE id = ? AND original_purged = 0 AND id NOT IN"
                 " (SELECT transfer_id FROM release_requests WHERE state IN ('pending', 'approved'))",
                 (transfer_id,),
             )
-        return cursor.rowcount == 1
+        return marked.rowcount == 1
 
     def finished_before(self, cutoff: float) -> Iterator[Transfer]:
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT * FROM transfers WHERE finished IS NOT NULL AND finished < ? AND original_purged = 0"
             " AND id NOT IN (SELECT transfer_id FROM release_requests WHERE state IN ('pending', 'approved'))",
             (cutoff,),
@@ -513,74 +541,84 @@ class Journal:
         The audit table keeps its entries. Returns how many transfers were deleted.
         """
         open_requests = ("pending", "approved")
-        with self._transaction():
-            rows = self._db.execute(
+        with self._db.transaction() as db:
+            rows = db.locking(
                 f"SELECT id FROM transfers WHERE finished < ? AND state IN ({_marks(FINAL_STATES)})"  # noqa: S608
                 " AND original_purged = 1 AND id NOT IN (SELECT transfer_id FROM release_requests"
                 f" WHERE state IN ({_marks(open_requests)})) AND id NOT IN (SELECT transfer_id FROM mail"
                 f" WHERE state IN ({_marks(OPEN_MAIL_STATES)})) ORDER BY finished LIMIT ?",
                 (cutoff, *FINAL_STATES, *open_requests, *OPEN_MAIL_STATES, limit),
-            ).fetchall()
+            )
             ids = [row["id"] for row in rows]
             if not ids:
                 return 0
             for table in ("placements", "release_requests", "mail"):  # children first: foreign keys
-                self._db.execute(f"DELETE FROM {table} WHERE transfer_id IN ({_marks(ids)})", ids)  # noqa: S608
-            self._db.execute(f"DELETE FROM transfers WHERE id IN ({_marks(ids)})", ids)  # noqa: S608
+                db.execute(f"DELETE FROM {table} WHERE transfer_id IN ({_marks(ids)})", ids)  # noqa: S608
+            db.execute(f"DELETE FROM transfers WHERE id IN ({_marks(ids)})", ids)  # noqa: S608
         return len(ids)
+
+
+def open_journal(target: str | Path) -> Journal:
+    """The journal at ``target``: a ``postgresql://`` (or ``postgres://``) URL, else a SQLite file's path."""
+    return Journal(target)
 
 
 class JournalView:
     """Read-only questions about the journal, asked by the status endpoint and `mukaika status`."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._lock = lock
 
     @classmethod
-    def open_read_only(cls, path: Path) -> JournalView:
-        """Open without write access (the daemon may be running); FileNotFoundError if absent."""
-        if not path.is_file():
-            raise FileNotFoundError(path)
-        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        return cls(db, threading.RLock())
+    def open_read_only(cls, target: str | Path) -> JournalView:
+        """Open without write access (the daemon may be running); FileNotFoundError if absent.
+
+        A PostgreSQL journal is read over a connection whose transactions are read-only; it is
+        absent while no gateway has created its tables.
+        """
+        db = open_database(target, read_only=True)
+        try:
+            if not db.has_table("transfers"):
+                raise FileNotFoundError(f"no journal tables at {redact_url(str(target))}")
+        except BaseException:
+            db.close()
+            raise
+        return cls(db)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
-    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        """A query for the tables read by other modules (gateway.smtp.queue), ``?`` placeholders."""
+        return self._db.rows(sql, params)
 
-    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """A query for the tables read by other modules (gateway.smtp.queue)."""
-        return self._rows(sql, params)
+    def has_table(self, name: str) -> bool:
+        """Whether the journal has the table (a journal opened read-only is not migrated)."""
+        return self._db.has_table(name)
 
     def ping(self) -> None:
-        """Raise sqlite3.Error unless the database answers a trivial query."""
-        self._rows("SELECT count(*) FROM transfers WHERE id = ''")
+        """Raise JournalError unless the database answers a trivial query."""
+        self._db.rows("SELECT count(*) AS n FROM transfers WHERE id = ''")
 
     def counts_by_state(self, finished_since: float | None = None) -> dict[str, int]:
         """Transfers per state; with ``finished_since``, only those finished from then on."""
         if finished_since is None:
-            rows = self._rows("SELECT state, count(*) AS n FROM transfers GROUP BY state")
+            rows = self._db.rows("SELECT state, count(*) AS n FROM transfers GROUP BY state")
         else:
-            rows = self._rows("SELECT state, count(*) AS n FROM transfers WHERE finished >= ? GROUP BY state",
-                              (finished_since,))  # fmt: skip
+            rows = self._db.rows("SELECT state, count(*) AS n FROM transfers WHERE finished >= ? GROUP BY state",
+                                 (finished_since,))  # fmt: skip
         return {row["state"]: row["n"] for row in rows}
 
     def recent(self, limit: int) -> list[Transfer]:
         """The last ``limit`` finished transfers, newest first."""
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT * FROM transfers WHERE finished IS NOT NULL ORDER BY finished DESC LIMIT ?", (limit,)
         )
         return [Transfer(**dict(row)) for row in rows]
 
     def errors(self, limit: int) -> list[Transfer]:
         """The last ``limit`` refusals that point at the gateway rather than at the file, newest first."""
-        rows = self._rows(
+        rows = self._db.rows(
             f"SELECT * FROM transfers WHERE state = 'rejected' AND {_ERROR_CODES}"  # noqa: S608
             " ORDER BY finished DESC LIMIT ?",
             (limit,),
@@ -588,14 +626,14 @@ class JournalView:
         return [Transfer(**dict(row)) for row in rows]
 
     def transfer(self, transfer_id: str) -> Transfer | None:
-        rows = self._rows("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
+        rows = self._db.rows("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
         return Transfer(**dict(rows[0])) if rows else None
 
     def search(self, *, channel: str = "", state: str = "", file_type: str = "", day: str = "",
                name: str = "", limit: int = 200, offset: int = 0) -> list[Transfer]:  # fmt: skip
         """Transfers matching every given filter, newest first; ``day`` is YYYY-MM-DD (local time)."""
         where, params = _search_filter(channel, state, file_type, day, name)
-        rows = self._rows(
+        rows = self._db.rows(
             f"SELECT * FROM transfers WHERE {where} ORDER BY created DESC LIMIT ? OFFSET ?",  # noqa: S608
             (*params, limit, offset),
         )
@@ -605,47 +643,47 @@ class JournalView:
                      name: str = "") -> int:  # fmt: skip
         """How many transfers ``search`` with the same filters finds in all."""
         where, params = _search_filter(channel, state, file_type, day, name)
-        return int(self._rows(f"SELECT count(*) AS n FROM transfers WHERE {where}", tuple(params))[0]["n"])  # noqa: S608
+        return int(self._db.rows(f"SELECT count(*) AS n FROM transfers WHERE {where}", tuple(params))[0]["n"])  # noqa: S608
 
     def in_state(self, state: str, limit: int = 200) -> list[Transfer]:
-        rows = self._rows("SELECT * FROM transfers WHERE state = ? ORDER BY created LIMIT ?", (state, limit))
+        rows = self._db.rows(
+            "SELECT * FROM transfers WHERE state = ? ORDER BY created LIMIT ?", (state, limit)
+        )
         return [Transfer(**dict(row)) for row in rows]
 
     def recent_rejections(self, limit: int) -> list[Transfer]:
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT * FROM transfers WHERE state = 'rejected' ORDER BY finished DESC LIMIT ?", (limit,)
         )
         return [Transfer(**dict(row)) for row in rows]
 
     def release_request(self, request_id: int) -> ReleaseRequest | None:
-        rows = self._rows("SELECT * FROM release_requests WHERE id = ?", (request_id,))
+        rows = self._db.rows("SELECT * FROM release_requests WHERE id = ?", (request_id,))
         return ReleaseRequest(**dict(rows[0])) if rows else None
 
     def release_requests(self, *, states: tuple[str, ...] = REQUEST_STATES, transfer_id: str = "",
                          limit: int = 200) -> list[ReleaseRequest]:  # fmt: skip
-        marks = ", ".join("?" for _ in states)
-        sql = f"SELECT * FROM release_requests WHERE state IN ({marks})"  # noqa: S608
+        sql = f"SELECT * FROM release_requests WHERE state IN ({_marks(states)})"  # noqa: S608
         params: list[Any] = list(states)
         if transfer_id:
             sql += " AND transfer_id = ?"
             params.append(transfer_id)
-        rows = self._rows(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        rows = self._db.rows(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [ReleaseRequest(**dict(row)) for row in rows]
 
     def audit_entries(self, limit: int = 500, offset: int = 0) -> list[AuditEntry]:
-        rows = self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+        rows = self._db.rows("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
         return [AuditEntry(**dict(row)) for row in rows]
 
     def audit_count(self) -> int:
-        return int(self._rows("SELECT count(*) AS n FROM audit")[0]["n"])
+        return int(self._db.rows("SELECT count(*) AS n FROM audit")[0]["n"])
 
     def release_request_count(self, states: tuple[str, ...] = REQUEST_STATES) -> int:
-        marks = ", ".join("?" for _ in states)
-        sql = f"SELECT count(*) AS n FROM release_requests WHERE state IN ({marks})"  # noqa: S608
-        return int(self._rows(sql, states)[0]["n"])
+        sql = f"SELECT count(*) AS n FROM release_requests WHERE state IN ({_marks(states)})"  # noqa: S608
+        return int(self._db.rows(sql, states)[0]["n"])
 
     def oldest_unfinished(self) -> Transfer | None:
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT * FROM transfers WHERE state NOT IN ('released', 'rejected', 'failed')"
             " ORDER BY created LIMIT 1"
         )
@@ -658,10 +696,9 @@ class JournalView:
         rows instead of scanning the whole history (this runs at every metrics scrape).
         """
         unfinished = [s for s in STATES if s not in FINAL_STATES]
-        marks = ", ".join("?" for _ in unfinished)
-        rows = self._rows(
+        rows = self._db.rows(
             f"SELECT channel, state, count(*) AS n, min(created) AS oldest FROM transfers"  # noqa: S608
-            f" WHERE state IN ({marks}) GROUP BY channel, state",
+            f" WHERE state IN ({_marks(unfinished)}) GROUP BY channel, state",
             tuple(unfinished),
         )
         return {(row["channel"], row["state"]): (row["n"], row["oldest"]) for row in rows}
@@ -673,20 +710,71 @@ _ERROR_CODES = (
 )
 
 
-def _search_filter(channel: str, state: str, file_type: str, day: str, name: str) -> tuple[str, list[str]]:
+def _update(db: Session, transfer_id: str, values: Mapping[str, Any],
+            expect: Mapping[str, Any] | None = None) -> Row | None:  # fmt: skip
+    """Set ``values`` (and ``updated``, ``finished`` on a final state) on a transfer still matching
+    ``expect``; the row as updated, or None if no row matched."""
+    values = {**values, "updated": time.time()}
+    if values.get("state") in FINAL_STATES:
+        values["finished"] = values["updated"]
+    assignments = ", ".join(f"{k} = ?" for k in values)  # keys checked against the dataclass
+    conditions, expected = _matching(expect or {})
+    return db.execute(
+        f"UPDATE transfers SET {assignments} WHERE id = ?{conditions} RETURNING *",  # noqa: S608
+        (*values.values(), transfer_id, *expected),
+    ).fetchone()
+
+
+def _matching(expect: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`` AND column = ?`` for each expected value (``IS NULL`` for None), and the parameters."""
+    conditions, params = "", []
+    for column, value in expect.items():  # keys checked against the dataclass
+        if value is None:
+            conditions += f" AND {column} IS NULL"
+        else:
+            conditions += f" AND {column} = ?"
+            params.append(value)
+    return conditions, params
+
+
+def _audit(db: Session, entry: AuditEntry) -> None:
+    db.execute(
+        "INSERT INTO audit (time, actor, action, target, remote, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        (entry.time or time.time(), entry.actor, entry.action, entry.target, entry.remote, entry.detail),
+    )
+
+
+def _search_filter(channel: str, state: str, file_type: str, day: str, name: str) -> tuple[str, list[Any]]:
     """The WHERE clause (and its parameters) of a transfer search."""
-    clauses, params = ["1 = 1"], []
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
     for column, value in (("channel", channel), ("state", state), ("file_type", file_type)):
         if value:
             clauses.append(f"{column} = ?")
             params.append(value)
     if day:
-        clauses.append("date(created, 'unixepoch', 'localtime') = ?")
-        params.append(day)
+        local_day = _local_day(day)
+        if local_day is None:
+            clauses.append("1 = 0")  # no such day: nothing was created on it
+        else:
+            clauses.append("created >= ? AND created < ?")
+            params += local_day
     if name:
-        clauses.append("(instr(lower(name), lower(?)) > 0 OR instr(lower(name_out), lower(?)) > 0)")
-        params += [name, name]
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(lower(name) LIKE lower(?) ESCAPE '\\' OR lower(name_out) LIKE lower(?) ESCAPE '\\')")
+        params += [pattern, pattern]
     return " AND ".join(clauses), params
+
+
+def _local_day(day: str) -> list[float] | None:
+    """[start, end) of the local day YYYY-MM-DD as epoch seconds (23 or 25 hours across DST)."""
+    try:
+        date = datetime.strptime(day, "%Y-%m-%d")
+    except ValueError:
+        return None
+    start = time.mktime((date.year, date.month, date.day, 0, 0, 0, 0, 0, -1))
+    end = time.mktime((date.year, date.month, date.day + 1, 0, 0, 0, 0, 0, -1))  # mktime rolls the month
+    return [start, end]
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -694,24 +782,13 @@ def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" * len(values))
 
 
-def _check_values(values: dict[str, Any]) -> None:
+def _check_values(values: Mapping[str, Any]) -> None:
     unknown = set(values) - set(_TRANSFER_FIELDS)
     if unknown or values.get("state", "admitted") not in STATES:
         raise ValueError(f"bad journal update {sorted(unknown) or values.get('state')}")
 
 
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._lock.acquire()
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        finally:
-            self._lock.release()
+def _check_expect(expect: Mapping[str, Any] | None) -> None:
+    unknown = set(expect or {}) - set(_TRANSFER_FIELDS)
+    if unknown:
+        raise ValueError(f"bad journal condition {sorted(unknown)}")

@@ -9,14 +9,13 @@ originals not yet purged, open release requests, mail not yet delivered.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
 
-from gateway.journal import Journal
+from gateway.journal import Journal, JournalError
 
 log = structlog.get_logger("mukaika.retention")
 
@@ -38,7 +37,7 @@ def purge_journal(journal: Journal, days: int, *, now: float | None = None,
             if deleted < BATCH_ROWS:
                 break
             time.sleep(PAUSE_SECONDS)
-    except sqlite3.Error as exc:  # disk full, a locked file: the next hourly run tries again
+    except JournalError as exc:  # disk full, a locked file, the server gone: the next hourly run tries again
         log.error("journal purge stopped; will retry", error=str(exc), purged=purged)
     if purged:
         log.info("journal purged", transfers=purged, journal_retention_days=days,

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.dburl import is_postgres_url, redact_url
 from gateway.journal import FINAL_STATES, JournalView, Transfer
 from gateway.smtp.queue import MailView, QueuedMail
 
@@ -17,7 +18,7 @@ DAY_SECONDS = 86400.0
 
 @dataclass(frozen=True)
 class StatusReport:
-    journal: Path
+    journal: Path | str  # the SQLite file, or the PostgreSQL URL without its password
     unfinished: dict[str, int]  # transfers waiting or in progress, by state
     verdicts_all: dict[str, int]
     verdicts_last_24h: dict[str, int]
@@ -73,10 +74,11 @@ class StatusReport:
         return "\n".join(lines)
 
 
-def journal_status(journal_path: Path, now: float | None = None) -> StatusReport:
-    """Read the report from the journal; FileNotFoundError if it does not exist yet."""
+def journal_status(journal: Path | str, now: float | None = None) -> StatusReport:
+    """Read the report from the journal (a path or a PostgreSQL URL); FileNotFoundError if it
+    does not exist yet."""
     now = time.time() if now is None else now
-    view = JournalView.open_read_only(journal_path)
+    view = JournalView.open_read_only(journal)
     try:
         all_states = view.counts_by_state()
         last_day = view.counts_by_state(finished_since=now - DAY_SECONDS)
@@ -87,7 +89,7 @@ def journal_status(journal_path: Path, now: float | None = None) -> StatusReport
     finally:
         view.close()
     return StatusReport(
-        journal=journal_path,
+        journal=redact_url(str(journal)) if is_postgres_url(journal) else Path(journal),
         unfinished={s: n for s, n in sorted(all_states.items()) if s not in FINAL_STATES},
         verdicts_all=_finals(all_states),
         verdicts_last_24h=_finals(last_day),

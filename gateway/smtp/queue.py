@@ -22,14 +22,13 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from gateway.config import MAIL_CHANNEL
 from gateway.fsutil import fsync_dir
-from gateway.journal import Journal, JournalView, Transfer
+from gateway.journal import Journal, JournalView, Row, Transfer
 from gateway.spool import Spool
 from gateway.transfers import Destination, new_transfer_id
 
@@ -75,7 +74,7 @@ class QueuedMail:
     last_error: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> QueuedMail:
+    def from_row(cls, row: Row) -> QueuedMail:
         values = dict(row)
         values["recipients"] = tuple(Recipient(**r) for r in json.loads(values["recipients"]))
         return cls(**values)
@@ -224,7 +223,8 @@ class MailQueue:
                     path.unlink()
 
     def open_count(self) -> int:
-        return int(self.journal.rows("SELECT count(*) FROM mail WHERE state IN ('queued', 'deferred')")[0][0])
+        rows = self.journal.rows("SELECT count(*) AS n FROM mail WHERE state IN ('queued', 'deferred')")
+        return int(rows[0]["n"])
 
 
 class MailView:
@@ -235,7 +235,7 @@ class MailView:
 
     def available(self) -> bool:
         """False for a journal written before the relay existed (opened read-only, not migrated)."""
-        return bool(self.view.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mail'"))
+        return self.view.has_table("mail")
 
     def mail(self, transfer_id: str) -> QueuedMail | None:
         if not self.available():

@@ -232,7 +232,8 @@ def test_requests_expire_and_cannot_be_approved_afterwards(env: ConsoleEnv) -> N
     env.releases.request(transfer_id, "op", "layout", "127.0.0.1")
     (request,) = env.journal.view.release_requests()
     assert request.expires - request.created == pytest.approx(72 * 3600, abs=5)
-    env.journal._db.execute("UPDATE release_requests SET expires = 1 WHERE id = ?", (request.id,))
+    with env.journal.transaction() as db:
+        db.execute("UPDATE release_requests SET expires = 1 WHERE id = ?", (request.id,))
 
     async def scenario(browser: Browsers) -> None:
         boss = await browser()

@@ -79,6 +79,15 @@ def test_a_failed_copy_leaves_the_previous_backup_and_no_temp_file(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.sqlite", "journal.sqlite"]
 
 
+def test_a_journal_in_postgresql_is_left_to_pg_dump(tmp_path: Path) -> None:
+    target = tmp_path / "backup.sqlite"
+    with pytest.raises(BackupError) as refused:
+        backup_journal("postgresql://mukaika:s3cret@db.example.lg.jp/journal", target)
+    assert "pg_dump" in str(refused.value) and "db.example.lg.jp" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_command_says_what_it_wrote_or_why_not(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,7 +32,8 @@ EXE = b"MZ" + b"\0" * 64
 def add_transfer(journal: Journal, transfer_id: str, channel: str, state: str, age: float) -> None:
     journal.create(transfer_id, channel, (), f"/in/{transfer_id}", transfer_id, transfer_id)
     journal.update(transfer_id, state=state)
-    journal._db.execute("UPDATE transfers SET created = ? WHERE id = ?", (time.time() - age, transfer_id))
+    with journal.transaction() as db:
+        db.execute("UPDATE transfers SET created = ? WHERE id = ?", (time.time() - age, transfer_id))
 
 
 # ── in process ─────────────────────────────────────────────────────────────────────────
@@ -76,11 +77,12 @@ def test_the_mail_gauges_read_the_deferred_queue(tmp_path: Path) -> None:
         ("m3", "delivered", 9000),
     ):
         add_transfer(journal, transfer_id, "smtp", "released", age)
-        journal._db.execute(
-            "INSERT INTO mail (transfer_id, mail_from, recipients, subject, message_id, peer, received, state,"
-            " next_attempt) VALUES (?, 'a@example.jp', '[]', '', '', '127.0.0.1', ?, ?, 0)",
-            (transfer_id, time.time() - age, state),
-        )
+        with journal.transaction() as db:
+            db.execute(
+                "INSERT INTO mail (transfer_id, mail_from, recipients, subject, message_id, peer, received, state,"
+                " next_attempt) VALUES (?, 'a@example.jp', '[]', '', '', '127.0.0.1', ?, ?, 0)",
+                (transfer_id, time.time() - age, state),
+            )
     registry = CollectorRegistry()
     MailMetrics(registry, lambda: journal.view)
     try:

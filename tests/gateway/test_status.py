@@ -37,7 +37,8 @@ def test_status_counts_verdicts_lists_gateway_errors_and_the_oldest_unfinished_t
     add_transfer(journal, "t-verify", "odd.docx", state="rejected", reason_code="verify.type_changed",
                  reason_message="output detected as zip")  # fmt: skip
     add_transfer(journal, "t-open", "big.pdf", state="sanitising")
-    journal._db.execute("UPDATE transfers SET created = ? WHERE id = 't-open'", (time.time() - 3600,))
+    with journal.transaction() as db:
+        db.execute("UPDATE transfers SET created = ? WHERE id = 't-open'", (time.time() - 3600,))
     journal.close()
     database = gateway.spool / "journal.sqlite"
     before = hashlib.sha256(database.read_bytes()).hexdigest()
@@ -70,7 +71,8 @@ def test_old_verdicts_count_only_in_the_all_time_totals(
     journal = Journal(gateway.spool / "journal.sqlite")
     add_transfer(journal, "t-old", "old.png", state="released")
     add_transfer(journal, "t-new", "new.png", state="released")
-    journal._db.execute("UPDATE transfers SET finished = ? WHERE id = 't-old'", (time.time() - 2 * 86400,))
+    with journal.transaction() as db:
+        db.execute("UPDATE transfers SET finished = ? WHERE id = 't-old'", (time.time() - 2 * 86400,))
     journal.close()
     assert main(["status", "--config", str(gateway.config), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
