@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gateway.dburl import hide_password, is_postgres_url, redact_url
 from gateway.layers import EMBEDDED_NAME, Layer, locate, merge_layers
 from sanitizers.base import METHODS, Limits, MiB, OptionValue, Registry
 from sanitizers.pipeline import Rule
@@ -28,6 +29,8 @@ SYSTEM_CONFIG = Path("/etc/mukaika/mukaika.toml")
 MAIL_CHANNEL = "smtp"
 ENV_VAR = "MUKAIKA_CONFIG"
 MIN_WORKER_MEMORY = 256 * MiB
+#: The embedded journal, in the spool, unless [journal] url names a PostgreSQL database.
+JOURNAL_FILE = "journal.sqlite"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
@@ -176,6 +179,19 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class JournalSettings:
+    """Where the journal lives: "" = the SQLite file in the spool; a ``postgresql://`` URL = a
+    database that several gateway nodes share."""
+
+    url: str = ""
+
+    @property
+    def redacted(self) -> str:
+        """The URL as logs and ``check-config --effective`` show it: without its password."""
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     gateway: GatewaySettings
@@ -186,6 +202,7 @@ class Config:
     clamav: ClamavSettings = ClamavSettings()
     console: ConsoleSettings = ConsoleSettings()
     smtp: SmtpSettings = SmtpSettings()
+    journal: JournalSettings = JournalSettings()
     layers: tuple[str, ...] = ()  # the files read, lowest first
     #: the merged TOML and the layer each key path came from (``check-config --effective``, reloads)
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -198,6 +215,14 @@ class Config:
     def named(self, key: str) -> bool:
         """Whether one of the admin's files (not the embedded default) set ``key``."""
         return key in self.origins and self.origins[key] != EMBEDDED_NAME
+
+    def journal_target(self) -> Path | str:
+        """What ``gateway.journal.open_journal`` opens: the SQLite file in the spool, or the URL."""
+        return self.journal.url or self.gateway.spool_dir.absolute() / JOURNAL_FILE
+
+    def journal_redacted(self) -> str:
+        """The journal as logs name it: the file's path, or the URL without its password."""
+        return self.journal.redacted if self.journal.url else str(self.journal_target())
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -306,7 +331,7 @@ class _Checker:
         self.unknown_keys(
             raw,
             "(top level)",
-            {"gateway", "limits", "rules", "channels", "http", "clamav", "console", "smtp"},
+            {"gateway", "limits", "rules", "channels", "http", "clamav", "console", "smtp", "journal"},
         )
         gateway = self.gateway(self.table(raw, "gateway"))
         limits = self.limits(self.table(raw, "limits"))
@@ -322,7 +347,28 @@ class _Checker:
         for index, channel in enumerate(channels):
             if channel.needs_approval and not console.enabled:
                 self.problem(f"channels[{index}].approval", '"required" needs the console ([console] listen)')
-        return Config(source, gateway, limits, rules, channels, http, clamav, console, smtp)
+        journal = self.journal(self.table(raw, "journal"))
+        return Config(source, gateway, limits, rules, channels, http, clamav, console, smtp, journal)
+
+    def journal(self, table: Mapping[str, Any]) -> JournalSettings:
+        """No silent fallback: a URL that is not PostgreSQL's is an error, never a file path."""
+        self.unknown_keys(table, "journal", {"url"})
+        url = table.get("url", "")
+        if not self.string("journal.url", url) or not url:
+            return JournalSettings()
+        if not is_postgres_url(url):
+            self.problem("journal.url", 'must be "" (the SQLite file journal.sqlite in gateway.spool_dir) or a'
+                         ' PostgreSQL URL such as "postgresql://mukaika@db.example.lg.jp/mukaika"')  # fmt: skip
+            return JournalSettings()
+        from psycopg import ProgrammingError  # only a config that names PostgreSQL needs psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(url)
+        except ProgrammingError as exc:
+            self.problem("journal.url", f"not a PostgreSQL URL libpq accepts: {hide_password(str(exc), url)}")
+            return JournalSettings()
+        return JournalSettings(url)
 
     def http(self, table: Mapping[str, Any]) -> HttpSettings:
         self.unknown_keys(table, "http", {"listen"})

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.config import Config
-from gateway.layers import toml_value
+from gateway.layers import masked, toml_value
 
 COLUMN = 48
 
@@ -35,7 +35,10 @@ def _line(key: str, value: object, source: str) -> str:
 
 
 def _values(config: Config, table: Mapping[str, Any], prefix: str) -> list[str]:
-    return [_line(key, value, config.origin(f"{prefix}.{key}")) for key, value in table.items()]
+    return [
+        _line(key, masked(f"{prefix}.{key}", value), config.origin(f"{prefix}.{key}"))
+        for key, value in table.items()
+    ]
 
 
 def _channel(config: Config, index: int, raw: Mapping[str, Any]) -> list[str]:

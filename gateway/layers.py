@@ -24,9 +24,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway.dburl import redact_url
 
 EMBEDDED_NAME = "<embedded default config>"
 _LAST_SEGMENT = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
@@ -162,6 +164,16 @@ def flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, o
             yield path, value
 
 
+#: Settings that may hold a secret, and how they are shown (check-config --effective, reload logs).
+_SECRETS: dict[str, Callable[[str], str]] = {"journal.url": redact_url}
+
+
+def masked(key: str, value: object) -> object:
+    """``value`` of the setting ``key`` as it may be printed or logged (a password as ``***``)."""
+    hide = _SECRETS.get(key)
+    return hide(value) if hide is not None and isinstance(value, str) else value
+
+
 def toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -198,12 +210,12 @@ def config_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
 
 
 def _differences(old: Mapping[str, object], new: Mapping[str, object], prefix: str) -> list[str]:
-    def shown(value: object) -> str:
-        return "(not set)" if value is _UNSET else toml_value(value)
+    def shown(key: str, value: object) -> str:
+        return "(not set)" if value is _UNSET else toml_value(masked(f"{prefix}{key}", value))
 
     keys = [*old, *(k for k in new if k not in old)]
     return [
-        f"{prefix}{key}: {shown(old.get(key, _UNSET))} -> {shown(new.get(key, _UNSET))}"
+        f"{prefix}{key}: {shown(key, old.get(key, _UNSET))} -> {shown(key, new.get(key, _UNSET))}"
         for key in keys
         if old.get(key, _UNSET) != new.get(key, _UNSET)
     ]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from gateway.config import JOURNAL_FILE
 from gateway.fsutil import TEMP_PREFIX, candidate_names, copy_durably, fsync_dir, link_without_overwrite
 from gateway.journal import Placement
 from gateway.share import (
@@ -55,7 +56,7 @@ class Spool:
         self.incoming = root / "incoming"
         self.work = root / "work"
         self.originals = root / "originals"
-        self.journal_path = root / "journal.sqlite"
+        self.journal_path = root / JOURNAL_FILE
 
     def create(self) -> None:
         for directory in (self.root, self.incoming, self.work, self.originals):

@@ -6,6 +6,8 @@ from typing import ClassVar
 import pytest
 
 from gateway.config import EMBEDDED_NAME, ConfigError, load_config, parse_config
+from gateway.effective import effective_text
+from gateway.layers import config_changes
 from sanitizers.base import GiB, Limits, MiB, OptionSpec, Registry, Report, Sanitizer
 
 MINIMAL = """
@@ -178,6 +180,22 @@ BROKEN: list[tuple[str, str, str]] = [
         MINIMAL + '[clamav]\non_unavailable = "release"\n',
         "clamav.on_unavailable: must be",
     ),
+    (
+        "journal in another database",
+        MINIMAL + '[journal]\nurl = "mysql://gateway@db/journal"\n',
+        'journal.url: must be "" (the SQLite file journal.sqlite in gateway.spool_dir) or a PostgreSQL URL',
+    ),
+    (
+        "journal as a path",
+        MINIMAL + '[journal]\nurl = "/var/lib/mukaika/journal.sqlite"\n',
+        'journal.url: must be "" (the SQLite file',
+    ),
+    ("journal url not a string", MINIMAL + "[journal]\nurl = 5432\n", "journal.url: expected a string"),
+    (
+        "unknown journal key",
+        MINIMAL + '[journal]\npath = "/tmp/j"\n',
+        "journal.path: unknown key (allowed: url)",
+    ),
 ]
 
 
@@ -189,6 +207,42 @@ def test_broken_config_names_file_key_path_and_what_is_allowed(
         parse_config(text, "/etc/mukaika/broken.toml", registry)
     assert any(expected in problem for problem in caught.value.problems), caught.value.problems
     assert str(caught.value).startswith("/etc/mukaika/broken.toml: ")
+
+
+def test_the_journal_is_the_spool_file_unless_a_postgresql_url_is_given(registry: Registry) -> None:
+    config = parse_config(MINIMAL, "test.toml", registry)
+    assert config.journal_target() == Path("/srv/mukaika/spool/journal.sqlite")
+    assert config.journal_redacted() == "/srv/mukaika/spool/journal.sqlite"
+    url = "postgresql://mukaika:s3cr%40t@db.example.lg.jp:5433/journal?sslmode=verify-full"
+    config = parse_config(MINIMAL + f'[journal]\nurl = "{url}"\n', "test.toml", registry)
+    assert config.journal_target() == url  # what the journal connects with, password and all
+    assert (
+        config.journal_redacted()
+        == "postgresql://mukaika:***@db.example.lg.jp:5433/journal?sslmode=verify-full"
+    )
+    also = "postgres://db/journal?user=mukaika&password=hunter2&application_name=gw"
+    config = parse_config(MINIMAL + f'[journal]\nurl = "{also}"\n', "test.toml", registry)
+    assert config.journal_target() == also
+    assert config.journal.redacted == "postgres://db/journal?user=mukaika&password=***&application_name=gw"
+
+
+def test_a_journal_url_libpq_cannot_read_is_refused_without_showing_its_password(registry: Registry) -> None:
+    text = MINIMAL + '[journal]\nurl = "postgresql://mukaika:s3cret@db/journal?colour=red"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "test.toml", registry)
+    (problem,) = caught.value.problems
+    assert problem.startswith("journal.url: not a PostgreSQL URL libpq accepts") and "colour" in problem
+    assert "s3cret" not in str(caught.value)
+
+
+def test_the_journal_password_is_never_printed_by_check_config_or_a_reload(registry: Registry) -> None:
+    secret_url = "postgresql://mukaika:s3cret@db/journal"
+    before = parse_config(MINIMAL, "test.toml", registry)
+    after = parse_config(MINIMAL + f'[journal]\nurl = "{secret_url}"\n', "test.toml", registry)
+    printed = effective_text(after)
+    assert 'url = "postgresql://mukaika:***@db/journal"' in printed and "s3cret" not in printed
+    changes = config_changes(before.settings, after.settings)
+    assert changes == ['journal.url: (not set) -> "postgresql://mukaika:***@db/journal"']
 
 
 def test_every_problem_is_reported_not_just_the_first(registry: Registry) -> None:
