@@ -160,6 +160,8 @@ install-files:
 	install -D -m 0644 systemd/mukaika.service $(DESTDIR)/etc/systemd/system/mukaika.service
 	sed -i 's|/opt/mukaika/|$(PREFIX)/|' $(DESTDIR)/etc/systemd/system/mukaika.service
 	install -D -m 0644 systemd/mukaika-http.socket $(DESTDIR)/etc/systemd/system/mukaika-http.socket
+	install -D -m 0644 systemd/mukaika-worker.service $(DESTDIR)/etc/systemd/system/mukaika-worker.service
+	sed -i 's|/opt/mukaika/|$(PREFIX)/|' $(DESTDIR)/etc/systemd/system/mukaika-worker.service
 	install -D -m 0644 systemd/sysusers-mukaika.conf $(DESTDIR)/etc/sysusers.d/mukaika.conf
 	install -D -m 0644 systemd/tmpfiles-mukaika.conf $(DESTDIR)/etc/tmpfiles.d/mukaika.conf
 	install -d -m 0755 $(DESTDIR)/etc/mukaika

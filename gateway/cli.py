@@ -1,4 +1,4 @@
-"""The `mukaika` command: run, sanitize, check-config, reload, status, user, backup.
+"""The `mukaika` command: run, worker, sanitize, check-config, reload, status, user, backup.
 
 Exit codes: 0 success (released / config ok), 1 rejected (or config invalid for
 check-config), 2 usage or configuration error.
@@ -29,10 +29,9 @@ from gateway.effective import effective_text
 from gateway.folders import require_share_folders
 from gateway.fsutil import place_file
 from gateway.isolation.confinement import probe
-from gateway.journal import AuditEntry
+from gateway.journal import AuditEntry, JournalError
 from gateway.logsetup import configure_logging
 from gateway.runstate import read_state, state_path
-from gateway.spool import Spool
 from gateway.status import journal_status
 from sanitizers.base import Options, Registry
 from sanitizers.errors import VerifyError
@@ -71,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status_command(args, config)
     if args.command == "backup":
         return backup_command(args, config)
+    if args.command == "worker":
+        from gateway.cluster.worker_node import run_worker_node
+
+        return run_worker_node(config)
     from gateway.daemon import run_daemon  # the daemon pulls in asyncio, watchdog, sqlite
 
     return run_daemon(config, args.config, registry)
@@ -84,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the gateway in the foreground")
     run.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run a worker node: sanitise the jobs of the gateway nodes ([journal] url on PostgreSQL)",
+    )
+    worker.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
 
     sanitize = commands.add_parser("sanitize", help="sanitise one file")
     sanitize.add_argument("input", type=Path, metavar="INPUT", help="the file to sanitise (left as it is)")
@@ -263,8 +272,8 @@ def config_summary(config: Config, registry: Registry) -> str:
 
 def backup_command(args: argparse.Namespace, config: Config) -> int:
     """Exit 0 with the copy written, 1 if it could not be, 2 if there is no journal to copy."""
-    journal = Spool(config.gateway.spool_dir.absolute()).journal_path
-    if not journal.is_file():
+    journal = config.journal_target()
+    if isinstance(journal, Path) and not journal.is_file():
         print(f"mukaika: no journal at {journal} (the gateway has not run on this spool)", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -277,14 +286,15 @@ def backup_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def status_command(args: argparse.Namespace, config: Config) -> int:
-    journal = Spool(config.gateway.spool_dir.absolute()).journal_path
     try:
-        report = journal_status(journal)
+        report = journal_status(config.journal_target())
     except FileNotFoundError:
-        print(
-            f"mukaika: no journal at {journal} yet (the gateway has not run on this spool)", file=sys.stderr
-        )
+        print(f"mukaika: no journal at {config.journal_redacted()} yet (the gateway has not run on it)",
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
+    except JournalError as exc:
+        print(f"mukaika: cannot read the journal at {config.journal_redacted()}: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
     report = dataclasses.replace(report, confinement=probe().describe(config.gateway.confinement))
     print(report.as_json() if args.json else report.as_text())
     return EXIT_OK

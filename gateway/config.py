@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -35,6 +36,7 @@ JOURNAL_FILE = "journal.sqlite"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
           "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
+_NODE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
 _LOOPBACK_LISTEN = re.compile(r"^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$")
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _SIZE_LIMITS = {"max_file_size", "worker_memory", "max_stream_size", "archive_total_size",
@@ -192,6 +194,16 @@ class JournalSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """Several nodes on one PostgreSQL journal (gateway.cluster): how they find each other out."""
+
+    node: str = field(default_factory=socket.gethostname)  # this node's name in logs, locks and jobs
+    heartbeat_seconds: float = 5.0  # a worker node says it is alive this often
+    stalled_seconds: float = 30.0  # silent this long, a worker node's running jobs go back to the queue
+    takeover_seconds: float = 2.0  # a gateway node tries to take the channels nobody holds this often
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     gateway: GatewaySettings
@@ -203,6 +215,7 @@ class Config:
     console: ConsoleSettings = ConsoleSettings()
     smtp: SmtpSettings = SmtpSettings()
     journal: JournalSettings = JournalSettings()
+    cluster: ClusterSettings = ClusterSettings()
     layers: tuple[str, ...] = ()  # the files read, lowest first
     #: the merged TOML and the layer each key path came from (``check-config --effective``, reloads)
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -331,7 +344,18 @@ class _Checker:
         self.unknown_keys(
             raw,
             "(top level)",
-            {"gateway", "limits", "rules", "channels", "http", "clamav", "console", "smtp", "journal"},
+            {
+                "gateway",
+                "limits",
+                "rules",
+                "channels",
+                "http",
+                "clamav",
+                "console",
+                "smtp",
+                "journal",
+                "cluster",
+            },
         )
         gateway = self.gateway(self.table(raw, "gateway"))
         limits = self.limits(self.table(raw, "limits"))
@@ -348,7 +372,29 @@ class _Checker:
             if channel.needs_approval and not console.enabled:
                 self.problem(f"channels[{index}].approval", '"required" needs the console ([console] listen)')
         journal = self.journal(self.table(raw, "journal"))
-        return Config(source, gateway, limits, rules, channels, http, clamav, console, smtp, journal)
+        cluster = self.cluster(self.table(raw, "cluster"))
+        return Config(source, gateway, limits, rules, channels, http, clamav, console, smtp, journal, cluster)
+
+    def cluster(self, table: Mapping[str, Any]) -> ClusterSettings:
+        self.unknown_keys(table, "cluster", {f.name for f in fields(ClusterSettings)})
+        values: dict[str, Any] = {}
+        node = table.get("node", "")
+        if self.string("cluster.node", node) and node:
+            if _NODE_NAME.match(node):
+                values["node"] = node
+            else:
+                self.problem(
+                    "cluster.node",
+                    "letters, digits, '.', '_' and '-' only, at most 63 (empty: the host name)",
+                )
+        for name in ("heartbeat_seconds", "stalled_seconds", "takeover_seconds"):
+            if name in table and self.number(f"cluster.{name}", table[name], integer=False, minimum=0.1):
+                values[name] = float(table[name])
+        settings = ClusterSettings(**values)
+        if settings.stalled_seconds < 3 * settings.heartbeat_seconds:
+            self.problem("cluster.stalled_seconds", "must be at least three cluster.heartbeat_seconds: a node"
+                         " late with one heartbeat must not lose its jobs")  # fmt: skip
+        return settings
 
     def journal(self, table: Mapping[str, Any]) -> JournalSettings:
         """No silent fallback: a URL that is not PostgreSQL's is an error, never a file path."""

@@ -6,6 +6,10 @@
 
 Back-pressure: files are staged only while the work queue has room, so 10,000 files
 dropped at once wait in the inbox (as settled candidates) instead of in memory or spool.
+
+With a PostgreSQL journal the node is one gateway of several: it serves the channels whose
+lock it holds (gateway.cluster.ownership), hands staged transfers to the worker nodes through
+the job queue, and places what they planned; it sanitises nothing itself.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pathlib import Path
 import structlog
 
 from gateway.activation import ActivationError, describe, take_metrics_sockets
+from gateway.cluster.jobs import enqueue, ensure_schema, queue_app
+from gateway.cluster.ownership import ChannelOwnership
 from gateway.config import MAIL_CHANNEL, Channel, Config, ConfigError, load_config
 from gateway.console.app import Console
 from gateway.folders import ShareWatch, create_default_folders, require_share_folders
@@ -27,7 +33,7 @@ from gateway.http import StatusHandlers, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation.confinement import NONE, probe
 from gateway.isolation.provider import IsolationProvider, ZygoteProvider
-from gateway.journal import FINAL_STATES, Journal
+from gateway.journal import FINAL_STATES, Journal, JournalError, open_journal
 from gateway.layers import config_changes
 from gateway.listener import LocalServer
 from gateway.metrics import METRICS
@@ -53,9 +59,13 @@ PURGE_INTERVAL_SECONDS = 3600.0
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 SHARE_CHECK_SECONDS = 2.0
+PLACEMENT_POLL_SECONDS = 0.5  # several nodes: how often a gateway asks what the workers planned
+#: What a gateway node resumes when it takes a channel over (the rest is the workers' or an approver's).
+GATEWAY_STATES = ("admitted", "staged", "releasing", "rejecting")
 #: Settings read once at start: a reload that changes them says they wait for a restart.
 STARTUP_ONLY = ("gateway.workers", "gateway.confinement", "gateway.log_format", "gateway.log_level",
-                "gateway.originals_key", "http.", "console.", "smtp.listen", "smtp.hostname", "smtp.tls_")  # fmt: skip
+                "gateway.originals_key", "http.", "console.", "smtp.listen", "smtp.hostname", "smtp.tls_",
+                "journal.", "cluster.")  # fmt: skip
 
 
 class Gateway:
@@ -93,6 +103,9 @@ class Gateway:
         self.confinement = ""  # how workers are confined, as checked at start (shown by /readyz)
         self.shares: ShareWatch | None = None  # whether the share folders are still there (/readyz)
         self.reloads = 0
+        #: several nodes: the channel locks this node holds; alone, it serves every channel
+        self.ownership: ChannelOwnership | None = None
+        self.owned: set[str] = set()
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
     async def serve(self) -> int:
@@ -118,23 +131,41 @@ class Gateway:
     async def startup(self, loop: asyncio.AbstractEventLoop) -> None:
         metrics_sockets = take_metrics_sockets()  # before any worker starts: none may inherit them
         require_share_folders(self.config)
-        self._check_confinement()
         self.spool.create()
-        await self.pool.start()
+        target = self.config.journal_target()
         vault = Vault.open(self.config.gateway.originals_key_path().absolute(), create=True)
-        self.journal = Journal(self.spool.journal_path)
-        self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config, vault)
+        if isinstance(target, str):  # one gateway of several: the worker nodes sanitise
+            await asyncio.to_thread(ensure_schema, target)
+            self.journal = await asyncio.to_thread(open_journal, target)
+            jobs = queue_app(target)
+            self.ownership = ChannelOwnership(target, self.config.cluster.node)
+            self.processor = TransferProcessor(self.spool, self.journal, self.pool, lambda: self.config, vault,
+                                               dispatch=lambda connection, tid: enqueue(jobs, connection, tid),
+                                               owns=self.owned.__contains__)  # fmt: skip
+        else:
+            self._check_confinement()
+            await self.pool.start()
+            self.journal = open_journal(target)
+            self.processor = TransferProcessor(
+                self.spool, self.journal, self.pool, lambda: self.config, vault
+            )
+            self.owned = {c.name for c in self.config.channels}
+            METRICS.channels_owned.set(len(self.owned))
         self.processor.destinations[MAIL_CHANNEL] = mail_destination(self.spool)  # also with [smtp] now off
         self.releases = OriginalReleases(self.journal, self.spool, vault, lambda: self.config)
         create_default_folders(self.config)
         self.shares = ShareWatch(self.config)
-        self._sweep_spool()
-        self.releases.resume()
-        unfinished = self.journal.unfinished()
-        self.backlog.extend(t.id for t in unfinished)
         self.watcher = InboxWatcher(loop, self.settler.offer)
-        self.watcher.start(self.config.channels)
-        self.rescan()
+        unfinished = []
+        if self.ownership is None:
+            self._sweep_spool()
+            self.releases.resume()
+            unfinished = self.journal.unfinished()
+            self.backlog.extend(t.id for t in unfinished)
+            self.watcher.start(self.config.channels)
+            self.rescan()
+        else:
+            await self._review_ownership()
         if self.config.http.enabled:
             status = StatusHandlers(self, METRICS).app()
             self.status_server = LocalServer(status, self.config.http.listen, "status endpoint")
@@ -155,8 +186,10 @@ class Gateway:
         write_state(state_path(self.config), own_state())
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
         log.info("gateway started", config=self.config.source, layers=self.config.layers, spool=str(self.spool.root),
-                 workers=self.pool.size, confinement=self.confinement, channels=[c.name for c in self.config.channels],
-                 recovered=len(unfinished))  # fmt: skip
+                 workers=self.pool.size if self.ownership is None else 0, confinement=self.confinement,
+                 channels=[c.name for c in self.config.channels], recovered=len(unfinished),
+                 journal=self.config.journal_redacted(), node=self.config.cluster.node,
+                 owned=sorted(self.owned))  # fmt: skip
 
     def _check_confinement(self) -> None:
         """Refuse to start without the workers' walls, unless the config gives them up explicitly."""
@@ -174,6 +207,7 @@ class Gateway:
         watchdog = watchdog_interval()
         next_ping = time.monotonic()
         next_share_check = time.monotonic() + SHARE_CHECK_SECONDS
+        next_review = next_poll = time.monotonic()
         while not self.stopping.is_set():
             if watchdog is not None and time.monotonic() >= next_ping:
                 notify("WATCHDOG=1", f"STATUS={len(self.in_flight)} in flight, {len(self.settler)} waiting")
@@ -191,6 +225,12 @@ class Gateway:
             if now >= next_share_check:
                 self._check_shares()
                 next_share_check = now + SHARE_CHECK_SECONDS
+            if self.ownership is not None and now >= next_review:
+                await self._review_ownership()
+                next_review = now + self.config.cluster.takeover_seconds
+            if self.ownership is not None and now >= next_poll:
+                await self._poll_planned()
+                next_poll = now + PLACEMENT_POLL_SECONDS
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), TICK_SECONDS)
@@ -223,6 +263,8 @@ class Gateway:
             await self.mail.stop()
         await self.pool.close()
         await asyncio.get_running_loop().shutdown_default_executor()  # let I/O threads finish their step
+        if self.ownership is not None:
+            self.ownership.close()
         if self.journal is not None:
             self.journal.close()
         remove_state(state_path(self.config))
@@ -268,7 +310,7 @@ class Gateway:
         if self.watcher is not None:
             self.watcher.stop()
             try:
-                self.watcher.start(self.config.channels)
+                self.watcher.start(self._served())
             except OSError as exc:  # an inbox gone again since it was checked: /readyz says so
                 log.error("inbox watchers not running", error=str(exc))
         self.rescan()
@@ -302,9 +344,61 @@ class Gateway:
 
         self.tending = asyncio.create_task(asyncio.to_thread(tend))
 
+    # ── several nodes ──────────────────────────────────────────────────────────────────
+    async def _review_ownership(self) -> None:
+        """Take free channel locks, give up dropped channels; resume what a taken-over channel left."""
+        assert self.ownership is not None and self.journal is not None
+        change = await asyncio.to_thread(self.ownership.review, [c.name for c in self.config.channels])
+        if not (change.gained or change.lost):
+            return
+        self.owned.clear()
+        self.owned.update(self.ownership.owned)
+        for name in sorted(change.lost):
+            log.warning("channel given up", channel=name, node=self.config.cluster.node)
+        for name in sorted(change.gained):
+            log.info("channel taken", channel=name, node=self.config.cluster.node)
+        METRICS.channels_owned.set(len(self.owned))
+        if change.gained:
+            try:
+                resumed = await asyncio.to_thread(self._resume_channels, change.gained)
+            except JournalError as exc:
+                log.error("cannot read the journal to resume the channels", error=str(exc))
+            else:
+                self.backlog.extend(resumed)
+        self._restart_watcher()
+
+    def _resume_channels(self, channels: frozenset[str]) -> list[str]:
+        """The unfinished transfers of ``channels`` a gateway must advance; tidy the finished ones."""
+        assert self.journal is not None and self.processor is not None
+        resumed = [
+            t.id for t in self.journal.unfinished() if t.channel in channels and t.state in GATEWAY_STATES
+        ]
+        self._sweep_spool(channels)
+        return resumed
+
+    async def _poll_planned(self) -> None:
+        """Queue the transfers of this node's channels whose outcome the workers have planned."""
+        assert self.journal is not None
+        view = self.journal.view
+
+        def planned() -> list[str]:
+            return [t.id for state in ("releasing", "rejecting") for t in view.in_state(state)
+                    if t.channel in self.owned]  # fmt: skip
+
+        try:
+            ids = await asyncio.to_thread(planned)
+        except JournalError as exc:
+            log.error("cannot read the journal; placing waits", error=str(exc))
+            return
+        waiting = set(self.backlog)
+        self.backlog.extend(i for i in ids if i not in self.in_flight and i not in waiting)
+
+    def _served(self) -> tuple[Channel, ...]:
+        return tuple(c for c in self.config.channels if c.name in self.owned)
+
     # ── intake ─────────────────────────────────────────────────────────────────────────
     def rescan(self) -> None:
-        for channel in self.config.channels:
+        for channel in self._served():
             for path in scan_tree(channel.inbox):
                 self.settler.offer(channel, path)
 
@@ -317,6 +411,8 @@ class Gateway:
             return
         for channel, path in self.settler.ready(self.queue.maxsize - self.queue.qsize()):
             self.settler.discard(path)
+            if channel.name not in self.owned:  # given up meanwhile: its new owner scans it
+                continue
             if path not in self.admitting:
                 self.admitting.add(path)
                 self.queue.put_nowait((channel, path))
@@ -337,7 +433,7 @@ class Gateway:
         assert self.processor is not None
         try:
             return await asyncio.to_thread(self.processor.admit, channel, path)
-        except OSError as exc:
+        except (OSError, JournalError) as exc:
             log.error(
                 "cannot stage file; left in the inbox for the next rescan", path=str(path), error=str(exc)
             )
@@ -378,32 +474,37 @@ class Gateway:
         asyncio.get_running_loop().call_later(delay, self.backlog.append, transfer_id)
 
     # ── housekeeping ───────────────────────────────────────────────────────────────────
-    def _sweep_spool(self) -> None:
+    def _sweep_spool(self, channels: frozenset[str] | None = None) -> None:
         """Finish the bookkeeping of transfers that reached a final state just before a crash.
 
         Their scratch dir is removed last, so a final transfer with anything left in the
         spool is exactly one whose temp names, original or scratch may still need tidying.
+        On a shared spool, only the transfers of ``channels`` (those this node now owns).
         """
         assert self.journal is not None and self.processor is not None
         for transfer_id in self.spool.pending_ids():
             try:
-                state = self.journal.get(transfer_id).state
+                transfer = self.journal.get(transfer_id)
             except KeyError:
                 log.warning("spool entry without a journal row left in place", transfer_id=transfer_id)
                 continue
-            if state in FINAL_STATES:
+            if transfer.state in FINAL_STATES and (channels is None or transfer.channel in channels):
                 self.processor.tidy_finished(transfer_id)
 
     def purge_originals(self) -> None:
         assert self.journal is not None
         cutoff = time.time() - self.config.gateway.retention_days * 86400
-        for transfer in self.journal.finished_before(cutoff):
-            if not self.journal.mark_purged(transfer.id):  # requested since the query: kept
-                continue
-            self.spool.original_path(transfer.id).unlink(missing_ok=True)
-            log.info(
-                "original purged", transfer_id=transfer.id, retention_days=self.config.gateway.retention_days
-            )
+        try:
+            for transfer in self.journal.finished_before(cutoff):
+                if self.ownership is not None and transfer.channel not in self.owned:
+                    continue  # several nodes: the channel's owner purges
+                if not self.journal.mark_purged(transfer.id):  # requested since the query: kept
+                    continue
+                self.spool.original_path(transfer.id).unlink(missing_ok=True)
+                log.info("original purged", transfer_id=transfer.id,
+                         retention_days=self.config.gateway.retention_days)  # fmt: skip
+        except JournalError as exc:  # the journal away for now: the next hourly round purges
+            log.error("originals not purged this round", error=str(exc))
 
     def _purge_journal(self) -> None:
         """Delete journal rows past journal_retention_days in a thread, batch by batch."""

@@ -704,10 +704,8 @@ class JournalView:
         return {(row["channel"], row["state"]): (row["n"], row["oldest"]) for row in rows}
 
 
-#: Reason codes of refusals caused by a worker, a sanitiser bug or a failed output check.
-_ERROR_CODES = (
-    "(reason_code LIKE 'worker.%' OR reason_code LIKE 'verify.%' OR reason_code = 'sanitizer.crash')"
-)
+#: Reason codes of refusals caused by a worker, a sanitiser bug, a failed output check or a spool changed underneath.
+_ERROR_CODES = "(reason_code LIKE 'worker.%' OR reason_code LIKE 'verify.%' OR reason_code IN ('sanitizer.crash', 'spool.changed'))"
 
 
 def _update(db: Session, transfer_id: str, values: Mapping[str, Any],

@@ -74,6 +74,11 @@ class Metrics:
             "mukaika_oldest_waiting_seconds", "Age of the longest-waiting inbox file", registry=self.registry
         )
         self.in_flight = Gauge("mukaika_in_flight", "Transfers being processed", registry=self.registry)
+        self.channels_owned = Gauge(
+            "mukaika_channels_owned",
+            "Channels this gateway node serves (several nodes: those whose lock it holds)",
+            registry=self.registry,
+        )
         self.journal_gauges = JournalGauges(self.registry)
 
     def read_journal(

@@ -10,6 +10,11 @@
 
 Every step first commits the journal state that allows it, so ``advance`` can be called
 again after a crash at any point and finishes the transfer without loss or duplication.
+
+On several nodes (a PostgreSQL journal) the steps are shared out: the gateway node that owns
+the channel admits and places, and hands each staged transfer to the worker nodes in the
+commit that records it staged (``dispatch``); a worker node runs ``sanitise_handed_over``,
+which plans the outcome only if its attempt is still the transfer's latest.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Any
 
 import structlog
 
@@ -38,6 +44,9 @@ from gateway.share import OutsideShareError, lstat_entry, unlink_entry
 from gateway.spool import Spool, StagingError, finish_placement, place_once
 from gateway.vault import Vault
 from sanitizers.pipeline import output_name, sha256_of
+
+#: Hands a staged transfer to the worker nodes on the journal's connection, in its transaction.
+Dispatch = Callable[[Any, str], None]
 
 log = structlog.get_logger("mukaika.transfer")
 
@@ -79,13 +88,17 @@ class TransferProcessor:
         journal: Journal,
         pool: IsolationProvider,
         config: Callable[[], Config],
-        vault: Vault,
+        vault: Vault | None,
+        dispatch: Dispatch | None = None,
+        owns: Callable[[str], bool] = lambda channel: True,
     ) -> None:
         self.spool = spool
         self.journal = journal
         self.pool = pool
         self.config = config
-        self.vault = vault
+        self.vault = vault  # None on a worker node: it never sees an original retained
+        self.dispatch = dispatch  # None: this node sanitises what it admits
+        self.owns = owns  # several nodes: whether this node serves a channel now
         #: where transfers of entry points other than a channel's inbox go (the mail relay's queue)
         self.destinations: dict[str, Destination] = {}
 
@@ -118,10 +131,20 @@ class TransferProcessor:
         except OSError:
             self.journal.delete(transfer_id)  # still in the inbox: the next rescan retries
             raise
-        # straight to its first sanitising attempt: one commit instead of two
         values = {"size_in": staged.size, "sha256_in": staged.sha256}
+        if self.dispatch is not None:
+            self._hand_over(transfer_id, **values)
+            return None
+        # straight to its first sanitising attempt: one commit instead of two
         self.journal.update(transfer_id, state="sanitising", attempts=1, **values)
         return transfer_id
+
+    def _hand_over(self, transfer_id: str, **values: Any) -> None:
+        """Record the transfer staged for the worker nodes, its job deferred in the same commit."""
+        dispatch = self.dispatch
+        assert dispatch is not None
+        self.journal.update(transfer_id, state="sanitising", attempts=0,
+                            then=lambda connection: dispatch(connection, transfer_id), **values)  # fmt: skip
 
     def _staging_failed(self, transfer_id: str, why: str) -> None:
         staged = self.spool.staged_path(transfer_id)
@@ -148,8 +171,12 @@ class TransferProcessor:
         """Take a transfer from whatever state it is in to a final one.
 
         File and journal work (renames, copies, fsyncs, commits) runs in threads so that
-        many transfers' I/O overlaps; only the worker is awaited on the event loop.
+        many transfers' I/O overlaps; only the worker is awaited on the event loop. On several
+        nodes a gateway only hands staged transfers over and places what the workers planned.
         """
+        if self.dispatch is not None:
+            await asyncio.to_thread(self._hand_over_or_finish, transfer_id)
+            return
         async with self.pool.slot():  # an attempt is counted only once a worker is free for it
             job = await asyncio.to_thread(self._prepare_sanitising, transfer_id, just_admitted)
             result = None
@@ -177,18 +204,76 @@ class TransferProcessor:
         if not just_admitted:
             self.journal.update(transfer.id, state="sanitising", attempts=attempts)
         if attempts > MAX_SANITISE_ATTEMPTS:
-            failure = WorkerResult.refused(
-                "worker.crash", f"interrupted {transfer.attempts} times while sanitising"
-            )
-            self._plan_outcome(transfer_id, failure)
+            self._plan_outcome(transfer_id, _interrupted(transfer))
             return None
+        return self._job(transfer, attempts)
+
+    def _job(self, transfer: Transfer, attempts: int) -> Job:
         config = self.config()
         rules = config.policy(transfer.channel if self._channel(config, transfer) else None).rules
         work_dir = self.spool.work_dir(transfer.id) / f"attempt-{attempts}"  # never shared with an orphan
         staged = self.spool.staged_path(transfer.id)
         return Job(transfer.id, staged, transfer.name, work_dir, rules, config.limits, transfer.sha256_in)
 
-    async def _screen_with_clamav(self, transfer_id: str, result: WorkerResult) -> WorkerResult:
+    # ── several nodes ──────────────────────────────────────────────────────────────────
+    def _hand_over_or_finish(self, transfer_id: str) -> None:
+        """A gateway node's part: hand a staged transfer over, or place a planned outcome."""
+        transfer: Transfer | None = self.journal.get(transfer_id)
+        if transfer is None or not self.owns(transfer.channel):
+            return  # another node serves its channel now (an approval seen by this node's console)
+        if transfer.state == "admitted":
+            transfer = self._resume_admitted(transfer)
+        if transfer is not None and transfer.state == "staged":
+            self._hand_over(transfer_id)
+        self._finish(transfer_id)
+
+    async def sanitise_handed_over(self, transfer_id: str) -> None:
+        """A worker node's part: one attempt at a handed-over transfer, then its planned outcome.
+
+        Raises (and the job queue retries) when something outside the file failed: the
+        journal or the spool unreachable, or clamd down with ``on_unavailable = "hold"``.
+        """
+        async with self.pool.slot():
+            claimed = await asyncio.to_thread(self._claim_attempt, transfer_id)
+            if claimed is None:
+                return
+            job, attempt = claimed
+            result = await self.pool.sanitise(job)
+            if result.verdict == "released":
+                result = await self.pool.verify(job, result)
+        if result.verdict == "released" and self.config().clamav.enabled:
+            result = await self._screen_with_clamav(transfer_id, result, attempt)
+        await asyncio.to_thread(self._plan_outcome, transfer_id, result, attempt)
+
+    def _claim_attempt(self, transfer_id: str) -> tuple[Job, Attempt] | None:
+        """Count a new attempt if the transfer still waits for one; check the staged copy.
+
+        The shared spool is a NAS: the staged file is hashed again and must be what the
+        gateway staged, or the transfer is refused rather than sanitised from other bytes.
+        """
+        transfer = self.journal.get(transfer_id)
+        if transfer.state not in ("sanitising", "held"):
+            return None  # planned by an earlier run of this job
+        attempt = Attempt(transfer.attempts + 1)
+        claimed = self.journal.update(transfer_id, expect={"state": transfer.state, "attempts": transfer.attempts},
+                                      state="sanitising", attempts=attempt.number)  # fmt: skip
+        if claimed is None:
+            return None
+        if attempt.number > MAX_SANITISE_ATTEMPTS:
+            self._plan_outcome(transfer_id, _interrupted(transfer), attempt)
+            return None
+        staged = self.spool.staged_path(transfer_id)
+        if sha256_of(staged) != transfer.sha256_in:
+            changed = WorkerResult.refused(
+                "spool.changed", "the staged copy no longer has the hash it was staged with"
+            )
+            self._plan_outcome(transfer_id, changed, attempt)
+            return None
+        return self._job(claimed, attempt.number), attempt
+
+    async def _screen_with_clamav(
+        self, transfer_id: str, result: WorkerResult, attempt: Attempt | None = None
+    ) -> WorkerResult:
         """Scan the worker's output (what would be released), then the staged original.
 
         Rejected files are not scanned: nothing of theirs is released. Raises TransferHeldError.
@@ -201,24 +286,30 @@ class TransferProcessor:
         except ClamavUnavailableError as exc:
             if settings.on_unavailable == "reject":
                 return WorkerResult("rejected", "av.unavailable", str(exc), file_type=result.file_type)
-            await asyncio.to_thread(self._hold, transfer_id, str(exc))
+            await asyncio.to_thread(self._hold, transfer_id, str(exc), attempt)
             raise TransferHeldError(f"held until clamd can scan it: {exc}") from exc
         if infection is None:
             return result
         return WorkerResult("rejected", "av.infected", infection, file_type=result.file_type)
 
-    def _hold(self, transfer_id: str, why: str) -> None:
+    def _hold(self, transfer_id: str, why: str, attempt: Attempt | None = None) -> None:
         """Park the transfer; its attempt ended cleanly, so it does not count towards MAX_SANITISE_ATTEMPTS."""
-        self.spool.discard_work(transfer_id)  # before the commit: the next attempt reuses attempt-1
-        self.journal.update(transfer_id, state="held", attempts=0, reason_code="av.unavailable",
-                            reason_message=why)  # fmt: skip
+        if attempt is None:
+            self.spool.discard_work(transfer_id)  # before the commit: the next attempt reuses attempt-1
+        self.journal.update(transfer_id, expect=_latest(attempt), state="held", attempts=0,
+                            reason_code="av.unavailable", reason_message=why)  # fmt: skip
 
-    def _plan_outcome(self, transfer_id: str, result: WorkerResult) -> None:
+    def _plan_outcome(self, transfer_id: str, result: WorkerResult, attempt: Attempt | None = None) -> None:
+        """Plan the release or refusal; with an ``attempt`` (several nodes), only if it is still
+        the transfer's latest, so that a job run twice (a worker node lost mid-job) plans once."""
         transfer = self.journal.get(transfer_id)
         if result.verdict == "released":
-            self._plan_release(transfer, result)
+            planned = self._plan_release(transfer, result, attempt)
         else:
-            self._plan_rejection(transfer, result)
+            planned = self._plan_rejection(transfer, result, attempt)
+        if not planned:
+            log.warning("outcome not planned: a later attempt has the transfer", transfer_id=transfer_id,
+                        attempt=attempt.number if attempt else None)  # fmt: skip
 
     def _finish(self, transfer_id: str) -> None:
         transfer = self.journal.get(transfer_id) if self.journal.exists(transfer_id) else None
@@ -240,7 +331,7 @@ class TransferProcessor:
             return None
         return self.journal.update(transfer.id, state="staged", size_in=info.size, sha256_in=info.sha256)
 
-    def _plan_release(self, transfer: Transfer, result: WorkerResult) -> None:
+    def _plan_release(self, transfer: Transfer, result: WorkerResult, attempt: Attempt | None) -> bool:
         assert result.output_path and result.output_type and result.output_sha256
         destination = self._destination(transfer)
         name = output_name(transfer.name, result.output_type)
@@ -248,21 +339,24 @@ class TransferProcessor:
                               str(result.output_path), result.output_sha256)  # fmt: skip
         # planned either way, so an approval only has to turn the placement loose
         state = "awaiting_approval" if destination.needs_approval else "releasing"
-        self.journal.plan_placements(
-            transfer.id, [placement], state=state, file_type=result.file_type, method=result.method,
+        planned = self.journal.plan_placements(
+            transfer.id, [placement], expect=_latest(attempt), state=state, file_type=result.file_type, method=result.method,
             reason_code=None, reason_message=None,  # left by a hold
             findings=json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False), name_out=name,
             size_out=result.output_size, sha256_out=result.output_sha256,
         )  # fmt: skip
 
-        if destination.needs_approval:
+        if planned and destination.needs_approval:
             log.info("awaiting approval", transfer_id=transfer.id, channel=transfer.channel, name_out=name)
+        return planned
 
-    def _plan_rejection(self, transfer: Transfer, result: WorkerResult) -> None:
+    def _plan_rejection(self, transfer: Transfer, result: WorkerResult, attempt: Attempt | None) -> bool:
         code, detail = result.reason_code or "sanitizer.crash", result.reason_message or ""
-        placements = self._rejection_placements(transfer, code, detail, "reason.txt")
-        self.journal.plan_placements(transfer.id, placements, state="rejecting", file_type=result.file_type,
-                                     reason_code=code, reason_message=detail)  # fmt: skip
+        # each attempt its own reason file: a late one cannot rewrite the file another planned
+        reason_file = f"reason-{attempt.number}.txt" if attempt else "reason.txt"
+        placements = self._rejection_placements(transfer, code, detail, reason_file)
+        return self.journal.plan_placements(transfer.id, placements, expect=_latest(attempt), state="rejecting",
+                                            file_type=result.file_type, reason_code=code, reason_message=detail)  # fmt: skip
 
     def _rejection_placements(
         self, transfer: Transfer, code: str, detail: str, reason_file: str
@@ -319,6 +413,7 @@ class TransferProcessor:
         remove scratch. Idempotent, so start-up redoes it for transfers a crash interrupted here."""
         for placement in self.journal.placements(transfer_id):
             finish_placement(Path(placement.directory), f"{transfer_id}-{placement.key}")
+        assert self.vault is not None, "only gateway nodes finish transfers"
         self.spool.retain_original(transfer_id, self.vault)
         self.spool.discard_work(transfer_id)
 
@@ -361,6 +456,22 @@ class TransferProcessor:
     @staticmethod
     def _channel(config: Config, transfer: Transfer) -> Channel | None:
         return next((c for c in config.channels if c.name == transfer.channel), None)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A worker node's numbered attempt at a transfer (several nodes)."""
+
+    number: int
+
+
+def _latest(attempt: Attempt | None) -> dict[str, object] | None:
+    """The journal condition under which ``attempt`` may still decide its transfer."""
+    return None if attempt is None else {"state": "sanitising", "attempts": attempt.number}
+
+
+def _interrupted(transfer: Transfer) -> WorkerResult:
+    return WorkerResult.refused("worker.crash", f"interrupted {transfer.attempts} times while sanitising")
 
 
 def _main_output(finals: Mapping[str, str | None]) -> str | None:

@@ -538,6 +538,12 @@ REASONS: dict[str, ReasonText] = {
         _ASK_ADMIN_JA,
         _ASK_ADMIN_EN,
     ),
+    "spool.changed": ReasonText(
+        "受け付けたファイルが無害化の前に書き換えられていたため、処理を止めました。",
+        "The received file was altered before it could be sanitised, so it was stopped.",
+        "もう一度送ってください。解決しない場合は、システム管理者に転送IDを伝えて連絡してください。",
+        "Send the file again. If this persists, contact the administrator with the transfer id.",
+    ),
     "worker.memory": ReasonText(
         "処理に必要なメモリが上限を超えました。",
         "Processing needed more memory than allowed.",

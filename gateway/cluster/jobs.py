@@ -1,0 +1,55 @@
+"""The sanitise jobs of several nodes, carried by procrastinate on the journal's PostgreSQL.
+
+A gateway node defers a transfer's job inside the transaction that records it as staged
+(``enqueue``), so the journal and the queue cannot disagree after a crash. Worker nodes take
+the jobs (gateway.cluster.worker_node). One job per transfer at a time: the transfer id is
+both the job's lock (never two runs at once) and its queueing lock (never two waiting).
+Retries with back-off, and the recovery of jobs whose worker stopped sending heartbeats,
+are procrastinate's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import procrastinate
+import psycopg
+
+SANITISE_TASK = "mukaika.sanitise"
+QUEUE = "sanitise"
+#: A step that failed for a reason outside the file (the journal or spool unreachable, clamd
+#: down): tried again after 2, 7, 12 … seconds, for about seven hours.
+RETRY = procrastinate.RetryStrategy(max_attempts=100, wait=2, linear_wait=5)
+
+
+def queue_app(url: str, *, for_workers: bool = False) -> procrastinate.App:
+    """The procrastinate app on ``url``: workers use an async pool; gateways defer on the
+    journal's own connection and need none."""
+    connector: procrastinate.BaseConnector
+    if for_workers:
+        # A queue that fills faster than autovacuum analyses it (a burst after a quiet hour) has
+        # statistics saying "empty": the planner then checks every waiting job's lock before
+        # sorting them, ~50 ms a fetch at 2,000 waiting. Without bitmap scans it walks the
+        # priority index and stops at the first free job, whatever the statistics say.
+        kwargs = {"application_name": "mukaika-worker", "options": "-c enable_bitmapscan=off"}
+        connector = procrastinate.PsycopgConnector(conninfo=url, kwargs=kwargs)
+    else:
+        connector = procrastinate.SyncPsycopgConnector(conninfo=url)
+    return procrastinate.App(connector=connector)
+
+
+def enqueue(app: procrastinate.App, connection: Any, transfer_id: str) -> None:
+    """Defer the transfer's sanitise job on ``connection``, inside the caller's transaction."""
+    app.configure_task(
+        SANITISE_TASK, queue=QUEUE, lock=transfer_id, queueing_lock=transfer_id, connection=connection
+    ).defer(transfer_id=transfer_id)
+
+
+def ensure_schema(url: str) -> None:
+    """Create procrastinate's tables once; nodes starting together wait for each other."""
+    with psycopg.connect(url, autocommit=False) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(hashtext('mukaika/procrastinate-schema'))")
+        present = connection.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+        if present is not None and not present[0]:
+            schema = procrastinate.schema.SchemaManager.get_schema()
+            connection.execute(schema.encode())  # one script: no parameters, taken as it is
