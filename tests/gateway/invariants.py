@@ -15,6 +15,12 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,17 @@ class GatewayDirs:
     inbox: Path
     outbox: Path
     rejected: Path
+    journal_url: str | None = None  # several nodes: the PostgreSQL journal (else the spool's SQLite)
+    channel: str | None = None  # only this channel's transfers (several channels on one spool)
 
 
-def read_journal(spool: Path) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+def read_journal(spool: Path, url: str | None = None) -> tuple[list[Row], list[Row]]:
     """All transfer rows and all placement rows (read-only: the daemon may still run)."""
+    if url is not None:
+        with psycopg.connect(url, row_factory=dict_row) as pg:
+            return pg.execute("SELECT * FROM transfers").fetchall(), pg.execute(
+                "SELECT * FROM placements"
+            ).fetchall()
     db = sqlite3.connect(f"{(spool / 'journal.sqlite').absolute().as_uri()}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     try:
@@ -43,16 +56,17 @@ def read_journal(spool: Path) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
         db.close()
 
 
-def inbox_name(row: sqlite3.Row) -> str:
+def inbox_name(row: Row) -> str:
     """The input's path below the inbox, as the journal recorded it."""
     return "/".join([*json.loads(row["rel_dir"]), row["name_in"]])
 
 
-def outcomes(spool: Path) -> dict[str, list[Outcome]]:
+def outcomes(spool: Path, url: str | None = None, channel: str | None = None) -> dict[str, list[Outcome]]:
     """Inbox name → the outcome of every transfer recorded for it (one, when all is well)."""
     found: dict[str, list[Outcome]] = {}
-    for row in read_journal(spool)[0]:
-        found.setdefault(inbox_name(row), []).append(Outcome(row["state"], row["reason_code"]))
+    for row in read_journal(spool, url)[0]:
+        if channel is None or row["channel"] == channel:
+            found.setdefault(inbox_name(row), []).append(Outcome(row["state"], row["reason_code"]))
     return found
 
 
@@ -72,8 +86,11 @@ def no_loss_violations(dirs: GatewayDirs, expected: Mapping[str, str], *, tolera
     flight at too many kills). ``canary`` is a byte string no released file may contain.
     """
     problems: list[str] = []
-    rows, placements = read_journal(dirs.spool)
-    found = outcomes(dirs.spool)
+    every_row, every_placement = read_journal(dirs.spool, dirs.journal_url)
+    rows = [row for row in every_row if dirs.channel is None or row["channel"] == dirs.channel]
+    ids = {row["id"] for row in rows}
+    placements = [p for p in every_placement if p["transfer_id"] in ids]
+    found = outcomes(dirs.spool, dirs.journal_url, dirs.channel)
     for name, verdict in sorted(expected.items()):
         results = found.get(name, [])
         if len(results) != 1:
@@ -114,7 +131,7 @@ def no_loss_violations(dirs: GatewayDirs, expected: Mapping[str, str], *, tolera
         problems += [
             f"spool/{leftover}/{p.name} left behind" for p in sorted((dirs.spool / leftover).iterdir())
         ]
-    staged = sum(row["sha256_in"] is not None for row in rows)
+    staged = sum(row["sha256_in"] is not None for row in every_row)
     originals = len(list((dirs.spool / "originals").iterdir()))
     if originals != staged:
         problems.append(f"{originals} originals retained for {staged} staged transfers")
