@@ -29,7 +29,7 @@ from gateway.cluster.ownership import ChannelOwnership
 from gateway.config import MAIL_CHANNEL, Channel, Config, ConfigError, load_config
 from gateway.console.app import Console
 from gateway.folders import ShareWatch, create_default_folders, require_share_folders
-from gateway.http import StatusHandlers, queue_depth
+from gateway.http import StatusHandlers, channel_names, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation.confinement import NONE, probe
 from gateway.isolation.provider import IsolationProvider, ZygoteProvider
@@ -62,6 +62,9 @@ SHARE_CHECK_SECONDS = 2.0
 PLACEMENT_POLL_SECONDS = 0.5  # several nodes: how often a gateway asks what the workers planned
 #: What a gateway node resumes when it takes a channel over (the rest is the workers' or an approver's).
 GATEWAY_STATES = ("admitted", "staged", "releasing", "rejecting")
+#: Several nodes: a transfer left this long in these states by a node that died is resumed by the
+#: channel's owner (an admission can take long: a large file copied from a slow share).
+ORPHANED_AFTER_SECONDS = {"staged": 30.0, "admitted": 3600.0}
 #: Settings read once at start: a reload that changes them says they wait for a restart.
 STARTUP_ONLY = ("gateway.workers", "gateway.confinement", "gateway.log_format", "gateway.log_level",
                 "gateway.originals_key", "http.", "console.", "smtp.listen", "smtp.hostname", "smtp.tls_",
@@ -149,8 +152,7 @@ class Gateway:
             self.processor = TransferProcessor(
                 self.spool, self.journal, self.pool, lambda: self.config, vault
             )
-            self.owned = {c.name for c in self.config.channels}
-            METRICS.channels_owned.set(len(self.owned))
+            self._serve_every_channel()
         self.processor.destinations[MAIL_CHANNEL] = mail_destination(self.spool)  # also with [smtp] now off
         self.releases = OriginalReleases(self.journal, self.spool, vault, lambda: self.config)
         create_default_folders(self.config)
@@ -181,7 +183,8 @@ class Gateway:
             self.console_server = LocalServer(console, self.config.console.listen, "console")
             await self.console_server.start()
         if self.config.smtp.enabled:
-            self.mail = MailRelay(lambda: self.config, self.journal, self.spool, self.schedule)
+            self.mail = MailRelay(lambda: self.config, self.journal, self.spool, self.schedule,
+                                  delivers=lambda: MAIL_CHANNEL in self.owned)  # fmt: skip
             await self.mail.start()
         write_state(state_path(self.config), own_state())
         notify("READY=1", f"STATUS=watching {len(self.config.channels)} channel(s)")
@@ -291,6 +294,8 @@ class Gateway:
             return
         changes = config_changes(self.config.settings, new.settings)
         self.config = new
+        if self.ownership is None:
+            self._serve_every_channel()
         self.settler.settle_seconds = new.gateway.settle_seconds
         create_default_folders(new)
         self.shares = ShareWatch(new)
@@ -340,7 +345,7 @@ class Gateway:
 
         def tend() -> None:
             releases.expire()
-            releases.resume()
+            releases.resume(self.owned.__contains__)
 
         self.tending = asyncio.create_task(asyncio.to_thread(tend))
 
@@ -348,7 +353,7 @@ class Gateway:
     async def _review_ownership(self) -> None:
         """Take free channel locks, give up dropped channels; resume what a taken-over channel left."""
         assert self.ownership is not None and self.journal is not None
-        change = await asyncio.to_thread(self.ownership.review, [c.name for c in self.config.channels])
+        change = await asyncio.to_thread(self.ownership.review, channel_names(self.config))
         if not (change.gained or change.lost):
             return
         self.owned.clear()
@@ -377,13 +382,15 @@ class Gateway:
         return resumed
 
     async def _poll_planned(self) -> None:
-        """Queue the transfers of this node's channels whose outcome the workers have planned."""
+        """Queue the transfers of this node's channels whose outcome the workers have planned,
+        and those another node left staged or half-admitted when it died."""
         assert self.journal is not None
         view = self.journal.view
 
         def planned() -> list[str]:
-            return [t.id for state in ("releasing", "rejecting") for t in view.in_state(state)
-                    if t.channel in self.owned]  # fmt: skip
+            now = time.time()
+            return [t.id for state in ("releasing", "rejecting", "staged", "admitted") for t in view.in_state(state)
+                    if t.channel in self.owned and now - t.updated >= ORPHANED_AFTER_SECONDS.get(state, 0)]  # fmt: skip
 
         try:
             ids = await asyncio.to_thread(planned)
@@ -392,6 +399,12 @@ class Gateway:
             return
         waiting = set(self.backlog)
         self.backlog.extend(i for i in ids if i not in self.in_flight and i not in waiting)
+
+    def _serve_every_channel(self) -> None:
+        """Alone, the node serves every channel the config names (and the relay's)."""
+        self.owned.clear()
+        self.owned.update(channel_names(self.config))
+        METRICS.channels_owned.set(len(self.owned))
 
     def _served(self) -> tuple[Channel, ...]:
         return tuple(c for c in self.config.channels if c.name in self.owned)

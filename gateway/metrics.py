@@ -27,7 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway import __version__
-from gateway.journal import JournalView, Transfer
+from gateway.journal import JournalError, JournalView, Transfer
 
 #: Refusals that mean a worker failed, not that the file was bad.
 WORKER_FAILURES = ("worker.crash", "worker.timeout", "worker.memory")
@@ -142,7 +142,11 @@ class JournalGauges(Collector):
         held, held_age, awaiting, awaiting_age, in_progress_age = families = self._families()
         now = time.time()
         by_channel: dict[str, dict[str, tuple[int, float]]] = {name: {} for name in self.channels()}
-        for (channel, state), (count, oldest) in view.unfinished_by_channel().items():
+        try:
+            unfinished = view.unfinished_by_channel()
+        except JournalError:  # the database away: the scrape goes on without these gauges
+            return []
+        for (channel, state), (count, oldest) in unfinished.items():
             by_channel.setdefault(channel, {})[state] = (count, oldest)
         for channel, states in sorted(by_channel.items()):
             for count_family, age_family, state in ((held, held_age, "held"),

@@ -149,10 +149,16 @@ class OriginalReleases:
         log_audit(entry)
         return final
 
-    def resume(self) -> None:
-        """Place approvals that a crash or a full disk interrupted; retried at every call."""
+    def resume(self, owns: Callable[[str], bool] = lambda channel: True) -> None:
+        """Place approvals that a crash or a full disk interrupted; retried at every call.
+
+        Several nodes: only those of the channels this node serves (``owns``), so that two
+        nodes never place the same original at once."""
         for request in self.journal.view.release_requests(states=("approved",)):
             try:
+                transfer = self.journal.view.transfer(request.transfer_id)
+                if transfer is None or not owns(transfer.channel):
+                    continue
                 self.place(request)
             except (OSError, KeyError, VaultError) as exc:
                 log.error("approved original not placed yet; will retry", request_id=request.id,

@@ -133,17 +133,18 @@ class TransferProcessor:
             raise
         values = {"size_in": staged.size, "sha256_in": staged.sha256}
         if self.dispatch is not None:
-            self._hand_over(transfer_id, **values)
+            self._hand_over(transfer_id, "admitted", **values)
             return None
         # straight to its first sanitising attempt: one commit instead of two
         self.journal.update(transfer_id, state="sanitising", attempts=1, **values)
         return transfer_id
 
-    def _hand_over(self, transfer_id: str, **values: Any) -> None:
-        """Record the transfer staged for the worker nodes, its job deferred in the same commit."""
+    def _hand_over(self, transfer_id: str, state: str, **values: Any) -> None:
+        """Record the transfer staged for the worker nodes, its job deferred in the same commit;
+        only from ``state``, so that two nodes resuming it hand it over once."""
         dispatch = self.dispatch
         assert dispatch is not None
-        self.journal.update(transfer_id, state="sanitising", attempts=0,
+        self.journal.update(transfer_id, expect={"state": state}, state="sanitising", attempts=0,
                             then=lambda connection: dispatch(connection, transfer_id), **values)  # fmt: skip
 
     def _staging_failed(self, transfer_id: str, why: str) -> None:
@@ -217,15 +218,19 @@ class TransferProcessor:
 
     # ── several nodes ──────────────────────────────────────────────────────────────────
     def _hand_over_or_finish(self, transfer_id: str) -> None:
-        """A gateway node's part: hand a staged transfer over, or place a planned outcome."""
+        """A gateway node's part: hand a staged transfer over, or place a planned outcome.
+
+        Placing, and resuming an interrupted staging, are the channel owner's; a staged
+        transfer (a mail this node's relay accepted) is handed over by whichever node has it.
+        """
         transfer: Transfer | None = self.journal.get(transfer_id)
-        if transfer is None or not self.owns(transfer.channel):
-            return  # another node serves its channel now (an approval seen by this node's console)
-        if transfer.state == "admitted":
+        owner = transfer is not None and self.owns(transfer.channel)
+        if owner and transfer is not None and transfer.state == "admitted":
             transfer = self._resume_admitted(transfer)
         if transfer is not None and transfer.state == "staged":
-            self._hand_over(transfer_id)
-        self._finish(transfer_id)
+            self._hand_over(transfer_id, "staged")
+        if owner:
+            self._finish(transfer_id)
 
     async def sanitise_handed_over(self, transfer_id: str) -> None:
         """A worker node's part: one attempt at a handed-over transfer, then its planned outcome.

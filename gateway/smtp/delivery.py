@@ -24,7 +24,7 @@ import aiosmtplib
 import structlog
 
 from gateway.config import SmtpSettings
-from gateway.journal import Transfer
+from gateway.journal import JournalError, Transfer
 from gateway.smtp.metrics import MAIL_METRICS
 from gateway.smtp.notices import refusal_notice
 from gateway.smtp.queue import MailQueue, QueuedMail, Recipient
@@ -108,9 +108,11 @@ async def send(
 class MailDelivery:
     """Delivers due mails, ``delivery_concurrency`` at a time, until cancelled (at shutdown)."""
 
-    def __init__(self, queue: MailQueue, settings: Callable[[], SmtpSettings]) -> None:
+    def __init__(self, queue: MailQueue, settings: Callable[[], SmtpSettings],
+                 delivers: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
         self.queue = queue
         self.settings = settings
+        self.delivers = delivers
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         self.wakeup = asyncio.Event()
 
@@ -118,9 +120,13 @@ class MailDelivery:
         try:
             while True:
                 free = self.settings().delivery_concurrency - len(self.in_flight)
-                if free > 0:
+                if free > 0 and self.delivers():
                     busy = frozenset(self.in_flight)
-                    due = await asyncio.to_thread(self.queue.due, time.time(), free, busy)
+                    try:
+                        due = await asyncio.to_thread(self.queue.due, time.time(), free, busy)
+                    except JournalError as exc:  # the database away: the next round asks again
+                        log.error("cannot read the mail queue", error=str(exc))
+                        due = []
                     for mail, transfer in due:
                         task = asyncio.create_task(
                             self._attempt(mail, transfer), name=f"deliver-{mail.transfer_id}"

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway.journal import JournalView
+from gateway.journal import JournalError, JournalView
 from gateway.metrics import DURATION_BUCKETS, METRICS
 from gateway.smtp.queue import MailView
 
@@ -56,7 +56,10 @@ class MailQueueGauges(Collector):
         if view is None:
             return []
         deferred, oldest = families = self._families()
-        open_mails = MailView(view).open_by_state()
+        try:
+            open_mails = MailView(view).open_by_state()
+        except JournalError:  # the database away: the scrape goes on without these gauges
+            return []
         now = time.time()
         deferred.add_metric([], open_mails.get("deferred", (0, now))[0])
         oldest.add_metric(

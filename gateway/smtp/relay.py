@@ -28,10 +28,11 @@ QUEUE_COUNT_SECONDS = 1.0
 
 class MailRelay:
     def __init__(self, config: Callable[[], Config], journal: Journal, spool: Spool,
-                 schedule: Callable[[str], None]) -> None:  # fmt: skip
+                 schedule: Callable[[str], None], delivers: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
         self.config = config
         self.queue = MailQueue(journal, spool)
-        self.delivery = MailDelivery(self.queue, lambda: self.config().smtp)
+        # several nodes: every gateway node receives; the one holding the relay's lock delivers
+        self.delivery = MailDelivery(self.queue, lambda: self.config().smtp, delivers)
         self.schedule = schedule
         self.queue_size = 0  # open mails, counted from the journal and by acceptances since
         self.listener: SmtpListener | None = None
