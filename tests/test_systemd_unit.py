@@ -118,3 +118,41 @@ def test_a_reload_checks_the_config_and_waits_for_the_daemons_answer() -> None:
     (reload,) = directives("ExecReload")
     program, _, *config = start.split()
     assert reload.split() == [program, "reload", *config]
+
+
+def exposure(root: Path, unit: str) -> float:
+    """systemd's exposure rating of ``unit`` as installed below ``root``."""
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={root}", "--no-pager", unit],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert match is not None, result.stdout + result.stderr
+    return float(match.group(1))
+
+
+def test_the_worker_node_unit_is_the_gateways_but_for_its_command_and_reaches_only_postgresql(
+    tmp_path: Path,
+) -> None:
+    """mukaika-worker.service keeps every wall of the gateway's; with the cluster drop-in it may open
+    TCP connections (to PostgreSQL), still deny-by-default."""
+    worker = UNIT.with_name("mukaika-worker.service")
+    gateway_walls = {line for line in UNIT.read_text(encoding="utf-8").splitlines()
+                     if "=" in line and not line.startswith(("#", "Exec", "Description", "WatchdogSec", "Restart="))}  # fmt: skip
+    worker_lines = set(worker.read_text(encoding="utf-8").splitlines())
+    assert gateway_walls <= worker_lines, sorted(gateway_walls - worker_lines)
+    assert (
+        "ExecStart=/opt/mukaika/.venv/bin/mukaika worker --config /etc/mukaika/mukaika.toml" in worker_lines
+    )
+    units = tmp_path / "etc" / "systemd" / "system"
+    (units / "mukaika-worker.service.d").mkdir(parents=True)
+    (units / "mukaika-worker.service").write_text(worker.read_text(encoding="utf-8"), encoding="utf-8")
+    assert exposure(tmp_path, "mukaika-worker.service") <= 0.5
+    drop_in = UNIT.with_name("mukaika-cluster.conf").read_text(encoding="utf-8")
+    (units / "mukaika-worker.service.d" / "cluster.conf").write_text(drop_in, encoding="utf-8")
+    assert exposure(tmp_path, "mukaika-worker.service") <= 1.5
+    settings = dict(
+        line.split("=", 1) for line in drop_in.splitlines() if "=" in line and not line.startswith("#")
+    )
+    assert settings == {"PrivateNetwork": "no", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+                        "IPAddressAllow": "localhost"}  # fmt: skip

@@ -196,6 +196,24 @@ BROKEN: list[tuple[str, str, str]] = [
         MINIMAL + '[journal]\npath = "/tmp/j"\n',
         "journal.path: unknown key (allowed: url)",
     ),
+    ("node name with a space", MINIMAL + '[cluster]\nnode = "gw 1"\n', "cluster.node: letters, digits"),
+    ("node name too long", MINIMAL + f'[cluster]\nnode = "{"n" * 64}"\n', "cluster.node: letters, digits"),
+    (
+        "heartbeat of zero",
+        MINIMAL + "[cluster]\nheartbeat_seconds = 0\n",
+        "cluster.heartbeat_seconds: must be at least 0.1",
+    ),
+    (
+        "stalled before three heartbeats",
+        MINIMAL + "[cluster]\nheartbeat_seconds = 5\nstalled_seconds = 10\n",
+        "cluster.stalled_seconds: must be at least three cluster.heartbeat_seconds",
+    ),
+    (
+        "takeover as text",
+        MINIMAL + '[cluster]\ntakeover_seconds = "2s"\n',
+        "cluster.takeover_seconds: expected a number",
+    ),
+    ("unknown cluster key", MINIMAL + "[cluster]\nnodes = 3\n", "cluster.nodes: unknown key"),
 ]
 
 
@@ -224,6 +242,18 @@ def test_the_journal_is_the_spool_file_unless_a_postgresql_url_is_given(registry
     config = parse_config(MINIMAL + f'[journal]\nurl = "{also}"\n', "test.toml", registry)
     assert config.journal_target() == also
     assert config.journal.redacted == "postgres://db/journal?user=mukaika&password=***&application_name=gw"
+
+
+def test_a_node_is_named_after_its_host_unless_the_config_names_it(registry: Registry) -> None:
+    import socket
+
+    config = parse_config(MINIMAL, "test.toml", registry)
+    assert config.cluster.node == socket.gethostname()
+    assert (config.cluster.heartbeat_seconds, config.cluster.stalled_seconds) == (5.0, 30.0)
+    named = parse_config(
+        MINIMAL + '[cluster]\nnode = "gw-east.1"\ntakeover_seconds = 0.5\n', "t.toml", registry
+    )
+    assert named.cluster.node == "gw-east.1" and named.cluster.takeover_seconds == 0.5
 
 
 def test_a_journal_url_libpq_cannot_read_is_refused_without_showing_its_password(registry: Registry) -> None:

@@ -1,0 +1,102 @@
+"""Channel ownership through PostgreSQL advisory locks, on a real server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from gateway.cluster.ownership import ChannelOwnership, channel_owners
+from tests.gateway.daemon_harness import MUKAIKA, REPOSITORY
+from tests.postgres_harness import PostgresCluster, running_cluster
+
+
+def owners(url: str, channels: tuple[str, ...]) -> dict[str, str]:
+    with psycopg.connect(url) as connection:
+        return channel_owners(connection, channels)
+
+
+def test_each_channel_has_one_owner_and_a_standby_takes_it_when_the_owner_goes(
+    postgres: PostgresCluster,
+) -> None:
+    url = postgres.new_database()
+    first, second = ChannelOwnership(url, "gw1"), ChannelOwnership(url, "gw2")
+    try:
+        assert first.review(["east", "west"]).gained == {"east", "west"}
+        change = second.review(["east", "west", "north"])
+        assert change.gained == {"north"} and second.owned == {"north"}
+        assert owners(url, ("east", "west", "north")) == {"east": "gw1", "west": "gw1", "north": "gw2"}
+        first.close()  # its session ends: PostgreSQL frees its locks at once
+        assert second.review(["east", "west", "north"]).gained == {"east", "west"}
+        assert owners(url, ("east", "west")) == {"east": "gw2", "west": "gw2"}
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_channel_dropped_from_the_config_is_given_back(postgres: PostgresCluster) -> None:
+    url = postgres.new_database()
+    first, second = ChannelOwnership(url, "gw1"), ChannelOwnership(url, "gw2")
+    try:
+        first.review(["east", "west"])
+        assert first.review(["east"]).lost == {"west"}
+        assert second.review(["west"]).gained == {"west"}
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_node_whose_process_is_killed_loses_its_channels_at_once(postgres: PostgresCluster) -> None:
+    """SIGKILL: no unlock is sent, the kernel closes the socket and the server ends the session."""
+    url = postgres.new_database()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from gateway.cluster.ownership import ChannelOwnership;"
+         f" o = ChannelOwnership({url!r}, 'victim'); o.review(['east']); print('held', flush=True);"
+         " time.sleep(60)"],
+        cwd=REPOSITORY, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    standby = ChannelOwnership(url, "standby")
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert standby.review(["east"]).gained == frozenset()
+        holder.kill()
+        holder.wait(10)
+        started = time.monotonic()
+        while not standby.review(["east"]).gained and time.monotonic() - started < 5:
+            time.sleep(0.05)
+        assert standby.owned == {"east"}, "the standby never got the lock"
+        assert time.monotonic() - started < 2
+    finally:
+        holder.kill()
+        holder.wait(10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+        standby.close()
+
+
+def test_losing_the_server_gives_up_every_channel_and_they_come_back_with_it() -> None:
+    with running_cluster() as private:
+        url = private.new_database()
+        node = ChannelOwnership(url, "gw1")
+        try:
+            node.review(["east", "west"])
+            private.stop("immediate")
+            change = node.review(["east", "west"])
+            assert change.lost == {"east", "west"} and node.owned == set()
+            private.start()
+            private.wait_ready()
+            assert node.review(["east", "west"]).gained == {"east", "west"}
+        finally:
+            node.close()
+
+
+def test_a_worker_node_needs_a_postgresql_journal(tmp_path: Path) -> None:
+    config = tmp_path / "mukaika.toml"
+    config.write_text(f'[gateway]\nspool_dir = "{tmp_path}/spool"\n', encoding="utf-8")
+    result = subprocess.run([str(MUKAIKA), "worker", "--config", str(config)], capture_output=True, text=True,
+                            timeout=60, cwd=REPOSITORY)  # fmt: skip
+    assert result.returncode == 2
+    assert "a worker node needs [journal] url" in result.stdout + result.stderr
