@@ -23,6 +23,7 @@ import structlog
 from gateway import __version__
 from gateway.audit import log_audit
 from gateway.backup import BackupError, backup_journal
+from gateway.cluster.overview import cluster_overview
 from gateway.config import Config, ConfigError, load_config
 from gateway.console.users import ROLES, UsersFileError, add_user, change_user, read_users
 from gateway.effective import effective_text
@@ -286,8 +287,14 @@ def backup_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def status_command(args: argparse.Namespace, config: Config) -> int:
+    journal = config.journal_target()
     try:
-        report = journal_status(config.journal_target())
+        report = journal_status(journal)
+        if isinstance(journal, str):
+            channels = config.channel_names()
+            report = dataclasses.replace(
+                report, cluster=cluster_overview(journal, channels), channels=channels
+            )
     except FileNotFoundError:
         print(f"mukaika: no journal at {config.journal_redacted()} yet (the gateway has not run on it)",
               file=sys.stderr)  # fmt: skip

@@ -237,6 +237,11 @@ class Config:
         """The journal as logs name it: the file's path, or the URL without its password."""
         return self.journal.redacted if self.journal.url else str(self.journal_target())
 
+    def channel_names(self) -> tuple[str, ...]:
+        """The configured channels and the relay's: those a gateway serves (and shows gauges of)."""
+        mail = (MAIL_CHANNEL,) if self.smtp.enabled else ()
+        return (*(c.name for c in self.channels), *mail)
+
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
 

@@ -29,7 +29,7 @@ from gateway.cluster.ownership import ChannelOwnership
 from gateway.config import MAIL_CHANNEL, Channel, Config, ConfigError, load_config
 from gateway.console.app import Console
 from gateway.folders import ShareWatch, create_default_folders, require_share_folders
-from gateway.http import StatusHandlers, channel_names, queue_depth
+from gateway.http import StatusHandlers, queue_depth
 from gateway.intake import InboxWatcher, Settler, scan_tree
 from gateway.isolation.confinement import NONE, probe
 from gateway.isolation.provider import IsolationProvider, ZygoteProvider
@@ -353,7 +353,7 @@ class Gateway:
     async def _review_ownership(self) -> None:
         """Take free channel locks, give up dropped channels; resume what a taken-over channel left."""
         assert self.ownership is not None and self.journal is not None
-        change = await asyncio.to_thread(self.ownership.review, channel_names(self.config))
+        change = await asyncio.to_thread(self.ownership.review, self.config.channel_names())
         if not (change.gained or change.lost):
             return
         self.owned.clear()
@@ -403,7 +403,7 @@ class Gateway:
     def _serve_every_channel(self) -> None:
         """Alone, the node serves every channel the config names (and the relay's)."""
         self.owned.clear()
-        self.owned.update(channel_names(self.config))
+        self.owned.update(self.config.channel_names())
         METRICS.channels_owned.set(len(self.owned))
 
     def _served(self) -> tuple[Channel, ...]:

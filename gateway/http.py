@@ -23,7 +23,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from gateway.config import MAIL_CHANNEL, Config
+from gateway.config import Config
 from gateway.folders import ShareWatch
 from gateway.intake import InboxWatcher, Settler
 from gateway.isolation.provider import IsolationProvider
@@ -113,18 +113,12 @@ def queue_depth(source: StatusSource) -> int:
     return source.queue.qsize() + len(source.backlog)
 
 
-def channel_names(config: Config) -> tuple[str, ...]:
-    """The channels whose gauges are shown even at 0: the configured ones and the relay's."""
-    mail = (MAIL_CHANNEL,) if config.smtp.enabled else ()
-    return (*(c.name for c in config.channels), *mail)
-
-
 class StatusHandlers:
     def __init__(self, source: StatusSource, metrics: Metrics) -> None:
         self.source = source
         self.metrics = metrics
         metrics.read_journal(lambda: source.journal.view if source.journal is not None else None,
-                             lambda: channel_names(source.config))  # fmt: skip
+                             source.config.channel_names)  # fmt: skip
 
     def app(self) -> web.Application:
         app = self.scrape_app()

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.cluster.overview import ClusterOverview
 from gateway.dburl import is_postgres_url, redact_url
 from gateway.journal import FINAL_STATES, JournalView, Transfer
 from gateway.smtp.queue import MailView, QueuedMail
@@ -28,6 +29,8 @@ class StatusReport:
     confinement: str = ""  # how workers are confined under this config on this host
     mail: dict[str, int] = field(default_factory=dict)  # the relay's mails by delivery state
     open_mails: list[QueuedMail] = field(default_factory=list)  # the oldest not yet delivered
+    cluster: ClusterOverview | None = None  # several nodes: who is connected, who serves which channel
+    channels: tuple[str, ...] = ()  # the channels the config names (to show those nobody serves)
 
     def as_json(self) -> str:
         oldest = None
@@ -41,6 +44,7 @@ class StatusReport:
             "last_errors": [t.summary() for t in self.last_errors],
             "confinement": self.confinement,
             "mail": {"states": self.mail, "open": [m.summary() for m in self.open_mails]},
+            "cluster": self.cluster.as_dict() if self.cluster is not None else None,
         }
         return json.dumps(report, ensure_ascii=False)
 
@@ -71,6 +75,8 @@ class StatusReport:
             waiting = ", ".join(m.open_recipients())
             lines.append(f"  {received}  {m.transfer_id}  {m.state} ×{m.attempts}  <{m.mail_from}> -> {waiting}"
                          + (f"  ({m.last_error})" if m.last_error else ""))  # fmt: skip
+        if self.cluster is not None:
+            lines += self.cluster.lines(self.channels)
         return "\n".join(lines)
 
 

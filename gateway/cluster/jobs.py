@@ -16,22 +16,26 @@ import procrastinate
 import psycopg
 
 SANITISE_TASK = "mukaika.sanitise"
+WORKER_APPLICATION = "mukaika-worker"  # worker nodes connect as "mukaika-worker:<node>"
 QUEUE = "sanitise"
 #: A step that failed for a reason outside the file (the journal or spool unreachable, clamd
 #: down): tried again after 2, 7, 12 … seconds, for about seven hours.
 RETRY = procrastinate.RetryStrategy(max_attempts=100, wait=2, linear_wait=5)
 
 
-def queue_app(url: str, *, for_workers: bool = False) -> procrastinate.App:
+def queue_app(url: str, *, worker_node: str = "") -> procrastinate.App:
     """The procrastinate app on ``url``: workers use an async pool; gateways defer on the
     journal's own connection and need none."""
     connector: procrastinate.BaseConnector
-    if for_workers:
+    if worker_node:
         # A queue that fills faster than autovacuum analyses it (a burst after a quiet hour) has
         # statistics saying "empty": the planner then checks every waiting job's lock before
         # sorting them, ~50 ms a fetch at 2,000 waiting. Without bitmap scans it walks the
         # priority index and stops at the first free job, whatever the statistics say.
-        kwargs = {"application_name": "mukaika-worker", "options": "-c enable_bitmapscan=off"}
+        kwargs = {
+            "application_name": f"{WORKER_APPLICATION}:{worker_node}",
+            "options": "-c enable_bitmapscan=off",
+        }
         connector = procrastinate.PsycopgConnector(conninfo=url, kwargs=kwargs)
     else:
         connector = procrastinate.SyncPsycopgConnector(conninfo=url)

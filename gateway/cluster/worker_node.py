@@ -51,7 +51,7 @@ class WorkerNode:
         journal = await asyncio.to_thread(open_journal, self.url)
         spool = Spool(self.config.gateway.spool_dir.absolute())
         processor = TransferProcessor(spool, journal, self.pool, lambda: self.config, vault=None)
-        app = queue_app(self.url, for_workers=True)
+        app = queue_app(self.url, worker_node=settings.node)
 
         @app.task(name=SANITISE_TASK, queue=QUEUE, retry=RETRY)
         async def sanitise(transfer_id: str) -> None:

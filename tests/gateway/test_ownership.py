@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 
+from gateway.cluster.jobs import WORKER_APPLICATION, enqueue, ensure_schema, queue_app
+from gateway.cluster.overview import cluster_overview
 from gateway.cluster.ownership import ChannelOwnership, channel_owners
 from tests.gateway.daemon_harness import MUKAIKA, REPOSITORY
 from tests.postgres_harness import PostgresCluster, running_cluster
@@ -100,3 +102,29 @@ def test_a_worker_node_needs_a_postgresql_journal(tmp_path: Path) -> None:
                             timeout=60, cwd=REPOSITORY)  # fmt: skip
     assert result.returncode == 2
     assert "a worker node needs [journal] url" in result.stdout + result.stderr
+
+
+def test_the_overview_names_connected_nodes_channel_owners_and_channels_nobody_serves(
+    postgres: PostgresCluster,
+) -> None:
+    url = postgres.new_database()
+    ensure_schema(url)
+    gateway = ChannelOwnership(url, "gw-a")
+    try:
+        gateway.review(["east"])
+        with (
+            psycopg.connect(url, application_name=f"{WORKER_APPLICATION}:wk-b") as worker,
+            worker.transaction(),
+        ):
+            enqueue(queue_app(url), worker, "20261207T000000-00000000")
+            overview = cluster_overview(url, ["east", "west"])
+        assert overview.gateways == ["gw-a"] and overview.workers == ["wk-b"]
+        assert overview.owners == {"east": "gw-a"} and overview.jobs == {}  # not committed yet
+        assert "channels: east → gw-a; NOT SERVED: west" in overview.lines(["east", "west"])
+        assert cluster_overview(url, ["east"]).jobs == {"todo": 1}
+    finally:
+        gateway.close()
+    deadline = time.monotonic() + 5  # the server ends the session a moment after the client goes
+    while cluster_overview(url, ["east"]).gateways and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cluster_overview(url, ["east"]).gateways == []
