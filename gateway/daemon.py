@@ -138,6 +138,7 @@ class Gateway:
         target = self.config.journal_target()
         vault = Vault.open(self.config.gateway.originals_key_path().absolute(), create=True)
         if isinstance(target, str):  # one gateway of several: the worker nodes sanitise
+            self.confinement = "on the worker nodes"
             await asyncio.to_thread(ensure_schema, target)
             self.journal = await asyncio.to_thread(open_journal, target)
             jobs = queue_app(target)

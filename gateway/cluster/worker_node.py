@@ -20,11 +20,12 @@ import signal
 import structlog
 
 from gateway.cluster.jobs import QUEUE, RETRY, SANITISE_TASK, ensure_schema, queue_app
-from gateway.config import Config
+from gateway.config import MAIL_CHANNEL, Config
 from gateway.isolation.confinement import NONE, probe
 from gateway.isolation.provider import IsolationProvider, ZygoteProvider
 from gateway.journal import open_journal
 from gateway.sdnotify import notify
+from gateway.smtp.queue import mail_destination
 from gateway.spool import Spool
 from gateway.transfers import TransferProcessor
 
@@ -51,6 +52,7 @@ class WorkerNode:
         journal = await asyncio.to_thread(open_journal, self.url)
         spool = Spool(self.config.gateway.spool_dir.absolute())
         processor = TransferProcessor(spool, journal, self.pool, lambda: self.config, vault=None)
+        processor.destinations[MAIL_CHANNEL] = mail_destination(spool)  # the relay's mail, as on a gateway
         app = queue_app(self.url, worker_node=settings.node)
 
         @app.task(name=SANITISE_TASK, queue=QUEUE, retry=RETRY)
