@@ -390,8 +390,8 @@ class Gateway:
 
         def planned() -> list[str]:
             now = time.time()
-            return [t.id for state in ("releasing", "rejecting", "staged", "admitted") for t in view.in_state(state)
-                    if t.channel in self.owned and now - t.updated >= ORPHANED_AFTER_SECONDS.get(state, 0)]  # fmt: skip
+            waiting = view.waiting_in(("releasing", "rejecting", "staged", "admitted"), sorted(self.owned))
+            return [t.id for t in waiting if now - t.updated >= ORPHANED_AFTER_SECONDS.get(t.state, 0)]
 
         try:
             ids = await asyncio.to_thread(planned)

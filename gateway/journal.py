@@ -651,6 +651,18 @@ class JournalView:
         )
         return [Transfer(**dict(row)) for row in rows]
 
+    def waiting_in(self, states: Sequence[str], channels: Sequence[str], limit: int = 500) -> list[Transfer]:
+        """Transfers in one of ``states`` of one of ``channels``, oldest first (a gateway node's
+        poll for its own channels: another node's backlog must not hide them)."""
+        if not states or not channels:
+            return []
+        rows = self._db.rows(
+            f"SELECT * FROM transfers WHERE state IN ({_marks(states)}) AND channel IN ({_marks(channels)})"  # noqa: S608
+            " ORDER BY created LIMIT ?",
+            (*states, *channels, limit),
+        )
+        return [Transfer(**dict(row)) for row in rows]
+
     def recent_rejections(self, limit: int) -> list[Transfer]:
         rows = self._db.rows(
             "SELECT * FROM transfers WHERE state = 'rejected' ORDER BY finished DESC LIMIT ?", (limit,)

@@ -156,6 +156,20 @@ def test_updates_are_checked_against_the_columns_and_states(journal: Journal) ->
     assert journal.get("t1").state == "admitted"
 
 
+def test_a_gateway_node_sees_what_waits_in_its_own_channels_past_any_backlog_of_others(
+    journal: Journal,
+) -> None:
+    for number in range(5):
+        add(journal, f"w{number}", "releasing", channel="west")
+    add(journal, "e-staged", "staged", channel="east")
+    add(journal, "e-releasing", "releasing", channel="east")
+    add(journal, "e-sanitising", "sanitising", channel="east")
+    add(journal, "n-rejecting", "rejecting", channel="north")
+    found = journal.view.waiting_in(("releasing", "rejecting", "staged"), ["east", "north"], limit=3)
+    assert [t.id for t in found] == ["e-staged", "e-releasing", "n-rejecting"]
+    assert journal.view.waiting_in(("releasing",), []) == []
+
+
 def test_delete_removes_the_transfer_with_its_placements_and_mail(journal: Journal) -> None:
     add(journal, "t1", "sanitising")
     journal.plan_placements("t1", [Placement("output", "/out", "a", "/s", "00")], state="releasing")
