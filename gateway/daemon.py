@@ -109,6 +109,7 @@ class Gateway:
         #: several nodes: the channel locks this node holds; alone, it serves every channel
         self.ownership: ChannelOwnership | None = None
         self.owned: set[str] = set()
+        self.journal_away = False  # several nodes: PostgreSQL did not answer the last poll
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
     async def serve(self) -> int:
@@ -345,8 +346,11 @@ class Gateway:
         releases = self.releases
 
         def tend() -> None:
-            releases.expire()
-            releases.resume(self.owned.__contains__)
+            try:
+                releases.expire()
+                releases.resume(self.owned.__contains__)
+            except JournalError as exc:  # the database away: the next rescan tends them
+                log.error("release requests not tended this round", error=str(exc))
 
         self.tending = asyncio.create_task(asyncio.to_thread(tend))
 
@@ -396,8 +400,13 @@ class Gateway:
         try:
             ids = await asyncio.to_thread(planned)
         except JournalError as exc:
-            log.error("cannot read the journal; placing waits", error=str(exc))
+            if not self.journal_away:  # once per outage: the poll runs twice a second
+                log.error("cannot read the journal; placing waits", error=str(exc))
+            self.journal_away = True
             return
+        if self.journal_away:
+            log.info("the journal answers again")
+            self.journal_away = False
         waiting = set(self.backlog)
         self.backlog.extend(i for i in ids if i not in self.in_flight and i not in waiting)
 
@@ -547,6 +556,11 @@ def run_daemon(config: Config, config_arg: str | None, registry: Registry) -> in
         log.error("cannot start: workers cannot be confined on this host", error=str(exc),
                   fix='a kernel with Landlock and seccomp, or [gateway] confinement = "none" (not recommended)')  # fmt: skip
         return 2
+    except JournalError as exc:  # systemd starts it again (Restart=on-failure)
+        log.error(
+            "cannot start: the journal cannot be opened", journal=config.journal_redacted(), error=str(exc)
+        )
+        return 1
 
 
 class ConfinementUnavailableError(RuntimeError):

@@ -15,6 +15,8 @@ from typing import Any
 import procrastinate
 import psycopg
 
+from gateway.journal import JournalUnavailableError
+
 SANITISE_TASK = "mukaika.sanitise"
 WORKER_APPLICATION = "mukaika-worker"  # worker nodes connect as "mukaika-worker:<node>"
 QUEUE = "sanitise"
@@ -50,8 +52,17 @@ def enqueue(app: procrastinate.App, connection: Any, transfer_id: str) -> None:
 
 
 def ensure_schema(url: str) -> None:
-    """Create procrastinate's tables once; nodes starting together wait for each other."""
-    with psycopg.connect(url, autocommit=False) as connection:
+    """Create procrastinate's tables once; nodes starting together wait for each other.
+
+    Raises JournalUnavailableError when PostgreSQL cannot be reached."""
+    try:
+        _create_schema(url)
+    except psycopg.Error as exc:
+        raise JournalUnavailableError(f"cannot prepare the job queue: {exc}") from None
+
+
+def _create_schema(url: str) -> None:
+    with psycopg.connect(url, autocommit=False, connect_timeout=10) as connection:
         connection.execute("SELECT pg_advisory_xact_lock(hashtext('mukaika/procrastinate-schema'))")
         present = connection.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
         if present is not None and not present[0]:

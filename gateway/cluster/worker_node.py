@@ -23,7 +23,7 @@ from gateway.cluster.jobs import QUEUE, RETRY, SANITISE_TASK, ensure_schema, que
 from gateway.config import MAIL_CHANNEL, Config
 from gateway.isolation.confinement import NONE, probe
 from gateway.isolation.provider import IsolationProvider, ZygoteProvider
-from gateway.journal import open_journal
+from gateway.journal import JournalError, open_journal
 from gateway.sdnotify import notify
 from gateway.smtp.queue import mail_destination
 from gateway.spool import Spool
@@ -149,3 +149,7 @@ def run_worker_node(config: Config) -> int:
     except WorkerNodeError as exc:
         log.error("cannot start the worker node", error=str(exc))
         return 2
+    except JournalError as exc:  # systemd starts it again (Restart=always)
+        log.error("cannot start the worker node: the journal cannot be opened",
+                  journal=config.journal_redacted(), error=str(exc))  # fmt: skip
+        return 1

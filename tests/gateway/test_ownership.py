@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from gateway.cluster.jobs import WORKER_APPLICATION, enqueue, ensure_schema, queue_app
 from gateway.cluster.overview import cluster_overview
@@ -128,3 +130,21 @@ def test_the_overview_names_connected_nodes_channel_owners_and_channels_nobody_s
     while cluster_overview(url, ["east"]).gateways and time.monotonic() < deadline:
         time.sleep(0.05)
     assert cluster_overview(url, ["east"]).gateways == []
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+def test_a_node_that_cannot_reach_its_database_says_so_and_exits_for_systemd_to_retry(
+    tmp_path: Path, command: str
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "mukaika.toml"
+    config.write_text(f'[gateway]\nspool_dir = "{tmp_path}/spool"\nlog_format = "json"\n'
+                      f'[journal]\nurl = "postgresql://mukaika:s3cret@127.0.0.1:{port}/mukaika"\n', encoding="utf-8")  # fmt: skip
+    result = subprocess.run([str(MUKAIKA), command, "--config", str(config)], capture_output=True, text=True,
+                            timeout=60, cwd=REPOSITORY)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "the journal cannot be opened" in output and f"127.0.0.1:{port}" in output
+    assert "s3cret" not in output
