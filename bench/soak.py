@@ -1,6 +1,7 @@
 """Soak: a steady mixed stream into a running daemon while workers and the daemon are killed.
 
     make soak MINUTES=5        (or: .venv/bin/python -m bench.soak --minutes 5, from the checkout)
+    .venv/bin/python -m bench.soak --nodes 3 --minutes 5        (several nodes, see below)
 
 Drops text, CSV, PNG and JPEG with a canary in their metadata, PDFs with JavaScript, Word
 documents with macros (.docm), zips, executables, and now and then a FIFO or a symlink, at
@@ -10,6 +11,13 @@ was dropped, released and refused, the throughput, and the memory of the daemon 
 largest worker. After a quiet period it checks the no-loss invariant (tests/gateway/
 invariants.py) against the journal and the folders; the exit status is 1 if it fails.
 Run as a module from the checkout so that the shared test helpers import.
+
+With ``--nodes N`` (N >= 2) it runs N nodes as processes on one private PostgreSQL and one
+spool (tests.gateway.cluster_harness): one gateway and N-1 worker nodes, or two gateways and
+N-2 worker nodes when N >= 3, serving two channels ("east" and "west") that both get the
+stream. It SIGKILLs a confined worker of a worker node every few seconds, a whole worker node
+every 8-20 s and a gateway node every 15-40 s, each node restarted 0.5-3 s later, and checks
+the invariant over both channels at the end.
 """
 
 from __future__ import annotations
@@ -32,8 +40,10 @@ from pathlib import Path
 import pikepdf
 from PIL import Image
 
+from tests.gateway.cluster_harness import Cluster, Node
 from tests.gateway.daemon_harness import RunningGateway, png_bytes
 from tests.gateway.invariants import GatewayDirs, inbox_name, no_loss_violations, outcomes, read_journal
+from tests.postgres_harness import running_cluster
 from tests.sanitizers.ooxml_builders import macros, word
 from tests.sanitizers.pdf_builders import build, js_action
 
@@ -119,10 +129,12 @@ VARIANTS = 4  # distinct contents per kind, made once: the stream should cost th
 
 
 class Stream:
-    def __init__(self, rng: random.Random, inbox: Path, scratch: Path) -> None:
+    def __init__(
+        self, rng: random.Random, inbox: Path, scratch: Path, contents: dict[str, list[bytes]] | None = None
+    ) -> None:
         self.rng = rng
         self.inbox = inbox
-        self.contents = {
+        self.contents = contents or {
             k.extension: [k.make(rng, scratch) for _ in range(VARIANTS)] for k in KINDS if k.make
         }
         self.expected: dict[str, str] = {}
@@ -286,6 +298,174 @@ class Soak:
         return 1 if problems else 0
 
 
+# ── several nodes ───────────────────────────────────────────────────────────────────────
+#: the kinds the stream drops that the cluster harness's rules do not name
+CLUSTER_RULES = """
+[rules.zip]
+method = "rebuild"
+[rules.csv]
+method = "rebuild"
+[rules.docm]
+method = "rebuild"
+"""
+
+
+class ClusterSoak:
+    """The stream into both channels of gateway and worker nodes on one PostgreSQL (``--nodes``)."""
+
+    def __init__(self, args: argparse.Namespace, root: Path, url: str) -> None:
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.cluster = Cluster(root, url, extra_rules=CLUSTER_RULES)
+        gateways = 2 if args.nodes >= 3 else 1
+        self.gateways = [self.cluster.add("gateway", f"gw{i + 1}") for i in range(gateways)]
+        self.workers = [
+            self.cluster.add("worker", f"wk{i + 1}", workers=2) for i in range(args.nodes - gateways)
+        ]
+        scratch = root / "scratch"
+        scratch.mkdir()
+        streams: dict[str, Stream] = {}
+        for name, dirs in self.cluster.channels.items():
+            first = next(iter(streams.values()), None)
+            streams[name] = Stream(self.rng, dirs.inbox, scratch, first.contents if first else None)
+        self.streams = streams
+        self.started = time.monotonic()
+        self.kills = {"sandbox": 0, "worker node": 0, "gateway": 0}
+        self.exits = 0  # nodes that ended without being killed (each one a finding)
+        self.restart_at: dict[str, float] = {}  # node name → when to start it again
+        self.worker_rss_max = 0.0
+        self.last_report = (self.started, 0)
+
+    def dropped(self) -> int:
+        return sum(len(stream.expected) for stream in self.streams.values())
+
+    def finished(self) -> tuple[int, int]:
+        """Released and refused so far, from the journal (PostgreSQL is never killed)."""
+        rows = self.cluster.rows("SELECT state, count(*) AS n FROM transfers GROUP BY state")
+        counts = {row["state"]: int(row["n"]) for row in rows}
+        return counts.get("released", 0), counts.get("rejected", 0)
+
+    def report(self, final: bool = False) -> None:
+        now = time.monotonic()
+        released, refused = self.finished()
+        since, done_before = self.last_report
+        memory = " ".join(
+            f"{node.name} {rss_mb(node.pid):5.1f}" if node.process is not None else f"{node.name} (down)"
+            for node in self.cluster.nodes
+        )
+        kills = ", ".join(f"{n} {what}" for what, n in self.kills.items())
+        print(f"{now - self.started:7.0f} s  dropped {self.dropped():6}  released {released:6}  refused {refused:5}  "
+              f"{(released + refused - done_before) / max(now - since, 1e-9):5.2f} files/s  RSS MB: {memory}  "
+              f"sandbox max {self.worker_rss_max:5.1f}  kills: {kills}" + ("  (final)" if final else ""),
+              flush=True)  # fmt: skip
+        self.last_report = (now, released + refused)
+        self.worker_rss_max = 0.0
+
+    def sandboxes(self) -> list[int]:
+        return [pid for node in self.workers if node.process is not None for pid in workers(node.pid)]
+
+    def kill_node(self, nodes: list[Node], what: str, now: float) -> None:
+        running = [node for node in nodes if node.process is not None]
+        if running:
+            victim = self.rng.choice(running)
+            victim.kill()
+            self.kills[what] += 1
+            self.restart_at[victim.name] = now + self.rng.uniform(0.5, 3)
+
+    def restart_due(self, now: float, every: bool = False) -> None:
+        for node in self.cluster.nodes:
+            if node.process is not None and (code := node.process.poll()) is not None:
+                print(f"{node.name} exited on its own (status {code}): restarted, see {node.log}", flush=True)
+                self.exits += 1
+                node.process = None
+            if node.process is None and (every or now >= self.restart_at.get(node.name, 0.0)):
+                node.spawn()  # ready in a second or two; files meanwhile wait in the inbox or queue
+
+    def run(self) -> int:
+        self.cluster.start(*self.gateways, *self.workers)
+        deadline = self.started + self.args.minutes * 60
+        next_drop = next_report = time.monotonic()
+        next_report += self.args.report
+        next_sandbox_kill = time.monotonic() + self.rng.uniform(2, 8)
+        next_worker_kill = time.monotonic() + self.rng.uniform(8, 20)
+        next_gateway_kill = time.monotonic() + self.rng.uniform(15, 40)
+        next_sample = 0.0
+        pids: list[int] = []
+        channels = list(self.streams.values())
+        while (now := time.monotonic()) < deadline:
+            if now >= next_drop:
+                self.rng.choice(channels).drop_one()
+                next_drop += self.rng.expovariate(self.args.rate)
+            self.restart_due(now)
+            if now >= next_sample:
+                pids = self.sandboxes()
+                self.worker_rss_max = max([self.worker_rss_max, *(rss_mb(pid) for pid in pids)])
+                next_sample = now + 0.25
+            if now >= next_sandbox_kill and pids:
+                with contextlib.suppress(ProcessLookupError):  # it may have finished meanwhile
+                    os.kill(self.rng.choice(pids), signal.SIGKILL)
+                    self.kills["sandbox"] += 1
+                pids = []
+                next_sandbox_kill = now + self.rng.uniform(2, 8)
+            if now >= next_worker_kill:
+                self.kill_node(self.workers, "worker node", now)
+                next_worker_kill = now + self.rng.uniform(8, 20)
+            if now >= next_gateway_kill:
+                self.kill_node(self.gateways, "gateway", now)
+                next_gateway_kill = now + self.rng.uniform(15, 40)
+            if now >= next_report:
+                self.report()
+                next_report += self.args.report
+            time.sleep(0.02)
+        return self.settle_and_check()
+
+    def settle_and_check(self) -> int:
+        """Stop dropping and killing; every node up again; wait for every outcome, then check."""
+        self.restart_due(time.monotonic(), every=True)
+        for node in self.cluster.nodes:
+            node.wait_started()
+        expected = {name: stream.expected for name, stream in self.streams.items()}
+        with contextlib.suppress(AssertionError):  # what is still missing shows as violations
+            self.cluster.wait_until_placed(expected, self.args.quiet)
+        time.sleep(3)  # one more rescan: nothing may appear twice late
+        self.report(final=True)
+        for node in self.cluster.nodes:
+            node.stop()
+        elapsed = time.monotonic() - self.started
+        problems = self.cluster.violations(expected, canary=CANARY.encode(), tolerated=TOLERATED)
+        problems += [f"{self.exits} node(s) exited without being killed"] if self.exits else []
+        rows = self.cluster.transfers()
+        problems += [f"{row['channel']}: {inbox_name(row)}: verify.failed not by a kill: {row['reason_message']}"
+                     for row in rows
+                     if row["reason_code"] == "verify.failed" and row["reason_message"] != KILLED_VERIFIER]  # fmt: skip
+        codes: dict[str, int] = {}
+        for row in rows:
+            key = row["state"] if row["reason_code"] is None else f"{row['state']}: {row['reason_code']}"
+            codes[key] = codes.get(key, 0) + 1
+        retried = sum(1 for row in rows if row["attempts"] > 1)
+        kills = ", ".join(f"{n} {what}" for what, n in self.kills.items())
+        print(f"\n{self.dropped()} dropped into {len(self.streams)} channels in {self.args.minutes:g} min on "
+              f"{len(self.gateways)} gateway(s) and {len(self.workers)} worker node(s), all finished after "
+              f"{elapsed:.0f} s ({sum(self.finished()) / elapsed:.2f} files/s overall); killed: {kills}; "
+              f"{retried} transfers sanitised more than once")  # fmt: skip
+        print("outcomes: " + ", ".join(f"{key} {n}" for key, n in sorted(codes.items())))
+        for problem in problems[:50]:
+            print(f"VIOLATION {problem}")
+        print(
+            f"verdict: {'FAIL' if problems else 'PASS'} ({len(problems)} violations of the no-loss invariant)"
+        )
+        return 1 if problems else 0
+
+
+def run_cluster(args: argparse.Namespace, root: Path) -> int:
+    with running_cluster() as server:
+        soak = ClusterSoak(args, root, server.new_database())
+        try:
+            return soak.run()
+        finally:
+            soak.cluster.stop_all()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -296,16 +476,23 @@ def main() -> int:
     parser.add_argument("--quiet", type=float, default=300, help="at most this long for the last outcomes")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--keep", action="store_true", help="keep the run's folder even if it passes")
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="N >= 2: gateway and worker nodes on one PostgreSQL (see above)")  # fmt: skip
     args = parser.parse_args()
+    if args.nodes < 1:
+        parser.error("--nodes must be 1 (one daemon) or more")
     root = Path(tempfile.mkdtemp(prefix="mukaika-soak-"))
     print(f"soak: {args.minutes:g} min at {args.rate:g} files/s, seed {args.seed}, in {root} "
-          f"({os.cpu_count()} CPUs)", flush=True)  # fmt: skip
-    soak = Soak(args, root)
-    try:
-        status = soak.run()
-    finally:
-        if soak.gateway.process is not None:
-            soak.gateway.kill()
+          f"({os.cpu_count()} CPUs)" + (f", {args.nodes} nodes" if args.nodes > 1 else ""), flush=True)  # fmt: skip
+    if args.nodes > 1:
+        status = run_cluster(args, root)
+    else:
+        soak = Soak(args, root)
+        try:
+            status = soak.run()
+        finally:
+            if soak.gateway.process is not None:
+                soak.gateway.kill()
     if status == 0 and not args.keep:
         shutil.rmtree(root)
     else:
