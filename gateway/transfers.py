@@ -209,10 +209,13 @@ class TransferProcessor:
             return None
         return self._job(transfer, attempts)
 
-    def _job(self, transfer: Transfer, attempts: int) -> Job:
+    def _job(self, transfer: Transfer, attempts: int, *, unique: bool = False) -> Job:
+        """The job of attempt ``attempts``; ``unique`` (several nodes) gives its directory a name
+        of its own, since a claim the database lost in a crash hands the same number out again."""
         config = self.config()
         rules = config.policy(transfer.channel if self._channel(config, transfer) else None).rules
-        work_dir = self.spool.work_dir(transfer.id) / f"attempt-{attempts}"  # never shared with an orphan
+        name = f"attempt-{attempts}-{secrets.token_hex(4)}" if unique else f"attempt-{attempts}"
+        work_dir = self.spool.work_dir(transfer.id) / name  # never shared with an orphan
         staged = self.spool.staged_path(transfer.id)
         return Job(transfer.id, staged, transfer.name, work_dir, rules, config.limits, transfer.sha256_in)
 
@@ -274,7 +277,7 @@ class TransferProcessor:
             )
             self._plan_outcome(transfer_id, changed, attempt)
             return None
-        return self._job(claimed, attempt.number), attempt
+        return self._job(claimed, attempt.number, unique=True), attempt
 
     async def _screen_with_clamav(
         self, transfer_id: str, result: WorkerResult, attempt: Attempt | None = None

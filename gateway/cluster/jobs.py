@@ -10,6 +10,7 @@ are procrastinate's.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import procrastinate
@@ -49,6 +50,21 @@ def enqueue(app: procrastinate.App, connection: Any, transfer_id: str) -> None:
     app.configure_task(
         SANITISE_TASK, queue=QUEUE, lock=transfer_id, queueing_lock=transfer_id, connection=connection
     ).defer(transfer_id=transfer_id)
+
+
+async def replace_stalled(app: procrastinate.App, job: procrastinate.jobs.Job) -> None:
+    """Give a stalled job's transfer a new job, then delete the stalled one.
+
+    procrastinate's own retry would put the same row back in the queue; the worker that ran it,
+    if it had only lost its connection, may record that run's end on the row later and send it
+    round again while another node runs it. It cannot touch a new row, nor revive a deleted one.
+    Until the stalled row is gone it holds the transfer's lock, so the new job waits for that.
+    """
+    transfer_id = str(job.task_kwargs["transfer_id"])
+    deferrer = app.configure_task(SANITISE_TASK, queue=QUEUE, lock=transfer_id, queueing_lock=transfer_id)
+    with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):  # a round before ours did it
+        await deferrer.defer_async(transfer_id=transfer_id)
+    await app.job_manager.finish_job(job, status=procrastinate.jobs.Status.FAILED, delete_job=True)
 
 
 def ensure_schema(url: str) -> None:

@@ -7,7 +7,9 @@ in the journal only if this attempt is still the transfer's latest. It never pla
 and holds no originals key: placing is the channel owner's work (gateway.cluster.ownership).
 
 Jobs whose worker node stopped sending heartbeats (killed, frozen, cut off) are put back in
-the queue by every worker node's watch for stalled jobs, so another node takes them. After
+the queue by every worker node's watch for stalled jobs, so another node takes them; a node
+does so only once it has itself been connected for ``stalled_seconds``, since nobody sends
+heartbeats while PostgreSQL is away. After
 PostgreSQL was away, a node starts its queue worker afresh: a job whose end could not be
 recorded meanwhile then belongs to a worker that sends no heartbeats, and is put back too.
 """
@@ -16,10 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 
+import procrastinate
+import psycopg
 import structlog
 
-from gateway.cluster.jobs import QUEUE, RETRY, SANITISE_TASK, ensure_schema, queue_app
+from gateway.cluster.jobs import (
+    QUEUE,
+    RETRY,
+    SANITISE_TASK,
+    WORKER_APPLICATION,
+    ensure_schema,
+    queue_app,
+    replace_stalled,
+)
 from gateway.config import MAIL_CHANNEL, Config
 from gateway.isolation.confinement import NONE, probe
 from gateway.isolation.provider import IsolationProvider, ZygoteProvider
@@ -44,6 +57,7 @@ class WorkerNode:
         self.pool = pool or ZygoteProvider(config.gateway.worker_count(), config.gateway.confinement)
         self.stopping = asyncio.Event()
         self.reconnected = asyncio.Event()  # PostgreSQL answers again after it was away
+        self.away = False
 
     async def serve(self) -> int:
         settings = self.config.cluster
@@ -69,7 +83,7 @@ class WorkerNode:
             loop.add_signal_handler(sig, self.stopping.set)
         try:
             async with app.open_async():
-                stalled = asyncio.create_task(self._requeue_stalled(app))
+                watch = asyncio.create_task(self._watch(app))
                 notify("READY=1", f"STATUS=worker node {settings.node}, {self.pool.size} worker(s)")
                 log.info("worker node started", node=settings.node, workers=self.pool.size,
                          confinement=confinement, journal=self.config.journal_redacted())  # fmt: skip
@@ -84,8 +98,8 @@ class WorkerNode:
                     worker.cancel()  # procrastinate lets the running jobs finish first
                     await asyncio.gather(worker, return_exceptions=True)
                 notify("STOPPING=1")
-                stalled.cancel()
-                await asyncio.gather(stalled, return_exceptions=True)
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
         finally:
             await self.pool.close()
             journal.close()
@@ -103,31 +117,59 @@ class WorkerNode:
         elif self.reconnected.is_set():
             log.warning("PostgreSQL is back: the queue worker starts afresh")
 
-    async def _requeue_stalled(self, app: object) -> None:
-        """Put back the jobs of worker nodes that stopped sending heartbeats, however they ended."""
-        from procrastinate import App
+    async def _watch(self, app: procrastinate.App) -> None:
+        """Every heartbeat: is PostgreSQL there? Then put back the jobs of silent worker nodes.
 
-        assert isinstance(app, App)
+        While PostgreSQL is away no node can send heartbeats, so silence is evidence only once
+        this node has itself been connected for ``stalled_seconds``: the others have had as
+        long to send theirs (and to record how the jobs they ran meanwhile ended).
+        """
         settings = self.config.cluster
-        away = False
-        while True:
-            await asyncio.sleep(settings.heartbeat_seconds)
-            try:
-                jobs = await app.job_manager.get_stalled_jobs(
-                    queue=QUEUE, seconds_since_heartbeat=settings.stalled_seconds
-                )
-                for job in jobs:
-                    log.warning("job of a silent worker put back in the queue", job_id=job.id,
-                                transfer_id=job.task_kwargs.get("transfer_id"))  # fmt: skip
-                    await app.job_manager.retry_job(job)
-            except Exception as exc:  # the database away: the next round tries again
-                if not away:
-                    log.error("PostgreSQL cannot be reached", error=str(exc))
-                away = True
-                continue
-            if away:
-                away = False
-                self.reconnected.set()
+        connected_since: float | None = None
+        probe: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        try:
+            while True:
+                await asyncio.sleep(settings.heartbeat_seconds)
+                try:
+                    if probe is None or probe.closed:
+                        probe = await psycopg.AsyncConnection.connect(
+                            self.url, autocommit=True, connect_timeout=5,
+                            application_name=f"{WORKER_APPLICATION}:{settings.node}",
+                        )  # fmt: skip
+                    await asyncio.wait_for(probe.execute("SELECT 1"), settings.heartbeat_seconds)
+                except (psycopg.Error, OSError, TimeoutError) as exc:
+                    if probe is not None:
+                        await probe.close()
+                        probe = None
+                    if connected_since is not None:
+                        log.error("PostgreSQL cannot be reached", error=str(exc) or type(exc).__name__)
+                        self.away = True
+                    connected_since = None
+                    continue
+                now = time.monotonic()
+                if connected_since is None:
+                    connected_since = now
+                    if self.away:
+                        self.away = False
+                        self.reconnected.set()
+                if now - connected_since >= settings.stalled_seconds:
+                    await self._requeue_stalled(app)
+        finally:
+            if probe is not None:
+                await probe.close()
+
+    async def _requeue_stalled(self, app: procrastinate.App) -> None:
+        """Put back the jobs of worker nodes that stopped sending heartbeats, however they ended."""
+        try:
+            jobs = await app.job_manager.get_stalled_jobs(
+                queue=QUEUE, seconds_since_heartbeat=self.config.cluster.stalled_seconds
+            )
+            for job in jobs:
+                log.warning("job of a silent worker put back in the queue", job_id=job.id,
+                            transfer_id=job.task_kwargs.get("transfer_id"))  # fmt: skip
+                await replace_stalled(app, job)
+        except Exception as exc:  # procrastinate's connection lost meanwhile: the next round
+            log.error("stalled jobs not put back this round", error=repr(exc))
 
 
 def _checked_confinement(pool: IsolationProvider) -> str:
