@@ -55,10 +55,11 @@ EXAMPLES ?= 1000
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/pytest tests/fuzz --timeout=0
 
-# A mixed stream with random worker and daemon kills for MINUTES, then the no-loss check.
+# A mixed stream with random worker and daemon kills for MINUTES, then the no-loss check;
+# NODES=4: two gateway and two worker nodes on a private PostgreSQL, nodes killed too.
 MINUTES ?= 5
 soak: $(STAMP)
-	$(BIN)/python -m bench.soak --minutes $(MINUTES)
+	$(BIN)/python -m bench.soak --minutes $(MINUTES) $(if $(NODES),--nodes $(NODES))
 
 # System packages are checked by what they provide, and installed with apt when root.
 # clamav-daemon, samba and postfix are for the tests, which start their own clamd, smbd and
