@@ -50,7 +50,7 @@ _STARTING_JOB = re.compile(r"Starting job mukaika\.sanitise\[(\d+)\]")
 class Node:
     """One node's process, its config file and its log."""
 
-    def __init__(self, cluster: Cluster, role: str, name: str, workers: int) -> None:
+    def __init__(self, cluster: Cluster, role: str, name: str, workers: int, extra: str = "") -> None:
         self.role, self.name = role, name
         self.log_start = 0  # where this run's lines begin in the log (a restarted node appends)
         self.config = cluster.root / f"{name}.toml"
@@ -76,6 +76,7 @@ node = "{name}"
 {CLUSTER_TIMING}
 {RULES}
 {cluster.extra_rules}
+{extra}
 {channels}
 """,
             encoding="utf-8",
@@ -193,8 +194,9 @@ class Cluster:
                 folder.mkdir(parents=True, exist_ok=True)
         self.nodes: list[Node] = []
 
-    def add(self, role: str, name: str, workers: int = 1) -> Node:
-        node = Node(self, role, name, workers)
+    def add(self, role: str, name: str, workers: int = 1, extra: str = "") -> Node:
+        """A node of ``role`` ("gateway" or "worker"); ``extra`` is TOML added to its config alone."""
+        node = Node(self, role, name, workers, extra)
         self.nodes.append(node)
         return node
 
@@ -245,9 +247,10 @@ class Cluster:
             )
         ]
 
-    def owners(self) -> dict[str, str]:
+    def owners(self, channels: Collection[str] = ()) -> dict[str, str]:
+        """channel → the gateway node holding its lock (the channels' folders, or ``channels``)."""
         with psycopg.connect(self.url) as connection:
-            return channel_owners(connection, self.channels)
+            return channel_owners(connection, channels or self.channels)
 
     def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
