@@ -57,6 +57,28 @@ def test_the_tuning_example_in_the_readme_is_a_config_that_does_what_it_says(tmp
     assert channel.rules["docx"].methods == ("pdf",) and channel.rules["docx"].options["comments"] == "remove"
 
 
+def test_the_cluster_example_layers_over_the_installed_config_and_every_key_is_documented(
+    tmp_path: Path,
+) -> None:
+    """examples/cluster/cluster.toml as a drop-in over what `make install` writes: a config of
+    several nodes on the shared spool; every [cluster] key is in the README's table."""
+    installed = (
+        (ROOT / "config" / "mukaika.toml")
+        .read_text(encoding="utf-8")
+        .replace("./var/mukaika/", "/srv/mukaika/")
+    )
+    (tmp_path / "mukaika.toml").write_text(installed, encoding="utf-8")
+    (tmp_path / "mukaika.d").mkdir()
+    shutil.copy(ROOT / "examples" / "cluster" / "cluster.toml", tmp_path / "mukaika.d" / "cluster.toml")
+    config = load_config(str(tmp_path / "mukaika.toml"), default_registry())
+    assert config.gateway.spool_dir == Path("/srv/mukaika/spool")
+    assert str(config.journal_target()).startswith("postgresql://mukaika@db.example.lg.jp/mukaika?")
+    assert config.origin("journal.url") == str(tmp_path / "mukaika.d" / "cluster.toml")
+    section = README.split("## Several nodes", 1)[1].split("\n## ", 1)[0]
+    for key in ("node", "heartbeat_seconds", "stalled_seconds", "takeover_seconds"):
+        assert f"| `{key}` |" in section, key
+
+
 # ── the canonical transfer line ───────────────────────────────────────────────────────
 def test_the_readme_tables_exactly_the_fields_of_the_transfer_line() -> None:
     buffer = io.StringIO()
