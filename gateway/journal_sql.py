@@ -133,12 +133,17 @@ class Database(ABC):
                 return self._session.execute(sql, params).rows
             connection = self._connection()
             try:
-                result = self._run(connection, sql, params)
-                self._end_read(connection)
+                result = self._read_alone(connection, sql, params)
             except self._driver_error as exc:
                 self._abort(connection)
                 raise self._failure(exc) from exc
             return result.rows
+
+    def _read_alone(self, connection: Any, sql: str, params: Sequence[Any]) -> Result:
+        """A read outside any transaction, which leaves none open."""
+        result = self._run(connection, sql, params)
+        self._end_read(connection)
+        return result
 
     def execute(self, connection: Any, sql: str, params: Sequence[Any]) -> Result:
         try:
@@ -422,6 +427,15 @@ class PostgresDatabase(Database):
         cursor = connection.execute(pg_sql(sql), tuple(params))
         rows: list[Row] = list(cursor.fetchall()) if cursor.description is not None else []
         return Result(rows, cursor.rowcount)
+
+    def _read_alone(self, connection: psycopg.Connection[PgRow], sql: str, params: Sequence[Any]) -> Result:
+        """One round trip: the statement alone in autocommit, with no BEGIN and COMMIT around it."""
+        connection.autocommit = True
+        try:
+            return self._run(connection, sql, params)
+        finally:
+            with suppress(psycopg.Error):  # a broken connection is dropped by the caller
+                connection.autocommit = False
 
     def _begin(self, connection: psycopg.Connection[PgRow]) -> None:
         """Nothing to send: with autocommit off, the first statement begins the transaction."""

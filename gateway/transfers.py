@@ -226,14 +226,14 @@ class TransferProcessor:
         Placing, and resuming an interrupted staging, are the channel owner's; a staged
         transfer (a mail this node's relay accepted) is handed over by whichever node has it.
         """
-        transfer: Transfer | None = self.journal.get(transfer_id)
+        transfer = self.journal.view.transfer(transfer_id)
         owner = transfer is not None and self.owns(transfer.channel)
         if owner and transfer is not None and transfer.state == "admitted":
             transfer = self._resume_admitted(transfer)
         if transfer is not None and transfer.state == "staged":
             self._hand_over(transfer_id, "staged")
-        if owner:
-            self._finish(transfer_id)
+        elif owner and transfer is not None:
+            self._finish(transfer_id, transfer)
 
     async def sanitise_handed_over(self, transfer_id: str) -> None:
         """A worker node's part: one attempt at a handed-over transfer, then its planned outcome.
@@ -262,11 +262,12 @@ class TransferProcessor:
         transfer = self.journal.get(transfer_id)
         if transfer.state not in ("sanitising", "held"):
             return None  # planned by an earlier run of this job
-        attempt = Attempt(transfer.attempts + 1)
+        number = transfer.attempts + 1
         claimed = self.journal.update(transfer_id, expect={"state": transfer.state, "attempts": transfer.attempts},
-                                      state="sanitising", attempts=attempt.number)  # fmt: skip
+                                      state="sanitising", attempts=number)  # fmt: skip
         if claimed is None:
             return None
+        attempt = Attempt(number, claimed)
         if attempt.number > MAX_SANITISE_ATTEMPTS:
             self._plan_outcome(transfer_id, _interrupted(transfer), attempt)
             return None
@@ -310,7 +311,7 @@ class TransferProcessor:
     def _plan_outcome(self, transfer_id: str, result: WorkerResult, attempt: Attempt | None = None) -> None:
         """Plan the release or refusal; with an ``attempt`` (several nodes), only if it is still
         the transfer's latest, so that a job run twice (a worker node lost mid-job) plans once."""
-        transfer = self.journal.get(transfer_id)
+        transfer = attempt.transfer if attempt is not None else self.journal.get(transfer_id)
         if result.verdict == "released":
             planned = self._plan_release(transfer, result, attempt)
         else:
@@ -319,8 +320,9 @@ class TransferProcessor:
             log.warning("outcome not planned: a later attempt has the transfer", transfer_id=transfer_id,
                         attempt=attempt.number if attempt else None)  # fmt: skip
 
-    def _finish(self, transfer_id: str) -> None:
-        transfer = self.journal.get(transfer_id) if self.journal.exists(transfer_id) else None
+    def _finish(self, transfer_id: str, transfer: Transfer | None = None) -> None:
+        """Place and finish a transfer whose outcome is planned (``transfer``: as just read)."""
+        transfer = transfer or self.journal.view.transfer(transfer_id)
         if transfer is not None and transfer.state in ("releasing", "rejecting"):
             self._place_and_finish(transfer)
             if transfer.reason_code in ENTRY_REFUSALS:
@@ -468,9 +470,10 @@ class TransferProcessor:
 
 @dataclass(frozen=True)
 class Attempt:
-    """A worker node's numbered attempt at a transfer (several nodes)."""
+    """A worker node's numbered attempt at a transfer (several nodes), and the transfer as claimed."""
 
     number: int
+    transfer: Transfer
 
 
 def _latest(attempt: Attempt | None) -> dict[str, object] | None:
