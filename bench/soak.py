@@ -289,13 +289,16 @@ class Soak:
         print(f"\n{len(self.stream.expected)} dropped in {self.args.minutes:g} min, all finished after "
               f"{elapsed:.0f} s ({sum(self.finished()) / elapsed:.2f} files/s overall); "
               f"{self.worker_kills} workers and {self.daemon_kills} daemons killed")  # fmt: skip
-        print("outcomes: " + ", ".join(f"{key} {n}" for key, n in sorted(codes.items())))
-        for problem in problems[:50]:
-            print(f"VIOLATION {problem}")
-        print(
-            f"verdict: {'FAIL' if problems else 'PASS'} ({len(problems)} violations of the no-loss invariant)"
-        )
-        return 1 if problems else 0
+        return verdict(codes, problems)
+
+
+def verdict(codes: dict[str, int], problems: list[str]) -> int:
+    """Print the outcomes, the violations and the verdict; the exit status."""
+    print("outcomes: " + ", ".join(f"{key} {n}" for key, n in sorted(codes.items())))
+    for problem in problems[:50]:
+        print(f"VIOLATION {problem}")
+    print(f"verdict: {'FAIL' if problems else 'PASS'} ({len(problems)} violations of the no-loss invariant)")
+    return 1 if problems else 0
 
 
 # ── several nodes ───────────────────────────────────────────────────────────────────────
@@ -448,13 +451,7 @@ class ClusterSoak:
               f"{len(self.gateways)} gateway(s) and {len(self.workers)} worker node(s), all finished after "
               f"{elapsed:.0f} s ({sum(self.finished()) / elapsed:.2f} files/s overall); killed: {kills}; "
               f"{retried} transfers sanitised more than once")  # fmt: skip
-        print("outcomes: " + ", ".join(f"{key} {n}" for key, n in sorted(codes.items())))
-        for problem in problems[:50]:
-            print(f"VIOLATION {problem}")
-        print(
-            f"verdict: {'FAIL' if problems else 'PASS'} ({len(problems)} violations of the no-loss invariant)"
-        )
-        return 1 if problems else 0
+        return verdict(codes, problems)
 
 
 def run_cluster(args: argparse.Namespace, root: Path) -> int:
