@@ -118,7 +118,7 @@ class StatusHandlers:
         self.source = source
         self.metrics = metrics
         metrics.read_journal(lambda: source.journal.view if source.journal is not None else None,
-                             source.config.channel_names)  # fmt: skip
+                             lambda: source.config.channel_names())  # fmt: skip
 
     def app(self) -> web.Application:
         app = self.scrape_app()
