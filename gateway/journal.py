@@ -321,9 +321,6 @@ class Journal:
             raise KeyError(transfer_id)
         return Transfer(**dict(rows[0]))
 
-    def exists(self, transfer_id: str) -> bool:
-        return bool(self._db.rows("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)))
-
     def delete(self, transfer_id: str) -> None:
         with self._db.transaction() as db:
             db.execute("DELETE FROM mail WHERE transfer_id = ?", (transfer_id,))

@@ -140,10 +140,9 @@ class Database(ABC):
             return result.rows
 
     def _read_alone(self, connection: Any, sql: str, params: Sequence[Any]) -> Result:
-        """A read outside any transaction, which leaves none open."""
-        result = self._run(connection, sql, params)
-        self._end_read(connection)
-        return result
+        """A read outside any transaction, which leaves none open (SQLite: outside BEGIN, each
+        statement commits on its own)."""
+        return self._run(connection, sql, params)
 
     def execute(self, connection: Any, sql: str, params: Sequence[Any]) -> Result:
         try:
@@ -188,9 +187,6 @@ class Database(ABC):
     @abstractmethod
     def _abort(self, connection: Any) -> None:
         """Roll back what is in progress; never raises (the connection may be gone)."""
-
-    @abstractmethod
-    def _end_read(self, connection: Any) -> None: ...
 
     @abstractmethod
     def _failure(self, exc: Exception) -> JournalError: ...
@@ -264,9 +260,6 @@ class SqliteDatabase(Database):
         # SQLite may have rolled back itself (disk full), or the file is closed
         with suppress(sqlite3.Error):
             connection.execute("ROLLBACK")
-
-    def _end_read(self, connection: sqlite3.Connection) -> None:
-        """Nothing to do: outside BEGIN, each statement commits on its own."""
 
     def _failure(self, exc: Exception) -> JournalError:
         return JournalError(str(exc))
@@ -450,9 +443,6 @@ class PostgresDatabase(Database):
             connection.rollback()
         except psycopg.Error:
             self._drop()
-
-    def _end_read(self, connection: psycopg.Connection[PgRow]) -> None:
-        connection.commit()  # not left idle in a transaction, holding its snapshot
 
     def _failure(self, exc: Exception) -> JournalError:
         conn = self._conn

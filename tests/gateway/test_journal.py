@@ -130,7 +130,7 @@ def test_a_transfer_goes_through_its_states_and_is_finished_once_final(journal: 
     assert journal.get("t1").size_in == 3_000_000_000  # past 32 bits
     assert (done.path_out, done.size_out, done.method) == ("/out/a.pdf", 1234, "rebuild")
     assert journal.unfinished() == []
-    assert journal.exists("t1") and not journal.exists("t2")
+    assert journal.view.transfer("t1") is not None and journal.view.transfer("t2") is None
 
 
 def test_unfinished_lists_every_transfer_not_final_oldest_first(journal: Journal) -> None:
@@ -177,7 +177,7 @@ def test_delete_removes_the_transfer_with_its_placements_and_mail(journal: Journ
         db.execute("INSERT INTO mail (transfer_id, mail_from, recipients, subject, message_id, peer, received,"
                    " state, next_attempt) VALUES ('t1', 'a@x', '[]', '', '', 'p', 1, 'queued', 1)")  # fmt: skip
     journal.delete("t1")
-    assert not journal.exists("t1") and journal.placements("t1") == []
+    assert journal.view.transfer("t1") is None and journal.placements("t1") == []
     assert journal.rows("SELECT count(*) AS n FROM mail")[0]["n"] == 0
 
 
