@@ -65,10 +65,8 @@ import contextlib
 import json
 import logging
 import os
-import pwd
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -84,6 +82,9 @@ from daemon import RULES, mixed_inputs
 
 from gateway.cluster.jobs import QUEUE, SANITISE_TASK, enqueue, ensure_schema, queue_app
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the private server of the tests
+from tests.postgres_harness import PostgresCluster, postgres_bin
+
 MUKAIKA = Path(sys.executable).parent / "mukaika"
 PY_SPY = Path(sys.executable).parent / "py-spy"  # --profile: `.venv/bin/pip install py-spy`
 HZ = os.sysconf("SC_CLK_TCK")
@@ -94,14 +95,6 @@ SETTLE_SECONDS = STATS_FLUSH_SECONDS  # after "started": the zygotes' preload, s
 IDLE_SECONDS = 10.0  # the window measuring a configuration at rest
 RUN_TIMEOUT = 1800.0
 
-PG_SETTINGS = """
-listen_addresses = '127.0.0.1'
-port = {port}
-unix_socket_directories = '{socket_dir}'
-max_connections = 100
-log_min_messages = warning
-"""
-PG_NO_FSYNC = "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
 PG_STATEMENTS = "shared_preload_libraries = 'pg_stat_statements'\n"  # --profile: time per statement
 
 
@@ -160,62 +153,13 @@ def socket_ports(pid: int, remote_port: int) -> set[int]:
 
 
 # ── PostgreSQL ────────────────────────────────────────────────────────────────────────────
-def postgres_bin(program: str) -> Path:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-    if not versions:
-        raise SystemExit("PostgreSQL is not installed (make bootstrap installs the postgresql package)")
-    return versions[-1] / program
+class Postgres(PostgresCluster):
+    """The private server of tests.postgres_harness, with what this benchmark reads of its CPU."""
 
-
-class Postgres:
-    """A private PostgreSQL server in ``root`` (its data, socket and log), until ``stop``."""
-
-    def __init__(self, root: Path, durable: bool, statements: bool = False) -> None:
-        self.root, self.data = root, root / "data"
-        self.durable, self.statements = durable, statements
-        root.mkdir(mode=0o755)
-        self.as_postgres = os.geteuid() == 0  # PostgreSQL refuses to run as root
-        if self.as_postgres:
-            user = pwd.getpwnam("postgres")
-            os.chown(root, user.pw_uid, user.pw_gid)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.started = False
-        self.databases = 0
-
-    def _run(self, *args: str, check: bool = True) -> None:
-        command = ["runuser", "-u", "postgres", "--", *args] if self.as_postgres else list(args)
-        subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
-
-    def start(self) -> None:
-        self._run(str(postgres_bin("initdb")), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C.UTF-8")  # fmt: skip
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(PG_SETTINGS.format(port=self.port, socket_dir=self.root))
-            if not self.durable:
-                conf.write(PG_NO_FSYNC)
-            if self.statements:
-                conf.write(PG_STATEMENTS)
-        self.started = True
-        self._run(str(postgres_bin("pg_ctl")), "-D", str(self.data), "-l", str(self.root / "server.log"),
-                  "-w", "-t", "60", "start")  # fmt: skip
-
-    def stop(self) -> None:
-        if self.started:
-            self._run(str(postgres_bin("pg_ctl")), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop",
-                      check=False)  # fmt: skip
-            self.started = False
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    def new_database(self, label: str) -> str:
-        self.databases += 1
-        name = f"bench_{self.databases}_{label}"
-        with psycopg.connect(self.url(), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+    @property
+    def statements(self) -> bool:
+        """pg_stat_statements is loaded (--profile)."""
+        return PG_STATEMENTS in self.settings
 
     def postmaster(self) -> int:
         return int((self.data / "postmaster.pid").read_text().split()[0])
@@ -937,9 +881,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminated)
     root = Path(tempfile.mkdtemp(prefix="mukaika-bench-cluster-"))
     root.chmod(0o755)  # the postgres user reaches its folder through it
-    pg = Postgres(root / "postgres", durable=not args.no_fsync, statements=args.profile)
+    pg = Postgres(
+        root / "postgres", durable=not args.no_fsync, settings=PG_STATEMENTS if args.profile else ""
+    )
     try:
-        pg.start()
+        pg.init().start()
         print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
               f"PostgreSQL {postgres_bin('postgres').parent.parent.name} "
               f"({'fsync off' if args.no_fsync else 'fsync and synchronous_commit on'}); run folder {root}")  # fmt: skip

@@ -304,8 +304,6 @@ def verdict(codes: dict[str, int], problems: list[str]) -> int:
 # ── several nodes ───────────────────────────────────────────────────────────────────────
 #: the kinds the stream drops that the cluster harness's rules do not name
 CLUSTER_RULES = """
-[rules.zip]
-method = "rebuild"
 [rules.csv]
 method = "rebuild"
 [rules.docm]

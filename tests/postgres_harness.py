@@ -22,18 +22,16 @@ from pathlib import Path
 
 import psycopg
 
-#: fsync off: the tests stop the server, they never crash the machine under it
 _SETTINGS = """
 listen_addresses = '127.0.0.1'
 port = {port}
 unix_socket_directories = '{socket_dir}'
-fsync = off
-full_page_writes = off
-synchronous_commit = off
 max_connections = 200
 shared_buffers = 32MB
 log_min_messages = warning
 """
+#: the tests stop the server, they never crash the machine under it
+_NOT_DURABLE = "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
 
 
 def postgres_bin(program: str) -> Path:
@@ -53,9 +51,15 @@ def _free_port() -> int:
 
 
 class PostgresCluster:
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="mukaika-pg-"))
+    """``root``: a new folder to live in (default: one under /tmp); ``durable``: fsync and
+    synchronous commit on, as in a deployment; ``settings``: more lines of postgresql.conf."""
+
+    def __init__(self, root: Path | None = None, *, durable: bool = False, settings: str = "") -> None:
+        if root is not None:
+            root.mkdir()
+        self.root = root or Path(tempfile.mkdtemp(prefix="mukaika-pg-"))
         self.data = self.root / "data"
+        self.settings = settings if durable else _NOT_DURABLE + settings
         self.port = _free_port()
         self._counter = 0
         self._as_postgres = os.geteuid() == 0
@@ -72,7 +76,7 @@ class PostgresCluster:
         self._run(str(postgres_bin("initdb")), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8")  # fmt: skip
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(_SETTINGS.format(port=self.port, socket_dir=self.root))
+            conf.write(_SETTINGS.format(port=self.port, socket_dir=self.root) + self.settings)
         return self
 
     def start(self) -> None:
@@ -96,10 +100,10 @@ class PostgresCluster:
         """A URL over the cluster's unix socket."""
         return f"postgresql://postgres@/{database}?host={self.root}&port={self.port}"
 
-    def new_database(self) -> str:
+    def new_database(self, label: str = "test") -> str:
         """A fresh, empty database; returns its URL."""
         self._counter += 1
-        name = f"test_{os.getpid()}_{self._counter}"
+        name = f"{label}_{os.getpid()}_{self._counter}"
         with psycopg.connect(self.url(), autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)

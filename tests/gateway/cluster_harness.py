@@ -20,7 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from gateway.cluster.ownership import channel_owners
-from tests.gateway.daemon_harness import MUKAIKA, REPOSITORY, process_alive
+from tests.gateway.daemon_harness import MUKAIKA, REPOSITORY, RULES, process_alive
 from tests.gateway.invariants import GatewayDirs, inbox_name, no_loss_violations
 
 #: Short beats, so that the tests see a lost node's work taken over within seconds.
@@ -30,18 +30,6 @@ stalled_seconds = 4
 takeover_seconds = 0.5
 """
 
-RULES = """
-[rules.png]
-method = "rebuild"
-[rules.jpeg]
-method = "rebuild"
-[rules.pdf]
-method = ["rebuild", "image"]
-[rules.txt]
-method = "rebuild"
-[rules.exe]
-method = "reject"
-"""
 
 #: procrastinate's line when a worker node begins a job (its logger is named after the node)
 _STARTING_JOB = re.compile(r"Starting job mukaika\.sanitise\[(\d+)\]")

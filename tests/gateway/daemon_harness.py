@@ -21,6 +21,23 @@ MUKAIKA = Path(sys.executable).parent / "mukaika"
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
+#: The rules of the test gateways: a few kinds rebuilt, executables refused.
+RULES = """
+[rules.png]
+method = "rebuild"
+[rules.jpeg]
+method = "rebuild"
+[rules.pdf]
+method = ["rebuild", "image"]
+[rules.txt]
+method = "rebuild"
+[rules.zip]
+method = "rebuild"
+[rules.exe]
+method = "reject"
+"""
+
+
 def png_bytes(colour: tuple[int, int, int] = (200, 30, 30), text: str = "") -> bytes:
     """A small PNG, optionally with a tEXt comment (metadata the sanitiser must drop)."""
     from PIL import PngImagePlugin
@@ -73,19 +90,7 @@ embedded_rules = false
 {http}
 [smtp]
 {smtp}
-[rules.png]
-method = "rebuild"
-[rules.jpeg]
-method = "rebuild"
-[rules.pdf]
-method = ["rebuild", "image"]
-[rules.txt]
-method = "rebuild"
-[rules.zip]
-method = "rebuild"
-[rules.exe]
-method = "reject"
-[[channels]]
+{RULES}[[channels]]
 name = "test"
 inbox = "{self.inbox}"
 outbox = "{self.outbox}"
