@@ -338,3 +338,25 @@ def test_a_staged_copy_altered_before_a_worker_takes_it_is_refused_not_sanitised
     assert (row["state"], row["reason_code"]) == ("rejected", "spool.changed"), row
     assert row["sha256_out"] is None and row["method"] is None
     assert gateway.alive()
+
+
+def test_an_output_altered_on_the_spool_before_its_placement_is_never_released(cluster: Cluster) -> None:
+    """The same attack one step later: the worker's verified output is swapped on the NAS while no
+    gateway is up to place it. The gateway that takes the channel checks the hash the journal
+    recorded before it places anything, and keeps the transfer back rather than release the swap."""
+    gateway = cluster.add("gateway", "gw1").start()
+    (cluster.channels["east"].inbox / "swapped.png").write_bytes(png_bytes((1, 2, 3), text=CANARY))
+    cluster.wait_for(lambda: [row["state"] for row in cluster.transfers()] == ["sanitising"], 30, "staged")
+    gateway.kill()
+    worker = cluster.add("worker", "wk1").start()
+    cluster.wait_for(lambda: [row["state"] for row in cluster.transfers()] == ["releasing"], 30, "planned")
+    source = Path(cluster.rows("SELECT source FROM placements WHERE key = 'output'")[0]["source"])
+    source.write_bytes(png_bytes((7, 8, 9), text=CANARY))  # what someone with the NAS could do
+
+    gateway.start()
+    gateway.wait_for(
+        lambda: "recorded hash" in gateway.log_text(current_run=True), 30, "the placement refused"
+    )
+    assert cluster.channels["east"].outbox.exists() and list(cluster.channels["east"].outbox.iterdir()) == []
+    assert [row["state"] for row in cluster.transfers()] == ["releasing"]  # kept back, tried again later
+    assert gateway.alive() and worker.alive()
