@@ -125,10 +125,12 @@ class Spool:
         and does this again.
         """
         staged = self.staged_path(transfer_id)
-        if staged.is_symlink():  # never an input: a link swapped in during staging
-            staged.unlink()
+        try:
+            info = staged.lstat()
+        except FileNotFoundError:
             return
-        if not staged.exists():
+        if not stat.S_ISREG(info.st_mode):  # never an input: a link or FIFO swapped in (staging, the NAS)
+            staged.unlink()
             return
         tmp = self.originals / f"{TEMP_PREFIX}{transfer_id}"
         tmp.unlink(missing_ok=True)

@@ -271,11 +271,16 @@ class TransferProcessor:
         if attempt.number > MAX_SANITISE_ATTEMPTS:
             self._plan_outcome(transfer_id, _interrupted(transfer), attempt)
             return None
-        staged = self.spool.staged_path(transfer_id)
-        if sha256_of(staged) != transfer.sha256_in:
-            changed = WorkerResult.refused(
-                "spool.changed", "the staged copy no longer has the hash it was staged with"
+        try:  # as at staging: a lone plain file, never followed through a link or read from a FIFO
+            why = (
+                None
+                if self.spool.inspect_staged(transfer_id).sha256 == transfer.sha256_in
+                else "another hash"
             )
+        except StagingError as exc:
+            why = str(exc)
+        if why is not None:
+            changed = WorkerResult.refused("spool.changed", f"the staged copy is not what was staged: {why}")
             self._plan_outcome(transfer_id, changed, attempt)
             return None
         return self._job(claimed, attempt.number, unique=True), attempt
