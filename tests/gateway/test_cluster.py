@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -318,25 +319,46 @@ def outage(cluster: Cluster, server: PostgresCluster, mode: str) -> None:
 
 # ── 5. a staged copy altered on the shared spool ─────────────────────────────────────────
 def test_a_staged_copy_altered_before_a_worker_takes_it_is_refused_not_sanitised(cluster: Cluster) -> None:
+    """Three spellings of the same swap on the NAS: other bytes; a symbolic link to a file with the
+    very bytes that were staged (a link could point anywhere the worker may read); a FIFO (a hash
+    that would wait for ever). Each is refused as spool.changed; the untouched file goes through."""
     gateway = cluster.add("gateway", "gw1").start()
     dropper = Dropper(cluster)
-    dropper.drop("east", "altered.png", png_bytes((1, 2, 3), text=CANARY), "spool.changed")
+    originals = {
+        name: png_bytes((n, 2, 3), text=CANARY)
+        for n, name in enumerate(("bytes.png", "link.png", "fifo.png"))
+    }
+    for name, data in originals.items():
+        dropper.drop("east", name, data, "spool.changed")
     dropper.drop("east", "intact.png", png_bytes((4, 5, 6), text=CANARY), "released")
 
     def handed_over() -> bool:
         rows = cluster.transfers()
-        return len(rows) == 2 and all(row["state"] == "sanitising" for row in rows)
+        return len(rows) == 4 and all(row["state"] == "sanitising" for row in rows)
 
-    cluster.wait_for(handed_over, 30, "both files staged and handed over")
-    altered = next(row for row in cluster.transfers() if row["name"] == "altered.png")
-    staged = cluster.spool / "incoming" / altered["id"]
-    staged.write_bytes(png_bytes((7, 8, 9), text=CANARY))  # what someone with the NAS could do
+    cluster.wait_for(handed_over, 30, "every file staged and handed over")
+    staged = {row["name"]: cluster.spool / "incoming" / row["id"] for row in cluster.transfers()}
+    staged["bytes.png"].write_bytes(png_bytes((7, 8, 9), text=CANARY))  # what someone with the NAS could do
+    elsewhere = cluster.root / "elsewhere.png"
+    elsewhere.write_bytes(originals["link.png"])
+    staged["link.png"].unlink()
+    staged["link.png"].symlink_to(elsewhere)
+    staged["fifo.png"].unlink()
+    os.mkfifo(staged["fifo.png"])
 
     cluster.add("worker", "wk1").start()
-    assert_no_loss(cluster, dropper)
-    row = next(row for row in cluster.transfers() if row["name"] == "altered.png")
-    assert (row["state"], row["reason_code"]) == ("rejected", "spool.changed"), row
-    assert row["sha256_out"] is None and row["method"] is None
+    cluster.wait_until_placed(dropper.expected, 120)
+    # the link and the FIFO are nobody's original: removed from the spool, not kept encrypted
+    kept = {f"{c}: 2 originals retained for 4 staged transfers" for c in cluster.channels}
+    problems = cluster.violations(dropper.expected, canary=CANARY.encode())
+    assert set(problems) == kept, "\n".join(problems)
+    assert sorted(p.name for p in (cluster.spool / "originals").iterdir()) == sorted(
+        row["id"] for row in cluster.transfers() if row["name"] in ("bytes.png", "intact.png")
+    )
+    for row in cluster.transfers():
+        if row["name"] != "intact.png":
+            assert (row["state"], row["reason_code"]) == ("rejected", "spool.changed"), row
+            assert row["sha256_out"] is None and row["method"] is None
     assert gateway.alive()
 
 
