@@ -10,6 +10,7 @@ the rebuild so that the rule's next method (画像化) runs.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import warnings
@@ -78,6 +79,8 @@ _HEADER_SIZE = 128
 #: The Pillow mode that each ICC data colour space reads.
 _MODES = {b"GRAY": "L", b"RGB ": "RGB", b"CMYK": "CMYK"}
 _COMPONENTS = {"L": 1, "RGB": 3, "CMYK": 4}
+#: The creation date (ICC dateTimeNumber, header bytes 24–35) of the standard sRGB profile.
+_SRGB_CREATED = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
 
 
 def icc_refusal(detail: str) -> MalformedError:
@@ -167,6 +170,12 @@ def _srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+@functools.cache
 def standard_srgb() -> bytes:
-    """LittleCMS's sRGB profile: what an RGB profile that does not parse is replaced by."""
-    return bytes(_srgb_profile().tobytes())
+    """LittleCMS's sRGB profile: what an RGB profile that does not parse is replaced by.
+
+    LittleCMS stamps a new profile with the time it was made; the stamp is fixed here so
+    that every process (the sanitiser, then the verifier) makes the very same bytes."""
+    profile = bytearray(_srgb_profile().tobytes())
+    profile[24:36] = _SRGB_CREATED
+    return bytes(profile)

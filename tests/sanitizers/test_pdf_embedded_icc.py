@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pikepdf
@@ -21,6 +24,7 @@ from sanitizers.pdf import PdfRebuild
 from sanitizers.pipeline import FINAL_REFUSALS
 from tests.sanitizers import pdf_builders as b
 
+ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = b"MZ\x90\x00 appended executable " * 40
 
 
@@ -111,6 +115,20 @@ def test_an_rgb_profile_that_does_not_parse_becomes_srgb(tmp_path: Path) -> None
     [profile] = profiles_in(dst)
     assert b"appended executable" not in profile
     assert "sRGB" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile)))
+
+
+def test_the_srgb_put_in_passes_a_verifier_started_seconds_later(tmp_path: Path) -> None:
+    """The sanitiser and the gateway's verifier run in different processes at different
+    times; the sRGB one writes must be the sRGB the other accepts."""
+    dst = rebuilt(icc_document(b"\x00" * 40 + PAYLOAD), tmp_path)
+    time.sleep(1.1)  # LittleCMS stamps a profile it makes with the current second
+    verifier = (
+        "import sys; from pathlib import Path; from sanitizers.base import Limits;"
+        "from sanitizers.pdf.rebuild import rebuild_promise; from sanitizers.pdf.verify import verify_pdf;"
+        "verify_pdf(Path(sys.argv[1]), rebuild_promise({}), Limits())"
+    )
+    run = subprocess.run([sys.executable, "-c", verifier, str(dst)], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-600:]
 
 
 @pytest.mark.parametrize(
