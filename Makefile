@@ -73,6 +73,7 @@ bootstrap: service-packages
 	command -v 7z >/dev/null || missing="$$missing p7zip-full"; \
 	command -v genisoimage >/dev/null || missing="$$missing genisoimage"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	$(PYTHON) -c '$(HAS_PYTHON_HEADERS)' 2>/dev/null || missing="$$missing python3-dev"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
 	command -v smbd >/dev/null || [ -x /usr/sbin/smbd ] || missing="$$missing samba"; \
@@ -95,10 +96,16 @@ bootstrap: service-packages
 	  fi; \
 	fi
 
-# What the service itself needs (`make install`; the Depends and Recommends of `make deb`).
+# What the service itself needs (`make install`; the Depends and Recommends of `make deb`), and
+# what builds its one compiled module, the OpenType Sanitizer (setup.py): a C++ compiler, and
+# the headers of zlib and of the interpreter the venv is made with.
+HAS_PYTHON_HEADERS := import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))
 service-packages:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing="$$missing libmagic1"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
+	$(SERVICE_PYTHON) -c '$(HAS_PYTHON_HEADERS)' 2>/dev/null || missing="$$missing python3-dev"; \
 	ldconfig -p 2>/dev/null | grep -q 'libarchive\.so\.13 ' || missing="$$missing libarchive13"; \
 	$(SERVICE_PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v soffice >/dev/null || missing="$$missing libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui"; \
@@ -136,7 +143,8 @@ bench-tools:
 	  fi; \
 	fi
 
-$(STAMP): pyproject.toml | bootstrap
+# The venv is made again when the project's requirements or its compiled module change.
+$(STAMP): pyproject.toml setup.py sanitizers/_ots.cc $(wildcard third_party/ots/*/*) | bootstrap
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -14,7 +14,6 @@ from sanitizers.odf import OdfRebuild
 from sanitizers.ole import OleRebuild
 from sanitizers.ooxml import OoxmlRebuild, XlsbRefusal
 from sanitizers.pdf import PdfImage, PdfRebuild, PdfText
-from sanitizers.pdf.fonts import OTS_PROGRAM
 from sanitizers.rtf import RtfRebuild
 from sanitizers.svg import SvgRebuild
 from sanitizers.text import CsvRebuild, TextRebuild
@@ -49,7 +48,7 @@ def default_registry() -> Registry:
 
 
 def helper_programs() -> list[Path]:
-    """The programs the shipped sanitisers start: LibreOffice's program folder and the OpenType
-    Sanitizer. A confined worker may execute these and nothing else."""
+    """The programs the shipped sanitisers start: LibreOffice's program folder. A confined
+    worker may execute these and nothing else."""
     office = soffice_path()
-    return [*([Path(office).parent] if office else []), OTS_PROGRAM]
+    return [Path(office).parent] if office else []

@@ -7,8 +7,8 @@ fork, before it reads a byte, it gets:
 - /dev/null for its standard streams (nothing to write into the daemon's log or terminal);
 - Landlock: read-only access to its one input, the Python installation, the modules the
   zygote loaded, the system libraries, fonts and LibreOffice; read-write access to its own
-  scratch directory only; execution only of the sanitisers' helper programs (LibreOffice,
-  the OpenType Sanitizer) and the dynamic loader they need;
+  scratch directory only; execution only of the sanitisers' helper program (LibreOffice)
+  and the dynamic loader it needs;
   no TCP; no signals to, or abstract sockets of, processes outside its walls (ABI ≥ 6);
 - seccomp: the calls in gateway.isolation.seccomp are refused.
 

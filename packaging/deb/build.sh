@@ -67,7 +67,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $(du -sk --apparent-size "$root" | cut -f1)
-Depends: ${interpreter##*/}, libc6 (>= 2.${glibc:-17}), libmagic1, libarchive13, libseccomp2, systemd
+Depends: ${interpreter##*/}, libc6 (>= 2.${glibc:-17}), libstdc++6, zlib1g, libmagic1, libarchive13, libseccomp2, systemd
 Recommends: libreoffice-writer-nogui | libreoffice-writer, libreoffice-calc-nogui | libreoffice-calc, libreoffice-impress-nogui | libreoffice-impress, fonts-noto-cjk
 Suggests: clamav-daemon, samba
 Section: net

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import re
 import struct
-import tempfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from sanitizers.errors import MalformedError
 from sanitizers.ooxml.vocabulary import NS_R, NS_W
@@ -51,17 +49,16 @@ def font_keys(font_table: ET.Element) -> dict[str, bytes]:
     return keys
 
 
-def rebuilt_font(untrusted_data: bytes, key: bytes | None, name: str, scratch: Path) -> bytes:
+def rebuilt_font(untrusted_data: bytes, key: bytes | None, name: str) -> bytes:
     """The font part ``name`` written anew by OTS, obfuscated with ``key`` as it came."""
     if key is None:
         raise MalformedError("ooxml.embedded_font", f"{name}: no font-table entry gives its key")
     if len(untrusted_data) < _OBFUSCATED_LENGTH:
         raise MalformedError("ooxml.embedded_font", f"{name}: {len(untrusted_data)} bytes, not a font")
-    with tempfile.TemporaryDirectory(dir=scratch) as workdir:
-        try:
-            clean = sanitized_sfnt(toggle_obfuscation(untrusted_data, key), Path(workdir) / "font")
-        except MalformedError as refusal:
-            raise MalformedError("ooxml.embedded_font", f"{name}: {refusal.detail}") from None
+    try:
+        clean = sanitized_sfnt(toggle_obfuscation(untrusted_data, key))
+    except MalformedError as refusal:
+        raise MalformedError("ooxml.embedded_font", f"{name}: {refusal.detail}") from None
     return toggle_obfuscation(clean, key)
 
 

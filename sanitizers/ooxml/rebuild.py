@@ -79,7 +79,7 @@ class OoxmlRebuild(Sanitizer):
         tally = Tally()
         with open_package(untrusted_src, limits) as package:
             plan = plan_package(package, read_content_types(package), policy, tally)
-            members = _rebuilt_members(package, plan, policy, tally, limits, dst.parent)
+            members = _rebuilt_members(package, plan, policy, tally, limits)
         rebuilt = package_bytes(members)
         verify_package(rebuilt, policy.keep_web_links, policy.keep_comments)
         write_atomically(dst, rebuilt)
@@ -99,7 +99,7 @@ class XlsbRefusal(Sanitizer):
 
 
 def _rebuilt_members(
-    package: Package, plan: Plan, policy: Policy, tally: Tally, limits: Limits, scratch: Path
+    package: Package, plan: Plan, policy: Policy, tally: Tally, limits: Limits
 ) -> list[tuple[str, bytes, bool]]:
     """Every output member, in writing order: content types, package rels, parts."""
     data: dict[str, bytes] = {}
@@ -117,7 +117,7 @@ def _rebuilt_members(
                 data[part.name] = picture
                 continue
         elif part.leaf == "font":
-            data[part.name] = rebuilt_font(package.read(part.name), keys.get(part.name), part.name, scratch)
+            data[part.name] = rebuilt_font(package.read(part.name), keys.get(part.name), part.name)
             continue
         elif part.content_type.lower() == VML_DRAWING_CONTENT_TYPE:
             drawing = _legacy_drawing(package, part.name)

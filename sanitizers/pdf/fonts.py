@@ -3,8 +3,8 @@
 A font program is machine code for a rasteriser (TrueType bytecode, CFF charstrings) that
 every reader runs; the rebuild keeps only what OTS, the sanitiser Chromium and Firefox
 run on web fonts, parses and writes anew, so appended payloads, unknown tables and
-malformed ones vanish.  OTS runs as its own process (``ots-sanitize``) on files in a
-temporary directory beside the output.
+malformed ones vanish.  OTS runs in-process (``sanitizers._ots``, built from
+third_party/ots), inside the confined worker that parses the document.
 
 PDF producers embed TrueType subsets without the tables only a system installer reads
 (``OS/2``, ``name``, ``post``; LibreOffice omits all three, CID-keyed subsets omit
@@ -18,26 +18,21 @@ A Type 1 program (``/FontFile``, PostScript) is converted to a bare CFF first
 (``type1.py``) and written back as ``/FontFile3`` ``/Type1C``.
 
 What cannot go through OTS refuses the rebuild, so that the rule's next method (画像化)
-takes over: a Type 1 program the conversion cannot read, a font under image filters, one
-OTS refuses, or any font when OTS cannot run.  The refusal is ``pdf.malformed`` with a
+takes over: a Type 1 program the conversion cannot read, a font under image filters, or
+one OTS refuses.  The refusal is ``pdf.malformed`` with a
 detail that starts "embedded font:".
 """
 
 from __future__ import annotations
 
-import os
 import struct
-import subprocess
-import tempfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 
-import ots  # type: ignore[import-untyped]
 import pikepdf
 
+from sanitizers import _ots
 from sanitizers.base import Limits
 from sanitizers.errors import MalformedError
 from sanitizers.pdf.limits import decode_within_limit
@@ -45,10 +40,6 @@ from sanitizers.pdf.type1 import type1_to_cff
 from sanitizers.pdf.values import name_of, printable
 
 FONT_FILE_KEYS = ("/FontFile", "/FontFile2", "/FontFile3")
-#: The ots-sanitize program of the opentype-sanitizer package.
-OTS_PROGRAM = Path(ots.OTS_SANITIZE)
-#: Seconds one font may take in OTS; a subset of a few MiB takes milliseconds.
-OTS_TIMEOUT = 30.0
 
 _SFNT_VERSIONS = (b"\x00\x01\x00\x00", b"true", b"OTTO")
 _TABLE_RECORD = struct.Struct(">4sIII")
@@ -89,12 +80,11 @@ def font_refusal(detail: str) -> MalformedError:
     return MalformedError("pdf.malformed", f"embedded font: {detail}")
 
 
-def rewrite_font_programs(descriptors: Iterable[pikepdf.Object], limits: Limits, workdir: Path) -> int:
+def rewrite_font_programs(descriptors: Iterable[pikepdf.Object], limits: Limits) -> int:
     """Replace every font program of ``descriptors`` by OTS's output; return how many.
 
-    The programs are read first, go through OTS side by side (each run is a process of its
-    own, so threads overlap them), and are written back in order.  Raises MalformedError
-    (the rebuild's refusal, so the next method runs) for a font that cannot go through OTS.
+    Raises MalformedError (the rebuild's refusal, so the next method runs) for a font that
+    cannot go through OTS.
     """
     programs: dict[tuple[int, int], _Program] = {}
     converted: list[pikepdf.Object] = []
@@ -110,12 +100,8 @@ def rewrite_font_programs(descriptors: Iterable[pikepdf.Object], limits: Limits,
                 programs[program.objgen] = _read(program, key, limits)
             if key == "/FontFile":
                 converted.append(descriptor)
-    with tempfile.TemporaryDirectory(prefix="fonts-", dir=workdir) as scratch:
-        bases = [Path(scratch) / f"font-{index}" for index in range(len(programs))]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            cleaned = list(pool.map(_sanitized, programs.values(), bases))
-    for read, clean in zip(programs.values(), cleaned, strict=True):
-        _write_back(read, clean)
+    for read in programs.values():
+        _write_back(read, _sanitized(read))
     for descriptor in converted:  # the Type 1 program is CFF now
         descriptor["/FontFile3"] = descriptor["/FontFile"]
         del descriptor["/FontFile"]
@@ -141,14 +127,12 @@ def _read(program: pikepdf.Stream, key: str, limits: Limits) -> _Program:
     return _Program(program, key, bare_cff, untrusted_font)
 
 
-def _sanitized(program: _Program, base: Path) -> bytes:
+def _sanitized(program: _Program) -> bytes:
     if program.key == "/FontFile":
-        return table_of(
-            sanitized_by_ots(cff_in_opentype(type1_to_cff(program.untrusted_font)), base), b"CFF "
-        )
+        return table_of(sanitized_by_ots(cff_in_opentype(type1_to_cff(program.untrusted_font))), b"CFF ")
     if program.bare_cff:
-        return table_of(sanitized_by_ots(cff_in_opentype(program.untrusted_font), base), b"CFF ")
-    return sanitized_sfnt(program.untrusted_font, base)
+        return table_of(sanitized_by_ots(cff_in_opentype(program.untrusted_font)), b"CFF ")
+    return sanitized_sfnt(program.untrusted_font)
 
 
 def _write_back(program: _Program, clean: bytes) -> None:
@@ -163,24 +147,24 @@ def _write_back(program: _Program, clean: bytes) -> None:
         stream["/Length1"] = len(clean)
 
 
-def sanitized_sfnt(untrusted_font: bytes, base: Path) -> bytes:
+def sanitized_sfnt(untrusted_font: bytes) -> bytes:
     """OTS's rewriting of a TrueType or OpenType font, completed for OTS with neutral
     tables that are taken out of its output again, so the font keeps the tables it had."""
     tables = sfnt_tables(untrusted_font)
     if tables is None:  # not a table directory: OTS says why
-        return sanitized_by_ots(untrusted_font, base)
+        return sanitized_by_ots(untrusted_font)
     added = {tag: table for tag, table in _NEUTRAL_TABLES.items() if tag not in tables}
     if b"cmap" not in tables:
         added[b"cmap"] = _EMPTY_CMAP  # CIDFontType2 subsets have none; glyphs are found by CID
     windows_cmap = with_windows_subtable(tables.get(b"cmap", b""))
     completed = tables | added if windows_cmap is None else tables | added | {b"cmap": windows_cmap}
     try:
-        clean = sanitized_by_ots(sfnt_file(untrusted_font[:4], completed), base)
+        clean = sanitized_by_ots(sfnt_file(untrusted_font[:4], completed))
     except MalformedError as refusal:
         glyphs = _without_reserved_flags(completed) if "Bad glyph flag" in refusal.detail else None
         if glyphs is None:
             raise
-        clean = sanitized_by_ots(sfnt_file(untrusted_font[:4], completed | {b"glyf": glyphs}), base)
+        clean = sanitized_by_ots(sfnt_file(untrusted_font[:4], completed | {b"glyf": glyphs}))
     clean_tables = sfnt_tables(clean)
     if clean_tables is None:
         raise font_refusal("OTS wrote no table directory")
@@ -221,31 +205,14 @@ def _without_reserved_flags(tables: dict[bytes, bytes]) -> bytes | None:
     return bytes(glyphs)
 
 
-def sanitized_by_ots(untrusted_font: bytes, base: Path) -> bytes:
+def sanitized_by_ots(untrusted_font: bytes) -> bytes:
     """OTS's rewriting of ``untrusted_font``; MalformedError if it refuses the font."""
-    source, target = base.with_suffix(".in"), base.with_suffix(".out")
-    source.write_bytes(untrusted_font)
     try:
-        result = subprocess.run(
-            [str(OTS_PROGRAM), str(source), str(target)],
-            capture_output=True,
-            timeout=OTS_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise font_refusal(f"OTS took longer than {OTS_TIMEOUT:.0f} s") from None
-    except OSError as exc:  # OTS could not start (not installed, or execution forbidden)
-        raise font_refusal(f"OTS cannot run: {exc.strerror or type(exc).__name__}") from None
-    finally:
-        source.unlink(missing_ok=True)
-    try:
-        if result.returncode != 0 or not target.is_file():
-            complaints = result.stderr.decode("utf-8", "replace").splitlines()
-            errors = [line for line in complaints if line.startswith("ERROR")] or complaints or ["no reason"]
-            raise font_refusal(f"refused by OTS: {printable(errors[0].strip())[:160]}")
-        return target.read_bytes()
-    finally:
-        target.unlink(missing_ok=True)
+        return bytes(_ots.sanitize(untrusted_font))
+    except ValueError as refusal:
+        raise font_refusal(f"refused by OTS: {printable(str(refusal))[:160]}") from None
+    except MemoryError:
+        raise font_refusal("OTS ran out of memory") from None
 
 
 def sfnt_tables(untrusted_font: bytes) -> dict[bytes, bytes] | None:

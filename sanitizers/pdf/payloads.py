@@ -17,15 +17,11 @@ font programs hold only what the rebuild (or 画像化) writes, judged from the 
 
 from __future__ import annotations
 
-import os
 import re
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pikepdf
 
@@ -229,24 +225,18 @@ class PayloadChecks:
                 programs.append((untrusted_font, subtype in BARE_CFF_SUBTYPES, where))
         if not programs or not self.rerun_encoders:
             return
-        with tempfile.TemporaryDirectory(prefix="fonts-") as scratch:
-            bases = [Path(scratch) / f"font-{index}" for index in range(len(programs))]
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                found = list(pool.map(_font_problem, [(font, cff) for font, cff, _ in programs], bases))
-        for (_, _, where), problem in zip(programs, found, strict=True):
+        for untrusted_font, bare_cff, where in programs:
+            problem = _font_problem(untrusted_font, bare_cff)
             if problem is not None:
                 self._flag(where, problem)
 
 
-def _font_problem(program: tuple[bytes, bool], base: Path) -> str | None:
-    untrusted_font, bare_cff = program
+def _font_problem(untrusted_font: bytes, bare_cff: bool) -> str | None:
     try:
         if bare_cff:
-            same = (
-                table_of(sanitized_by_ots(cff_in_opentype(untrusted_font), base), b"CFF ") == untrusted_font
-            )
+            same = table_of(sanitized_by_ots(cff_in_opentype(untrusted_font)), b"CFF ") == untrusted_font
         else:
-            same = _as_ots_writes_it(untrusted_font, sanitized_sfnt(untrusted_font, base))
+            same = _as_ots_writes_it(untrusted_font, sanitized_sfnt(untrusted_font))
     except MalformedError as refusal:
         return f"a font program OTS refuses ({refusal.detail.removeprefix('embedded font: ')[:80]})"
     return None if same else "a font program that is not as OTS writes it"

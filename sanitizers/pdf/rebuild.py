@@ -76,7 +76,7 @@ class PdfRebuild(Sanitizer):
                 report.add("pdf.decrypted", "decrypted", location="owner password only")
             try:
                 tally, payloads = clean_document(pdf, policy, limits)
-                rewrite_font_programs(payloads.font_descriptors, limits, dst.parent)
+                rewrite_font_programs(payloads.font_descriptors, limits)
                 rewrite_images(pdf, payloads.images, limits, tally)
                 rewrite_inline_images(pdf, limits, tally)
                 rewrite_profiles(payloads.icc_profiles, limits, tally)

@@ -183,8 +183,8 @@ def test_libreoffice_dies_with_a_daemon_killed_by_sigkill(tmp_path: Path) -> Non
     assert not process_alive(worker) and not process_alive(office)
 
 
-def test_the_helper_programs_run_inside_the_walls(tmp_path: Path) -> None:
-    """Embedded fonts go through the OpenType Sanitizer, a program a confined worker may run."""
+def test_embedded_fonts_are_rewritten_inside_the_walls(tmp_path: Path) -> None:
+    """Embedded fonts go through the OpenType Sanitizer, in the confined worker itself."""
     from tests.sanitizers import pdf_builders
 
     staged = pdf_builders.save(

@@ -201,12 +201,17 @@ class TestOtherPrograms:
         [program] = b.font_programs(rebuilt(src, tmp_path))
         assert b"appended executable" not in program
 
-    def test_without_ots_the_font_is_refused_not_copied(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        monkeypatch.setattr(fonts, "OTS_PROGRAM", tmp_path / "missing-ots-sanitize")
-        src = b.save(b.embedded_font_document(b.TRUETYPE_FONT.read_bytes()), tmp_path / "in.pdf")
-        assert "OTS cannot run" in refusal(src, tmp_path).detail
+    def test_a_woff2_wrapped_font_is_refused_not_unpacked(self, tmp_path: Path) -> None:
+        """OTS is built without its WOFF 2.0 decoder (and Brotli): documents never embed one."""
+        font = b.TRUETYPE_FONT.read_bytes()
+        header = struct.pack(
+            ">4sIIHHIHHIII", b"wOF2", 0x00010000, 48 + len(font), 1, 0, len(font), 1, 0, 0, 0, 0
+        )
+        src = b.save(
+            b.embedded_font_document(header + bytes(4) + font, key="/FontFile3", subtype="/OpenType"),
+            tmp_path / "in.pdf",
+        )
+        assert "WOFF 2.0" in refusal(src, tmp_path).detail
 
 
 class TestCffGlyphCount:

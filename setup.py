@@ -1,0 +1,22 @@
+"""The one compiled part of mukaika: the OpenType Sanitizer (third_party/ots) as the
+``sanitizers._ots`` module. Everything else is declared in pyproject.toml."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+OTS = Path("third_party/ots")
+
+ots = Extension(
+    "sanitizers._ots",
+    sources=["sanitizers/_ots.cc", *sorted(str(source) for source in (OTS / "src").glob("*.cc"))],
+    include_dirs=[str(OTS), str(OTS / "include"), str(OTS / "src")],
+    libraries=["z"],
+    language="c++",
+    extra_compile_args=["-std=c++11", "-O2", "-w"],
+)
+
+setup(ext_modules=[ots], options={"build_ext": {"parallel": os.cpu_count() or 1}})
