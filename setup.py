@@ -1,5 +1,5 @@
-"""The one compiled part of mukaika: the OpenType Sanitizer (third_party/ots) as the
-``sanitizers._ots`` module. Everything else is declared in pyproject.toml."""
+"""mukaika's compiled modules: the OpenType Sanitizer (third_party/ots) as ``sanitizers._ots``,
+and Type 1 decryption as ``sanitizers.pdf._eexec``. Everything else is in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -19,4 +19,6 @@ ots = Extension(
     extra_compile_args=["-std=c++11", "-O2", "-w"],
 )
 
-setup(ext_modules=[ots], options={"build_ext": {"parallel": os.cpu_count() or 1}})
+eexec = Extension("sanitizers.pdf._eexec", sources=["sanitizers/pdf/_eexec.c"], extra_compile_args=["-O2"])
+
+setup(ext_modules=[ots, eexec], options={"build_ext": {"parallel": os.cpu_count() or 1}})

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sanitizers.errors import MalformedError
+from sanitizers.pdf._eexec import decrypt
 
 #: Adobe StandardEncoding from code 32 to 255 ("-": no glyph), PDF 1.7 Annex D.
 _STANDARD_NAMES = """
@@ -82,7 +83,7 @@ def parse_type1(untrusted_program: bytes) -> Type1Font:
     if re.fullmatch(rb"[0-9A-Fa-f\s]{8,}", encrypted[:64]):
         hex_digits = re.sub(rb"[^0-9A-Fa-f]", b"", encrypted.split(b"cleartomark")[0])
         encrypted = bytes.fromhex(hex_digits[: len(hex_digits) // 2 * 2].decode())
-    private = _decrypt(encrypted, _EEXEC_KEY)[4:]
+    private = decrypt(encrypted, _EEXEC_KEY)[4:]
     name = re.search(rb"/FontName\s*/([^\s/\[\]<>(){}%]+)", clear)
     font = Type1Font(
         name=name.group(1) if name else b"Embedded",
@@ -97,14 +98,6 @@ def parse_type1(untrusted_program: bytes) -> Type1Font:
     if b".notdef" not in font.charstrings:
         font.charstrings[b".notdef"] = b"\x8b\x8b\x0d\x0e"  # 0 0 hsbw endchar
     return font
-
-
-def _decrypt(data: bytes, key: int) -> bytes:
-    out = bytearray(len(data))
-    for index, byte in enumerate(data):
-        out[index] = byte ^ (key >> 8)
-        key = ((byte + key) * 52845 + 22719) & 0xFFFF
-    return bytes(out)
 
 
 def _numbers(clear: bytes, key: bytes, count: int) -> list[float] | None:
@@ -173,7 +166,7 @@ def _charstrings(private: bytes, skip: int) -> dict[bytes, bytes]:
 
 
 def _charstring(data: bytes, skip: int) -> bytes:
-    return data if skip < 0 else _decrypt(data, _CHARSTRING_KEY)[skip:]
+    return data if skip < 0 else decrypt(data, _CHARSTRING_KEY)[skip:]
 
 
 # -- running the charstrings -------------------------------------------------------------

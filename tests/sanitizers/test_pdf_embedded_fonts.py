@@ -7,6 +7,7 @@ read back with pikepdf and PDFium, which share no code with ``sanitizers.pdf.fon
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
 import struct
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from sanitizers.base import Limits
 from sanitizers.errors import MalformedError
 from sanitizers.pdf import PdfRebuild, fonts
+from sanitizers.pdf._eexec import decrypt
 from sanitizers.pipeline import FINAL_REFUSALS
 from tests.sanitizers import pdf_builders as b
 
@@ -212,6 +214,17 @@ class TestOtherPrograms:
             tmp_path / "in.pdf",
         )
         assert "WOFF 2.0" in refusal(src, tmp_path).detail
+
+
+class TestType1Decryption:
+    """The compiled decryption against the cipher as the specification writes it (the
+    builders' encryption, in Python)."""
+
+    @pytest.mark.parametrize("key", [55665, 4330])
+    @pytest.mark.parametrize("length", [0, 1, 4, 1000, 300_000])
+    def test_it_undoes_the_encryption(self, key: int, length: int) -> None:
+        plain = random.Random(length).randbytes(length)
+        assert decrypt(b._type1_encrypt(plain, key), key) == plain
 
 
 class TestCffGlyphCount:
