@@ -11,8 +11,7 @@ font programs hold only what the rebuild (or 画像化) writes, judged from the 
 * Font programs are /FontFile2, or /FontFile3 of a subtype the rebuild writes; OTS
   accepts each and writes it back unchanged.  OTS rewrites a PostScript name of its own
   output once more, so the ``name`` table is held to carrying nothing outside its strings
-  instead, and ``head`` to differing only in its checksum adjustment.  OTS runs as one
-  process per font, several at once.
+  instead, and ``head`` to differing only in its checksum adjustment.
 """
 
 from __future__ import annotations
@@ -71,7 +70,8 @@ class PayloadChecks:
     def __init__(self, pdf: pikepdf.Pdf, limits: Limits, rerun_encoders: bool = True) -> None:
         self.pdf = pdf
         self.limits = limits
-        #: whether fonts go through OTS again and G4 images through libtiff again, to compare
+        #: whether fonts go through OTS again, G4 images through libtiff again and colour
+        #: profiles through LittleCMS again, to compare
         self.rerun_encoders = rerun_encoders
         self.problems: list[str] = []
         self._faxes: list[_Fax] = []
@@ -200,7 +200,7 @@ class PayloadChecks:
         if stream is None or untrusted_profile is None:
             self._flag(where, "an ICC profile that is not a stream under general filters")
             return
-        if untrusted_profile == standard_srgb():
+        if untrusted_profile == standard_srgb() or not self.rerun_encoders:
             return
         try:
             clean = reserialised(untrusted_profile, int_of(stream.get("/N")))

@@ -211,7 +211,11 @@ class _Interpreter:
             if self.operations > MAX_OPERATIONS:
                 raise conversion_refusal("a glyph that does not end")
             byte = charstring[at]
-            if byte >= 32:
+            if 32 <= byte <= 246:  # most operands: a small integer in one byte
+                self.stack.append(byte - 139)
+                at += 1
+                continue
+            if byte > 246:
                 at = self._number(charstring, at)
                 continue
             at += 1
@@ -234,10 +238,8 @@ class _Interpreter:
             operation(self)
 
     def _number(self, data: bytes, at: int) -> int:
+        """The operand of two or five bytes at ``at``, pushed; returns where the next starts."""
         byte = data[at]
-        if byte <= 246:
-            self.stack.append(byte - 139)
-            return at + 1
         if byte == 255:
             if at + 5 > len(data):
                 raise conversion_refusal("a truncated number")
@@ -486,12 +488,14 @@ def _dict_real(value: float) -> bytes:
 def _type2(outline: _Outline) -> bytes:
     out = bytearray(_t2_number(outline.width))
     x, y = 0, 0
+    short = _T2_SHORT
     for kind, points in outline.segments:
         for px, py in points:
             fx, fy = round(px * 65536), round(py * 65536)
-            out += _t2_fixed(fx - x) + _t2_fixed(fy - y)
+            out += short.get(fx - x) or _t2_fixed(fx - x)
+            out += short.get(fy - y) or _t2_fixed(fy - y)
             x, y = fx, fy
-        out.append({"m": 21, "l": 5, "c": 8}[kind])
+        out.append(_T2_OPERATORS[kind])
     out.append(14)
     return bytes(out)
 
@@ -516,3 +520,9 @@ def _t2_number(value: float) -> bytes:
     if -32768 <= number <= 32767:
         return b"\x1c" + struct.pack(">h", number)
     raise conversion_refusal(f"a coordinate of {number}")
+
+
+#: The Type 2 encoding of whole deltas (in 1/65536 units) of one or two bytes, most of an
+#: outline's: looked up, not encoded again for every point.
+_T2_SHORT = {number * 65536: _t2_number(number) for number in range(-1131, 1132)}
+_T2_OPERATORS = {"m": 21, "l": 5, "c": 8}  # rmoveto, rlineto, rrcurveto

@@ -115,7 +115,7 @@ def verify_pdf(output: Path | bytes, promise: Promise, limits: Limits, rerun_enc
     """Raise VerifyError if the PDF (a file, or its bytes) holds anything ``promise`` excludes.
 
     ``rerun_encoders=False`` leaves out the costly half of the payload checks (fonts through
-    OTS again, G4 images through libtiff again): for a sanitiser's read-back of what it has
+    OTS again, G4 images through libtiff again, colour profiles through LittleCMS again): for a sanitiser's read-back of what it has
     just written, which the gateway's verifier, in a worker of its own, then checks in full.
 
     Raises MalformedError when the output does not re-open without qpdf warnings, and
