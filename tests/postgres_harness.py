@@ -88,6 +88,21 @@ class PostgresCluster:
         self._run(str(postgres_bin("pg_ctl")), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop",
                   check=False)  # fmt: skip
 
+    def streaming_standby(self) -> PostgresCluster:
+        """A new server that streams this (running) one's WAL, made with pg_basebackup; start it
+        with ``start``, make it the primary with ``promote``. Durable, as a standby must be."""
+        standby = PostgresCluster(durable=True)
+        standby._run(str(postgres_bin("pg_basebackup")), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                     "-D", str(standby.data), "--write-recovery-conf", "--wal-method=stream",
+                     "--checkpoint=fast")  # fmt: skip
+        with (standby.data / "postgresql.conf").open("a") as conf:  # the copy names this server's port
+            conf.write(_SETTINGS.format(port=standby.port, socket_dir=standby.root))
+        return standby
+
+    def promote(self) -> None:
+        """A standby becomes a primary that takes writes."""
+        self._run(str(postgres_bin("pg_ctl")), "-D", str(self.data), "-w", "-t", "60", "promote")
+
     def remove(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)

@@ -317,6 +317,68 @@ def outage(cluster: Cluster, server: PostgresCluster, mode: str) -> None:
     assert runs_at_once(cluster) == [], "a transfer sanitised by two runs at once after the outage"
 
 
+# ── 4b. PostgreSQL fails over to its standby ─────────────────────────────────────────────
+def test_the_nodes_follow_postgresql_to_its_synchronous_standby_when_the_primary_dies(tmp_path: Path) -> None:
+    """The deployment the README describes: a primary, a synchronous streaming standby, both in
+    the nodes' URL with target_session_attrs=read-write. The primary dies mid-stream (as in a
+    crash) and the standby is promoted; the nodes carry on against it, and no file is lost."""
+    primary = PostgresCluster(durable=True).init()
+    standby = None
+    try:
+        primary.start()
+        standby = primary.streaming_standby()
+        standby.start()
+        with psycopg.connect(primary.url(), autocommit=True) as admin:
+            admin.execute(
+                "ALTER SYSTEM SET synchronous_standby_names = '*'"
+            )  # after the copy: not the standby's
+            admin.execute("SELECT pg_reload_conf()")
+            deadline = time.monotonic() + 30
+            while admin.execute("SELECT sync_state FROM pg_stat_replication").fetchall() != [("sync",)]:
+                assert time.monotonic() < deadline, "the standby never became synchronous"
+                time.sleep(0.1)
+        database = primary.new_database().rpartition("/")[2]
+        url = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/{database}"
+               "?target_session_attrs=read-write")  # fmt: skip
+        cluster = Cluster(tmp_path, url)
+        try:
+            failover(cluster, primary, standby)
+        finally:
+            cluster.stop_all()
+    finally:
+        primary.remove()
+        if standby is not None:
+            standby.remove()
+
+
+def failover(cluster: Cluster, primary: PostgresCluster, standby: PostgresCluster) -> None:
+    gateways = [cluster.add("gateway", "gw1"), cluster.add("gateway", "gw2")]
+    workers = [cluster.add("worker", "wk1"), cluster.add("worker", "wk2")]
+    gateways[0].start()
+    cluster.start(gateways[1], *workers)
+    pids = {node.name: node.pid for node in cluster.nodes}
+    dropper = Dropper(cluster)
+    dropper.slow("east", "before-slow", 3)
+    dropper.mix("before", 6)
+    cluster.wait_for(lambda: bool(cluster.running_jobs()), 30, "a job running")
+    primary.stop("immediate")
+    died_at = time.monotonic()
+    dropper.mix("during", 4)
+    time.sleep(2)  # what an automatic failover takes at the least
+    standby.promote()
+    promoted_at = time.monotonic()
+    dropper.mix("after", 3)
+
+    assert_no_loss(cluster, dropper, timeout=90)
+    print(f"\nprimary died, standby promoted {promoted_at - died_at:.1f} s later: all {dropper.count()} files "
+          f"finished {time.monotonic() - promoted_at:.1f} s after the promotion")  # fmt: skip
+    dead = [node.name for node in cluster.nodes if not node.alive() or node.pid != pids[node.name]]
+    assert dead == [], f"nodes that did not follow the failover: {dead}"
+    lost = [g.name for g in gateways if g.events("lost the journal: giving up every channel")]
+    assert lost, "no gateway noticed the primary die: the test proves nothing"
+    assert runs_at_once(cluster) == []
+
+
 # ── 5. a staged copy altered on the shared spool ─────────────────────────────────────────
 def test_a_staged_copy_altered_before_a_worker_takes_it_is_refused_not_sanitised(cluster: Cluster) -> None:
     """Three spellings of the same swap on the NAS: other bytes; a symbolic link to a file with the
