@@ -97,8 +97,8 @@ bootstrap: service-packages
 	fi
 
 # What the service itself needs (`make install`; the Depends and Recommends of `make deb`), and
-# what builds its compiled modules (setup.py: the OpenType Sanitizer, Type 1 decryption): a C++ compiler, and
-# the headers of zlib and of the interpreter the venv is made with.
+# what builds its compiled modules (setup.py: the OpenType Sanitizer, Type 1 decryption): a C++
+# compiler, and the headers of zlib and of the interpreter the venv is made with.
 HAS_PYTHON_HEADERS := import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))
 service-packages:
 	@missing=""; \
@@ -143,7 +143,7 @@ bench-tools:
 	  fi; \
 	fi
 
-# The venv is made again when the project's requirements or its compiled module change.
+# The venv is made again when the project's requirements or its compiled modules change.
 $(STAMP): pyproject.toml setup.py sanitizers/_ots.cc sanitizers/pdf/_eexec.c $(wildcard third_party/ots/*/*) | bootstrap
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

@@ -19,8 +19,7 @@ A Type 1 program (``/FontFile``, PostScript) is converted to a bare CFF first
 
 What cannot go through OTS refuses the rebuild, so that the rule's next method (画像化)
 takes over: a Type 1 program the conversion cannot read, a font under image filters, or
-one OTS refuses.  The refusal is ``pdf.malformed`` with a
-detail that starts "embedded font:".
+one OTS refuses.  The refusal is ``pdf.malformed`` with a detail that starts "embedded font:".
 """
 
 from __future__ import annotations
@@ -208,7 +207,7 @@ def _without_reserved_flags(tables: dict[bytes, bytes]) -> bytes | None:
 def sanitized_by_ots(untrusted_font: bytes) -> bytes:
     """OTS's rewriting of ``untrusted_font``; MalformedError if it refuses the font."""
     try:
-        return bytes(_ots.sanitize(untrusted_font))
+        return _ots.sanitize(untrusted_font)
     except ValueError as refusal:
         raise font_refusal(f"refused by OTS: {printable(str(refusal))[:160]}") from None
     except MemoryError:
