@@ -15,7 +15,7 @@ import functools
 import io
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -273,6 +273,21 @@ def durable_commits(server: PostgresCluster) -> None:
 
 
 def outage(cluster: Cluster, server: PostgresCluster, mode: str) -> None:
+    def ten_seconds_away(dropper: Dropper) -> str:
+        server.stop(mode)
+        stopped_at = time.monotonic()
+        dropper.mix("during", 6)
+        time.sleep(max(0.0, stopped_at + 10 - time.monotonic()))
+        server.start()
+        return f"PostgreSQL stopped ({mode}) for {time.monotonic() - stopped_at:.1f} s"
+
+    journal_interrupted(cluster, ten_seconds_away)
+
+
+def journal_interrupted(cluster: Cluster, interrupt: Callable[[Dropper], str]) -> None:
+    """Two gateway and two worker nodes at work on both channels when ``interrupt`` takes the
+    journal's server away and gives one back (dropping files meanwhile, and saying what it did).
+    Every file then ends once, and every node rides it out without a restart."""
     gateways = [cluster.add("gateway", "gw1"), cluster.add("gateway", "gw2")]
     workers = [cluster.add("worker", "wk1"), cluster.add("worker", "wk2")]
     gateways[0].start()
@@ -281,27 +296,17 @@ def outage(cluster: Cluster, server: PostgresCluster, mode: str) -> None:
     dropper = Dropper(cluster)
     dropper.slow("east", "before-slow", 3)
     dropper.mix("before", 6)
-
-    def working() -> bool:
-        return bool(cluster.running_jobs())
-
-    cluster.wait_for(working, 30, "a job running")
-    server.stop(mode)
-    stopped_at = time.monotonic()
-    dropper.mix("during", 6)
-    time.sleep(max(0.0, stopped_at + 10 - time.monotonic()))
-    server.start()
+    cluster.wait_for(lambda: bool(cluster.running_jobs()), 30, "a job running")
+    what = interrupt(dropper)
     back_at = time.monotonic()
     dropper.mix("after", 3)
 
     assert_no_loss(cluster, dropper, timeout=90)
-    recovered = time.monotonic() - back_at
-    print(f"\nPostgreSQL stopped ({mode}) for {back_at - stopped_at:.1f} s: all {dropper.count()} files "
-          f"finished {recovered:.1f} s after it came back")  # fmt: skip
+    print(f"\n{what}: all {dropper.count()} files finished {time.monotonic() - back_at:.1f} s after")
     dead = [node.name for node in cluster.nodes if not node.alive() or node.pid != pids[node.name]]
-    assert dead == [], f"nodes that did not ride out the outage: {dead}"
+    assert dead == [], f"nodes that did not ride it out: {dead}"
     lost = [g.name for g in gateways if g.events("lost the journal: giving up every channel")]
-    assert lost, "no gateway noticed the outage: the test proves nothing"
+    assert lost, "no gateway noticed the server go: the test proves nothing"
     owners = cluster.owners()
     assert sorted(owners) == ["east", "west"] and set(owners.values()) <= {"gw1", "gw2"}, owners
     # a journal error is handled where it happens, not left to asyncio's "never retrieved" (here: the
@@ -314,7 +319,7 @@ def outage(cluster: Cluster, server: PostgresCluster, mode: str) -> None:
     )
     # A job that failed while the server was away is retried by its node once its pool reconnects, and
     # put back by another node whose stalled-job watch saw that node silent meanwhile: both run it.
-    assert runs_at_once(cluster) == [], "a transfer sanitised by two runs at once after the outage"
+    assert runs_at_once(cluster) == [], "a transfer sanitised by two runs at once after the interruption"
 
 
 # ── 4b. PostgreSQL fails over to its standby ─────────────────────────────────────────────
@@ -352,31 +357,15 @@ def test_the_nodes_follow_postgresql_to_its_synchronous_standby_when_the_primary
 
 
 def failover(cluster: Cluster, primary: PostgresCluster, standby: PostgresCluster) -> None:
-    gateways = [cluster.add("gateway", "gw1"), cluster.add("gateway", "gw2")]
-    workers = [cluster.add("worker", "wk1"), cluster.add("worker", "wk2")]
-    gateways[0].start()
-    cluster.start(gateways[1], *workers)
-    pids = {node.name: node.pid for node in cluster.nodes}
-    dropper = Dropper(cluster)
-    dropper.slow("east", "before-slow", 3)
-    dropper.mix("before", 6)
-    cluster.wait_for(lambda: bool(cluster.running_jobs()), 30, "a job running")
-    primary.stop("immediate")
-    died_at = time.monotonic()
-    dropper.mix("during", 4)
-    time.sleep(2)  # what an automatic failover takes at the least
-    standby.promote()
-    promoted_at = time.monotonic()
-    dropper.mix("after", 3)
+    def primary_dies(dropper: Dropper) -> str:
+        primary.stop("immediate")
+        died_at = time.monotonic()
+        dropper.mix("during", 4)
+        time.sleep(2)  # what an automatic failover takes at the least
+        standby.promote()
+        return f"primary died, standby promoted {time.monotonic() - died_at:.1f} s later"
 
-    assert_no_loss(cluster, dropper, timeout=90)
-    print(f"\nprimary died, standby promoted {promoted_at - died_at:.1f} s later: all {dropper.count()} files "
-          f"finished {time.monotonic() - promoted_at:.1f} s after the promotion")  # fmt: skip
-    dead = [node.name for node in cluster.nodes if not node.alive() or node.pid != pids[node.name]]
-    assert dead == [], f"nodes that did not follow the failover: {dead}"
-    lost = [g.name for g in gateways if g.events("lost the journal: giving up every channel")]
-    assert lost, "no gateway noticed the primary die: the test proves nothing"
-    assert runs_at_once(cluster) == []
+    journal_interrupted(cluster, primary_dies)
 
 
 # ── 5. a staged copy altered on the shared spool ─────────────────────────────────────────
