@@ -83,9 +83,9 @@ from daemon import RULES, mixed_inputs
 from gateway.cluster.jobs import QUEUE, SANITISE_TASK, enqueue, ensure_schema, queue_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the private server of the tests
+from tests.gateway.cluster_harness import node_command
 from tests.postgres_harness import PostgresCluster, postgres_bin
 
-MUKAIKA = Path(sys.executable).parent / "mukaika"
 PY_SPY = Path(sys.executable).parent / "py-spy"  # --profile: `.venv/bin/pip install py-spy`
 HZ = os.sysconf("SC_CLK_TCK")
 #: An idle backend sends its pending statistics up to 10 s later (PostgreSQL's
@@ -190,14 +190,11 @@ class Node:
 
     def start(self) -> Node:
         with self.log.open("wb") as log:
-            command = [
-                str(MUKAIKA),
-                "run" if self.role == "gateway" else "worker",
-                "--config",
-                str(self.config),
-            ]
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                node_command(self.role, self.config),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return self
 

@@ -35,6 +35,11 @@ takeover_seconds = 0.5
 _STARTING_JOB = re.compile(r"Starting job mukaika\.sanitise\[(\d+)\]")
 
 
+def node_command(role: str, config: Path) -> list[str]:
+    """The command line of a node of ``role`` ("gateway" or "worker") on ``config``."""
+    return [str(MUKAIKA), "run" if role == "gateway" else "worker", "--config", str(config)]
+
+
 class Node:
     """One node's process, its config file and its log."""
 
@@ -79,13 +84,9 @@ node = "{name}"
         assert self.process is None, f"{self.name} is running"
         self.log_start = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
-            command = [
-                str(MUKAIKA),
-                "run" if self.role == "gateway" else "worker",
-                "--config",
-                str(self.config),
-            ]
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY)
+            self.process = subprocess.Popen(
+                node_command(self.role, self.config), stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY
+            )
         return self
 
     def wait_started(self, timeout: float = 60) -> Node:

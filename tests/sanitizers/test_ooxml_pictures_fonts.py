@@ -24,7 +24,7 @@ from sanitizers.pdf.fonts import sfnt_file, sfnt_tables
 from sanitizers.pipeline import FINAL_REFUSALS
 from tests.sanitizers import ooxml_builders as b
 from tests.sanitizers.contract import removed_counts
-from tests.sanitizers.pdf_builders import TRUETYPE_FONT
+from tests.sanitizers.pdf_builders import TRUETYPE_FONT, woff2_wrapped
 
 PAYLOAD = b"MZ\x90\x00 PE payload that must not survive " * 20
 FONT_KEY = uuid.UUID("1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d")
@@ -228,6 +228,32 @@ def test_a_payload_in_a_table_of_its_own_inside_the_font_goes(tmp_path: Path) ->
     assert PAYLOAD[:24] not in every_member(dst)
     clean = obfuscated(read_member(dst, "word/fonts/font1.odttf"), FONT_KEY)
     assert b"zPay" not in table_directory(clean) and b"glyf" in table_directory(clean)
+
+
+def test_a_graphite_table_carrying_a_payload_goes(tmp_path: Path) -> None:
+    """Graphite's tables (SIL's shaping engine, which Word never runs) are not compiled into
+    the OTS that mukaika builds: one in a font is dropped, whatever it holds."""
+    font = TRUETYPE_FONT.read_bytes()
+    tables = sfnt_tables(font)
+    assert tables is not None
+    silf = struct.pack(">IHH", 0x00050000, 0, 1) + PAYLOAD  # version 5, no compression, one subtable
+    src = b.build(
+        tmp_path / "in.docx",
+        "docx",
+        with_font(obfuscated(sfnt_file(font[:4], {**tables, b"Silf": silf}), FONT_KEY)),
+    )
+    dst, _ = rebuild(src, tmp_path)
+    assert PAYLOAD[:24] not in every_member(dst)
+    clean = obfuscated(read_member(dst, "word/fonts/font1.odttf"), FONT_KEY)
+    assert b"Silf" not in table_directory(clean) and b"glyf" in table_directory(clean)
+
+
+def test_a_woff2_wrapped_font_is_refused_not_unpacked(tmp_path: Path) -> None:
+    """The WOFF 2.0 decoder is not compiled into mukaika's OTS either: Word never embeds one."""
+    wrapped = woff2_wrapped(TRUETYPE_FONT.read_bytes())
+    src = b.build(tmp_path / "in.docx", "docx", with_font(obfuscated(wrapped, FONT_KEY)))
+    with pytest.raises(MalformedError, match=r"WOFF 2\.0"):
+        rebuild(src, tmp_path)
 
 
 def test_a_font_ots_refuses_refuses_the_rebuild_so_the_next_method_runs(tmp_path: Path) -> None:

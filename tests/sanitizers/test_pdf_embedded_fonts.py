@@ -205,13 +205,9 @@ class TestOtherPrograms:
 
     def test_a_woff2_wrapped_font_is_refused_not_unpacked(self, tmp_path: Path) -> None:
         """OTS is built without its WOFF 2.0 decoder (and Brotli): documents never embed one."""
-        font = b.TRUETYPE_FONT.read_bytes()
-        header = struct.pack(
-            ">4sIIHHIHHIII", b"wOF2", 0x00010000, 48 + len(font), 1, 0, len(font), 1, 0, 0, 0, 0
-        )
+        wrapped = b.woff2_wrapped(b.TRUETYPE_FONT.read_bytes())
         src = b.save(
-            b.embedded_font_document(header + bytes(4) + font, key="/FontFile3", subtype="/OpenType"),
-            tmp_path / "in.pdf",
+            b.embedded_font_document(wrapped, key="/FontFile3", subtype="/OpenType"), tmp_path / "in.pdf"
         )
         assert "WOFF 2.0" in refusal(src, tmp_path).detail
 
